@@ -1,0 +1,8 @@
+"""Landscape declarations. Adding one: declare a Landscape in a module here and list it below."""
+
+from landscapes.classic import CLASSIC
+from landscapes.teaching import TEACHING
+
+LANDSCAPES = {landscape.name: landscape for landscape in (*CLASSIC, *TEACHING)}
+
+__all__ = ["LANDSCAPES"]

@@ -1,0 +1,120 @@
+"""The landscape record and registry.
+
+A landscape is declared once (in the top-level ``landscapes`` package) as a
+frozen :class:`Landscape`: an element-wise formula ``value(x, y)`` and its
+analytic gradient ``gradient(x, y) -> (gx, gy)``, plus what the dashboard needs
+to show and teach it. Formulas use arithmetic and NumPy functions only and
+write integer powers as products (``x * x``, not ``x**2``): then the same code
+gives bit-identical numbers on Python floats and on arrays, which lets a single
+run take the fast scalar path and still equal its row of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from optlab.params import Param
+
+Domain = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True, eq=False)
+class Landscape:
+    name: str
+    title: str
+    value: Callable  # value(x, y) -> f, element-wise
+    gradient: Callable  # gradient(x, y) -> (df/dx, df/dy)
+    domain: Domain  # plotting domain ((x_lo, x_hi), (y_lo, y_hi))
+    minimizers: tuple[tuple[float, float], ...]  # global minimizers; () where there is none
+    f_min: float | None  # their value; None where the function is unbounded below
+    start: tuple[float, float]  # default start: one that makes an instructive run
+    lesson: str  # one line: what this surface teaches
+    latex: str
+    tags: frozenset[str]
+    value_and_grad: Callable | None = None  # optional fused version, for speed
+    params: tuple[Param, ...] = ()  # shape parameters (e.g. a condition number)
+    param_values: dict = field(default_factory=dict)
+    build: Callable | None = None  # build(**params) -> Landscape, for parametrised ones
+    scalar_safe: bool = True  # value/gradient give identical bits on floats and arrays
+    minima_note: str = ""  # e.g. "only the minima inside the domain are listed"
+
+    @property
+    def minima(self) -> np.ndarray:
+        """Global minimizers, shape (k, 2); k = 0 where there is none."""
+        return np.array(self.minimizers, dtype=float).reshape(-1, 2)
+
+    def f(self, xy) -> np.ndarray:
+        """f over points of shape (..., 2); returns shape (...)."""
+        xy = np.asarray(xy, dtype=float)
+        with np.errstate(all="ignore"):
+            return np.asarray(self.value(xy[..., 0], xy[..., 1]), dtype=float)
+
+    def grad(self, xy) -> np.ndarray:
+        """∇f over points of shape (..., 2); returns shape (..., 2)."""
+        xy = np.asarray(xy, dtype=float)
+        with np.errstate(all="ignore"):
+            gx, gy = self.gradient(xy[..., 0], xy[..., 1])
+        return np.stack(np.broadcast_arrays(gx, gy), axis=-1).astype(float)
+
+    def evaluate(self, x, y):
+        """(f, df/dx, df/dy) at x, y: the fused version where one is declared."""
+        if self.value_and_grad is not None:
+            return self.value_and_grad(x, y)
+        gx, gy = self.gradient(x, y)
+        return self.value(x, y), gx, gy
+
+    def with_params(self, **values) -> Landscape:
+        """The same landscape with other shape parameters (e.g. ``kappa=100``)."""
+        if not values:
+            return self
+        if self.build is None:
+            raise ValueError(f"landscape {self.name!r} has no parameters; got {sorted(values)}")
+        specs = {p.name: p for p in self.params}
+        checked = dict(self.param_values)
+        for key, value in values.items():
+            if key not in specs:
+                raise ValueError(
+                    f"unknown parameter {key!r} for landscape {self.name!r}; allowed: {', '.join(specs)}"
+                )
+            checked[key] = specs[key].check(value, owner=f"landscape {self.name}")
+        return self.build(**checked)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v:g}" for k, v in self.param_values.items())
+        return f"Landscape({self.name!r}{extra})"
+
+
+def parametrised(build: Callable, params: tuple[Param, ...]) -> Landscape:
+    """Declare a landscape with shape parameters through its builder function."""
+    defaults = {p.name: p.default for p in params}
+    return replace(build(**defaults), params=params, param_values=defaults, build=_rebuild(build, params))
+
+
+def _rebuild(build, params):
+    def rebuild(**values):
+        return replace(build(**values), params=params, param_values=values, build=_rebuild(build, params))
+
+    return rebuild
+
+
+def _registry() -> dict[str, Landscape]:
+    import landscapes  # the declarations live in a top-level package of their own
+
+    return landscapes.LANDSCAPES
+
+
+def landscape_names() -> list[str]:
+    return list(_registry())
+
+
+def get_landscape(name, **params) -> Landscape:
+    """A registered landscape by name (or a Landscape passed through), with parameters applied."""
+    if isinstance(name, Landscape):
+        return name.with_params(**params)
+    registry = _registry()
+    if name not in registry:
+        raise ValueError(f"unknown landscape {name!r}; allowed: {', '.join(registry)}")
+    return registry[name].with_params(**params)

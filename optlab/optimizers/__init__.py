@@ -1,0 +1,33 @@
+"""The optimizer registry: one declaration per optimizer, looked up by name."""
+
+from __future__ import annotations
+
+from optlab.optimizers.adam import ADAM, ADAMAX, ADAMW, AMSGRAD, NADAM, RADAM
+from optlab.optimizers.adaptive import ADADELTA, ADAGRAD, RMSPROP
+from optlab.optimizers.base import Buffer, Optimizer
+from optlab.optimizers.lion import LION
+from optlab.optimizers.sgd import MOMENTUM, NESTEROV, SGD
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    o.name: o
+    for o in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, AMSGRAD,
+              ADAMAX, NADAM, RADAM, LION)
+}
+
+
+def optimizer_names() -> list[str]:
+    return list(OPTIMIZERS)
+
+
+def get_optimizer(name: str) -> Optimizer:
+    if isinstance(name, Optimizer):
+        return name
+    try:
+        return OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}"
+        ) from None
+
+
+__all__ = ["Buffer", "OPTIMIZERS", "Optimizer", "get_optimizer", "optimizer_names"]

@@ -1,0 +1,248 @@
+"""Adam and its family: AdamW, AMSGrad, Adamax, NAdam, RAdam (torch.optim's rules)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from optlab.optimizers.base import (
+    Buffer,
+    Optimizer,
+    beta,
+    bias_corrections,
+    eps,
+    flag,
+    lr,
+    varies,
+    weight_decay,
+)
+from optlab.params import Param
+
+BETA1 = beta("beta1", 0.9, "decay of the first moment m (the momentum)")
+BETA2 = beta("beta2", 0.999, "decay of the second moment v (the running mean of g²)")
+M = Buffer("m", "m_t", "first moment: running mean of g", "exp_avg")
+V = Buffer("v", "v_t", "second moment: running mean of g²", "exp_avg_sq")
+
+
+# --- Adam, AdamW, AMSGrad ------------------------------------------------------
+class AdamState(NamedTuple):
+    m: object
+    v: object
+    v_max: object  # AMSGrad's running maximum of v
+
+
+def adam_init(params, hp, xp):
+    zeros = xp.zeros_like(params)
+    return AdamState(zeros, zeros, zeros)
+
+
+def _adam_step(g, state, params, step, hp, xp):
+    m = hp.beta1 * state.m + (1 - hp.beta1) * g
+    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+    v_max = state.v_max
+    if hp.amsgrad:
+        v_max = xp.maximum(v_max, v)  # on the raw v, as torch does
+        v_used = v_max
+    else:
+        v_used = v
+    den = xp.sqrt(v_used) / step.sqrt_bc2 + hp.eps
+    return params - (step.lr / step.bc1) * (m / den), AdamState(m, v, v_max)
+
+
+def adam_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params  # L2
+    return _adam_step(g, state, params, step, hp, xp)
+
+
+def adamw_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        params = params * (1 - step.lr * hp.weight_decay)  # decoupled
+    return _adam_step(g, state, params, step, hp, xp)
+
+
+ADAM_RULE = r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \quad (\text{AMSGrad: } v_t \leftarrow \max(v^{\max}_{t-1}, v_t)) \\
+\hat m_t = m_t / (1-\beta_1^t), \quad \hat v_t = v_t / (1-\beta_2^t) \\
+\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+"""
+ADAMW_RULE = r"""
+\theta_{t-1} \leftarrow \theta_{t-1}\,(1 - \eta\lambda) \\
+g_t = \nabla f(\theta_{t-1}) \\
+m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+\hat m_t = m_t / (1-\beta_1^t), \quad \hat v_t = v_t / (1-\beta_2^t) \\
+\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+"""
+ADAM_BUFFERS = (M, V, Buffer("v_max", r"v^{\max}_t", "running maximum of v (AMSGrad only)", "max_exp_avg_sq"))
+
+
+def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> Optimizer:
+    return Optimizer(
+        name=name, title=title,
+        hparams=(
+            lr(1e-3), BETA1, BETA2, eps(1e-8), wd,
+            flag("amsgrad", amsgrad, r"\text{amsgrad}",
+                 "use the running maximum of v, so the step size never grows"),
+        ),
+        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS,
+        rule=rule, summary=summary, reference=reference, torch=torch,
+        notes="The ε is added after the square root and the bias correction, as in torch "
+        "(optax's scale_by_rms puts it inside).",
+    )
+
+
+ADAM = _adam(
+    "adam", "Adam", adam_update, weight_decay(), False, ADAM_RULE,
+    "Momentum on the gradient divided by a running RMS of it, both bias-corrected: "
+    "steps of about η in every coordinate.",
+    "Kingma & Ba 2015; torch.optim.Adam", "torch.optim.Adam",
+)
+ADAMW = _adam(
+    "adamw", "AdamW", adamw_update, weight_decay(1e-2, decoupled=True), False, ADAMW_RULE,
+    "Adam with weight decay applied to θ directly, not folded into the gradient Adam rescales.",
+    "Loshchilov & Hutter 2019; torch.optim.AdamW", "torch.optim.AdamW",
+)
+AMSGRAD = _adam(
+    "amsgrad", "AMSGrad", adam_update, weight_decay(), True, ADAM_RULE,
+    "Adam that divides by the largest second moment seen so far, so the step size never grows.",
+    "Reddi, Kale & Kumar 2018; torch.optim.Adam(amsgrad=True)", "torch.optim.Adam",
+)
+
+
+# --- Adamax ----------------------------------------------------------------------
+class AdamaxState(NamedTuple):
+    m: object
+    u: object  # exponentially weighted infinity norm
+
+
+def adamax_init(params, hp, xp):
+    zeros = xp.zeros_like(params)
+    return AdamaxState(zeros, zeros)
+
+
+def adamax_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    m = hp.beta1 * state.m + (1 - hp.beta1) * g
+    u = xp.maximum(hp.beta2 * state.u, xp.abs(g) + hp.eps)
+    return params - (step.lr / step.bc1) * (m / u), AdamaxState(m, u)
+
+
+ADAMAX = Optimizer(
+    name="adamax", title="Adamax",
+    hparams=(lr(2e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
+    init=adamax_init, update=adamax_update, coefficients=bias_corrections,
+    buffers=(M, Buffer("u", "u_t", "exponentially weighted infinity norm of g", "exp_inf")),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+u_t = \max(\beta_2\, u_{t-1},\ |g_t| + \epsilon) \\
+\theta_t = \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\, m_t / u_t
+""",
+    summary="Adam with the infinity norm in place of the RMS: divides by the largest recent |g|.",
+    reference="Kingma & Ba 2015, section 7; torch.optim.Adamax", torch="torch.optim.Adamax",
+)
+
+
+# --- NAdam -------------------------------------------------------------------------
+class NAdamState(NamedTuple):
+    m: object
+    v: object
+
+
+def nadam_init(params, hp, xp):
+    zeros = xp.zeros_like(params)
+    return NAdamState(zeros, zeros)
+
+
+def nadam_coefficients(t, hp):
+    mu = hp.beta1 * (1.0 - 0.5 * np.power(0.96, t * hp.momentum_decay))
+    mu_next = hp.beta1 * (1.0 - 0.5 * np.power(0.96, (t + 1.0) * hp.momentum_decay))
+    mu_product = np.cumprod(mu, axis=0)  # Π_t, multiplied step by step as torch does
+    return {
+        "bc2": 1.0 - np.power(hp.beta2, t),
+        "mu": mu, "mu_next": mu_next, "mu_product": mu_product,
+        "mu_product_next": mu_product * mu_next,
+    }
+
+
+def nadam_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    m = hp.beta1 * state.m + (1 - hp.beta1) * g
+    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+    den = xp.sqrt(v / step.bc2) + hp.eps
+    params = params - (step.lr * (1 - step.mu) / (1 - step.mu_product)) * (g / den)
+    params = params - (step.lr * step.mu_next / (1 - step.mu_product_next)) * (m / den)
+    return params, NAdamState(m, v)
+
+
+NADAM = Optimizer(
+    name="nadam", title="NAdam",
+    hparams=(
+        lr(2e-3), BETA1, BETA2, eps(1e-8), weight_decay(),
+        Param("momentum_decay", 4e-3, low=0.0, ui_low=0.0, ui_high=0.1, symbol=r"\psi",
+              help="how fast the momentum schedule μ_t warms up to β1"),
+    ),
+    init=nadam_init, update=nadam_update, coefficients=nadam_coefficients, buffers=(M, V),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+\mu_t = \beta_1\,(1 - \tfrac12\, 0.96^{t\psi}), \quad \Pi_t = \textstyle\prod_{i\le t} \mu_i \\
+m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+\delta_t = \sqrt{v_t / (1-\beta_2^t)} + \epsilon \\
+\theta_t = \theta_{t-1} - \eta\,\frac{1-\mu_t}{1-\Pi_t}\,\frac{g_t}{\delta_t}
+ - \eta\,\frac{\mu_{t+1}}{1-\Pi_t\,\mu_{t+1}}\,\frac{m_t}{\delta_t}
+""",
+    summary="Adam with Nesterov momentum: the step uses the momentum it is about to have.",
+    reference="Dozat 2016; torch.optim.NAdam", torch="torch.optim.NAdam",
+)
+
+
+# --- RAdam -------------------------------------------------------------------------
+def radam_coefficients(t, hp):
+    bc1 = 1.0 - np.power(hp.beta1, t)
+    beta2_t = np.power(hp.beta2, t)
+    bc2 = 1.0 - beta2_t
+    rho_inf = 2.0 / (1.0 - hp.beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * beta2_t / bc2
+    rectified = rho_t > 5.0
+    with np.errstate(all="ignore"):
+        r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return {
+        "bc1": bc1, "sqrt_bc2": np.sqrt(bc2), "rho_t": rho_t,
+        "rectified": rectified, "r": np.where(rectified, r, 1.0),
+    }
+
+
+def radam_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    m = hp.beta1 * state.m + (1 - hp.beta1) * g
+    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+    m_hat = m / step.bc1
+    adaptive = step.sqrt_bc2 / (xp.sqrt(v) + hp.eps)
+    rectified_step = m_hat * step.lr * adaptive * step.r
+    plain_step = m_hat * step.lr
+    return params - xp.where(step.rectified, rectified_step, plain_step), NAdamState(m, v)
+
+
+RADAM = Optimizer(
+    name="radam", title="RAdam",
+    hparams=(lr(1e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
+    init=nadam_init, update=radam_update, coefficients=radam_coefficients, buffers=(M, V),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+\hat m_t = m_t / (1-\beta_1^t), \quad \rho_\infty = \tfrac{2}{1-\beta_2} - 1, \quad
+\rho_t = \rho_\infty - \tfrac{2t\beta_2^t}{1-\beta_2^t} \\
+\rho_t > 5:\ \theta_t = \theta_{t-1} - \eta\, \hat m_t\, r_t\, \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon},
+\ r_t = \sqrt{\tfrac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
+\text{else: } \theta_t = \theta_{t-1} - \eta\, \hat m_t
+""",
+    summary="Adam that takes plain momentum steps until the variance estimate is trustworthy (t = 6 for β2 = 0.999).",
+    reference="Liu et al. 2020; torch.optim.RAdam", torch="torch.optim.RAdam",
+)

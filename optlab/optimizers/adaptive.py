@@ -1,0 +1,164 @@
+"""Per-coordinate adaptive step sizes without momentum moments: Adagrad, RMSprop, Adadelta."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from optlab.optimizers.base import Buffer, Optimizer, eps, flag, lr, momentum, varies, weight_decay
+from optlab.params import Param
+
+
+# --- Adagrad -----------------------------------------------------------------
+class AdagradState(NamedTuple):
+    s: object  # sum of squared gradients
+
+
+def adagrad_init(params, hp, xp):
+    return AdagradState(s=xp.zeros_like(params) + hp.initial_accumulator_value)
+
+
+def adagrad_coefficients(t, hp):
+    return {"decay": 1.0 + (t - 1.0) * hp.lr_decay}
+
+
+def adagrad_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    clr = step.lr / step.decay
+    s = state.s + g * g
+    return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
+
+
+ADAGRAD = Optimizer(
+    name="adagrad", title="Adagrad",
+    hparams=(
+        lr(1e-2),
+        Param("lr_decay", 0.0, low=0.0, ui_low=0.0, ui_high=1.0, symbol=r"\gamma",
+              help="learning-rate decay: step t uses η / (1 + (t−1)·γ)"),
+        weight_decay(),
+        Param("initial_accumulator_value", 0.0, low=0.0, ui_low=0.0, ui_high=10.0, symbol="s_0",
+              help="starting value of the squared-gradient sum"),
+        eps(1e-10),
+    ),
+    init=adagrad_init, update=adagrad_update, coefficients=adagrad_coefficients,
+    buffers=(Buffer("s", "s_t", "sum of squared gradients", "sum"),),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+\tilde\eta_t = \eta / (1 + (t-1)\,\gamma) \\
+s_t = s_{t-1} + g_t^2 \\
+\theta_t = \theta_{t-1} - \tilde\eta_t\, g_t / (\sqrt{s_t} + \epsilon)
+""",
+    summary="Divides each coordinate's step by the root of its summed squared gradients: steps only shrink.",
+    reference="Duchi, Hazan & Singer 2011; torch.optim.Adagrad", torch="torch.optim.Adagrad",
+)
+
+
+# --- RMSprop -----------------------------------------------------------------
+class RMSpropState(NamedTuple):
+    v: object  # running mean of g²
+    gbar: object  # running mean of g (centered only)
+    b: object  # momentum buffer
+
+
+def rmsprop_init(params, hp, xp):
+    zeros = xp.zeros_like(params)
+    return RMSpropState(zeros, zeros, zeros)
+
+
+def rmsprop_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    a = hp.alpha
+    v = a * state.v + (1 - a) * (g * g)
+    gbar = state.gbar
+    if hp.centered:
+        gbar = a * gbar + (1 - a) * g
+        den = xp.sqrt(v - gbar * gbar) + hp.eps
+    else:
+        den = xp.sqrt(v) + hp.eps
+    b = state.b
+    if varies(hp.momentum):
+        b = hp.momentum * b + g / den
+        params = params - step.lr * b
+    else:
+        params = params - step.lr * (g / den)
+    return params, RMSpropState(v, gbar, b)
+
+
+RMSPROP = Optimizer(
+    name="rmsprop", title="RMSprop",
+    hparams=(
+        lr(1e-2),
+        Param("alpha", 0.99, low=0.0, high=1.0, high_open=True, ui_low=0.0, ui_high=0.9999,
+              symbol=r"\alpha", help="smoothing constant of the running mean of g² (not Adam's β1)"),
+        eps(1e-8),
+        weight_decay(),
+        momentum(0.0),
+        flag("centered", False, r"\text{centered}",
+             "divide by an estimate of the gradient's variance (v − ḡ²) instead of its raw second moment"),
+    ),
+    init=rmsprop_init, update=rmsprop_update,
+    buffers=(
+        Buffer("v", "v_t", "running mean of g²", "square_avg"),
+        Buffer("gbar", r"\bar g_t", "running mean of g (centered only)", "grad_avg"),
+        Buffer("b", "b_t", "momentum buffer", "momentum_buffer"),
+    ),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2 \\
+\bar g_t = \alpha\, \bar g_{t-1} + (1-\alpha)\, g_t \ \text{(centered)} \\
+\delta_t = \sqrt{v_t - \bar g_t^2} + \epsilon \ \text{(centered)} \quad\text{or}\quad \sqrt{v_t} + \epsilon \\
+b_t = \mu\, b_{t-1} + g_t / \delta_t \\
+\theta_t = \theta_{t-1} - \eta\, b_t \quad (\mu = 0:\ \theta_t = \theta_{t-1} - \eta\, g_t/\delta_t)
+""",
+    summary="Divides each step by a running RMS of recent gradients; no bias correction.",
+    reference="Hinton, Coursera lecture 6e (2012); Graves 2013 (centered); torch.optim.RMSprop",
+    torch="torch.optim.RMSprop",
+)
+
+
+# --- Adadelta ----------------------------------------------------------------
+class AdadeltaState(NamedTuple):
+    v: object  # running mean of g²
+    u: object  # running mean of Δ²
+
+
+def adadelta_init(params, hp, xp):
+    zeros = xp.zeros_like(params)
+    return AdadeltaState(zeros, zeros)
+
+
+def adadelta_update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    r = hp.rho
+    v = r * state.v + (1 - r) * (g * g)
+    delta = xp.sqrt(state.u + hp.eps) / xp.sqrt(v + hp.eps) * g
+    u = r * state.u + (1 - r) * (delta * delta)
+    return params - step.lr * delta, AdadeltaState(v, u)
+
+
+ADADELTA = Optimizer(
+    name="adadelta", title="Adadelta",
+    hparams=(
+        lr(1.0),
+        Param("rho", 0.9, low=0.0, high=1.0, ui_low=0.0, ui_high=0.9999, symbol=r"\rho",
+              help="decay of both running means"),
+        eps(1e-6),
+        weight_decay(),
+    ),
+    init=adadelta_init, update=adadelta_update,
+    buffers=(
+        Buffer("v", "v_t", "running mean of g²", "square_avg"),
+        Buffer("u", "u_t", "running mean of squared updates Δ²", "acc_delta"),
+    ),
+    rule=r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+v_t = \rho\, v_{t-1} + (1-\rho)\, g_t^2 \\
+\Delta_t = \sqrt{u_{t-1} + \epsilon}\,/\,\sqrt{v_t + \epsilon}\; g_t \\
+u_t = \rho\, u_{t-1} + (1-\rho)\, \Delta_t^2 \\
+\theta_t = \theta_{t-1} - \eta\, \Delta_t
+""",
+    summary="Scales steps by the ratio of past update size to past gradient size: units match, lr ≈ 1.",
+    reference="Zeiler 2012; torch.optim.Adadelta", torch="torch.optim.Adadelta",
+)

@@ -1,0 +1,149 @@
+"""The optimizer declaration and the two number backends its update runs on.
+
+An optimizer is a pair of pure, element-wise functions
+
+    init(params, hp, xp) -> state
+    update(grad, state, params, step, hp, xp) -> (new_params, state)
+
+plus ``coefficients(t, hp)``: everything that depends on the step number only
+(bias corrections, NAdam's momentum schedule, RAdam's rectification), computed
+with NumPy for all steps at once before the loop. ``step`` carries that row:
+``step.t`` (1-based), ``step.lr`` (the scheduled learning rate) and the
+coefficients.
+
+Every update uses only arithmetic and the functions of ``xp``, so the same
+declaration runs on NumPy arrays of shape (2, B) (a batch, coordinate-major) and
+on plain Python floats (one coordinate of one run, the fast path for a single
+run). Both give bit-identical results: + - * / and sqrt are correctly rounded in
+both, and anything else (powers, exp) is computed with NumPy in
+``coefficients``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import NamedTuple
+
+import numpy as np
+
+from optlab.params import Param
+
+
+def _sign(v: float) -> float:
+    if v != v:
+        return v
+    return float((v > 0) - (v < 0))
+
+
+def _maximum(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
+def _where(cond, a, b):
+    return a if cond else b
+
+
+ARRAY = SimpleNamespace(
+    name="numpy", sqrt=np.sqrt, abs=np.abs, sign=np.sign, maximum=np.maximum, where=np.where,
+    zeros_like=np.zeros_like,
+)
+SCALAR = SimpleNamespace(
+    # math.sqrt raises ValueError below 0 where NumPy gives nan: simulate treats both as divergence.
+    name="float", sqrt=math.sqrt, abs=abs, sign=_sign, maximum=_maximum, where=_where,
+    zeros_like=lambda _: 0.0,
+)
+
+
+def varies(value) -> bool:
+    """True when a hyperparameter is non-zero for at least one run.
+
+    Validated hyperparameters are Python numbers, or arrays whose values differ
+    (a uniform batch is collapsed to a number), so an array always "varies".
+    """
+    return isinstance(value, np.ndarray) or value != 0
+
+
+class Buffer(NamedTuple):
+    """An internal state buffer, as the step inspector shows it."""
+
+    name: str  # field of the state NamedTuple
+    symbol: str  # LaTeX
+    help: str
+    torch_name: str = ""  # the key in torch.optim's state dict
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: str
+    title: str
+    hparams: tuple[Param, ...]
+    init: Callable
+    update: Callable
+    buffers: tuple[Buffer, ...]
+    rule: str  # the update in LaTeX, one line per equation
+    summary: str  # one line: what it does
+    reference: str  # paper and implementation it follows
+    coefficients: Callable = field(default=lambda t, hp: {})
+    torch: str | None = None  # e.g. "torch.optim.Adam" (None: not in torch.optim)
+    notes: str = ""
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.hparams}
+
+    def param(self, name: str) -> Param:
+        for p in self.hparams:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+# Shared specs. Ranges are what torch.optim accepts (it rejects lr < 0,
+# betas outside [0, 1), eps < 0 ...); ui_* is what a slider offers.
+def lr(default: float) -> Param:
+    return Param(
+        "lr", default, low=0.0, ui_low=1e-5, ui_high=10.0, log=True, symbol=r"\eta",
+        help="learning rate: the step size",
+    )
+
+
+def beta(name: str, default: float, help: str) -> Param:
+    return Param(
+        name, default, low=0.0, high=1.0, high_open=True, ui_low=0.0, ui_high=0.9999,
+        symbol=r"\beta_1" if name == "beta1" else r"\beta_2", help=help,
+    )
+
+
+def eps(default: float) -> Param:
+    return Param(
+        "eps", default, low=0.0, ui_low=1e-12, ui_high=1.0, log=True, symbol=r"\epsilon",
+        help="added to the denominator for numerical stability",
+    )
+
+
+def weight_decay(default: float = 0.0, decoupled: bool = False) -> Param:
+    how = "decoupled: shrinks θ by lr·λ before the step" if decoupled else "L2: adds λ·θ to the gradient"
+    return Param(
+        "weight_decay", default, low=0.0, ui_low=0.0, ui_high=1.0, symbol=r"\lambda",
+        help=f"weight decay ({how})",
+    )
+
+
+def momentum(default: float, help: str = "momentum factor: how much of the last step is kept") -> Param:
+    return Param("momentum", default, low=0.0, ui_low=0.0, ui_high=0.999, symbol=r"\mu", help=help)
+
+
+def flag(name: str, default: bool, symbol: str, help: str) -> Param:
+    return Param(name, default, symbol=symbol, help=help, kind=bool)
+
+
+def bias_corrections(t: np.ndarray, hp) -> dict:
+    """1 - β^t for Adam-style optimizers, for every step at once."""
+    bc1 = 1.0 - np.power(hp.beta1, t)
+    bc2 = 1.0 - np.power(hp.beta2, t)
+    return {"bc1": bc1, "bc2": bc2, "sqrt_bc2": np.sqrt(bc2)}

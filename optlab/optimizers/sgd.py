@@ -1,0 +1,76 @@
+"""Stochastic gradient descent, with heavy-ball or Nesterov momentum (torch.optim.SGD)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from optlab.optimizers.base import Buffer, Optimizer, flag, lr, momentum, varies, weight_decay
+from optlab.params import Param
+
+
+class SGDState(NamedTuple):
+    b: object  # momentum buffer
+
+
+def init(params, hp, xp):
+    return SGDState(xp.zeros_like(params))
+
+
+def update(g, state, params, step, hp, xp):
+    if varies(hp.weight_decay):
+        g = g + hp.weight_decay * params
+    b = state.b
+    if varies(hp.momentum):
+        # torch: the first step copies g into the buffer (no dampening).
+        b = g if step.t == 1 else hp.momentum * b + (1 - hp.dampening) * g
+        d = g + hp.momentum * b if hp.nesterov else b
+    else:
+        d = g
+    return params - step.lr * d, SGDState(b)
+
+
+RULE = r"""
+g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+b_t = \mu\, b_{t-1} + (1-\tau)\, g_t \quad (b_1 = g_t) \\
+d_t = g_t + \mu\, b_t \ \text{(Nesterov)} \quad\text{or}\quad d_t = b_t \\
+\theta_t = \theta_{t-1} - \eta\, d_t
+"""
+
+NOTES = (
+    "This is torch's form of momentum (b = μ·b + g; θ -= η·b). The 'classic' form "
+    "v = μ·v − η·g; θ += v gives the same path only for a constant learning rate "
+    "and no dampening."
+)
+
+
+def _hparams(mu: float, nesterov: bool) -> tuple[Param, ...]:
+    return (
+        lr(1e-3),
+        momentum(mu),
+        Param("dampening", 0.0, low=0.0, high=1.0, ui_low=0.0, ui_high=1.0, symbol=r"\tau",
+              help="dampening: the share of the new gradient left out of the momentum buffer"),
+        weight_decay(),
+        flag("nesterov", nesterov, r"\text{nesterov}",
+             "Nesterov momentum: step along g + μ·b, a look-ahead, instead of b"),
+    )
+
+
+def _sgd(name: str, title: str, mu: float, nesterov: bool, summary: str) -> Optimizer:
+    return Optimizer(
+        name=name, title=title, hparams=_hparams(mu, nesterov), init=init, update=update,
+        buffers=(Buffer("b", "b_t", "momentum buffer", "momentum_buffer"),),
+        rule=RULE, summary=summary,
+        reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013; torch.optim.SGD",
+        torch="torch.optim.SGD", notes=NOTES,
+    )
+
+
+SGD = _sgd("sgd", "SGD", 0.0, False, "Steps straight down the gradient, scaled by the learning rate.")
+MOMENTUM = _sgd(
+    "momentum", "SGD + momentum", 0.9, False,
+    "Keeps a running sum of past gradients: speeds up along consistent directions, damps zig-zags.",
+)
+NESTEROV = _sgd(
+    "nesterov", "SGD + Nesterov", 0.9, True,
+    "Momentum that looks ahead: corrects the step with the gradient where momentum is taking it.",
+)
