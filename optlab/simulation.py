@@ -309,7 +309,6 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
     grad_used = np.empty((T, 2, B)) if record else None
     names = [b.name for b in opt.buffers]
     state_rec = {n: np.empty((T, 2, B)) for n in names} if record else {}
-    g = np.empty((2, B))
     # Per-step numbers that are the same for every run become Python floats: NumPy's
     # scalar fast path is several times quicker than broadcasting a (1,) array.
     columns = {c: (v[:, 0].tolist() if v.shape[1] == 1 else v) for c, v in coefficients.items()}
@@ -318,6 +317,7 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
     with np.errstate(all="ignore"):
         state = opt.init(theta, hp, ARRAY)
         for k in range(T):
+            g = np.empty((2, B))  # fresh each step: a state may keep g itself (SGD's b_1 = g_1)
             f, g[0], g[1] = land.evaluate(theta[0], theta[1])
             loss[k] = f
             if record:

@@ -33,9 +33,11 @@ from optlab.params import Param
 
 
 def _sign(v: float) -> float:
-    if v != v:
-        return v
-    return float((v > 0) - (v < 0))
+    if v > 0:
+        return 1.0
+    if v < 0:
+        return -1.0
+    return v  # ±0 or nan, as np.sign
 
 
 def _maximum(a: float, b: float) -> float:

@@ -1,0 +1,224 @@
+"""Worked first steps for every optimizer and switch, identities between them, convergence.
+
+All worked examples run on the round bowl f = ½(x² + y²), whose gradient is θ itself, from
+θ0 = (3, -4): the numbers below can be followed with pencil and paper. The cross-check
+against torch.optim over hundreds of steps is in test_torch_parity.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import optlab
+from optlab.params import Param
+
+T0 = np.array([3.0, -4.0])
+
+
+def path(name, steps=2, start=T0, landscape="bowl", **hp):
+    return optlab.simulate(landscape, name, start=start, steps=steps, **hp).path
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+# --- SGD family -------------------------------------------------------------------
+def test_sgd_steps_down_the_gradient():
+    p = path("sgd", lr=0.1)
+    close(p[1], 0.9 * T0)  # θ - 0.1·θ
+    close(p[2], 0.81 * T0)
+
+
+def test_sgd_l2_weight_decay_adds_lambda_theta_to_the_gradient():
+    close(path("sgd", lr=0.1, weight_decay=0.5)[1], 0.85 * T0)  # g = 1.5·θ
+
+
+def test_momentum_first_step_copies_the_gradient_then_dampens():
+    p = path("momentum", lr=0.1, dampening=0.5)
+    close(p[1], 0.9 * T0)  # b1 = g1 = θ0: no dampening on the first step
+    # g2 = 0.9·θ0; b2 = 0.9·θ0 + 0.5·0.9·θ0 = 1.35·θ0; θ2 = 0.9·θ0 - 0.135·θ0
+    close(p[2], 0.765 * T0)
+
+
+def test_nesterov_steps_along_g_plus_mu_b():
+    p = path("nesterov", lr=0.1)
+    close(p[1], 0.81 * T0)  # d = g + 0.9·b = 1.9·θ0
+    # g2 = 0.81·θ0; b2 = 0.9·θ0 + 0.81·θ0 = 1.71·θ0; d = 0.81·θ0 + 0.9·1.71·θ0 = 2.349·θ0
+    close(p[2], (0.81 - 0.2349) * T0)
+
+
+def test_named_variants_are_sgd_with_their_defaults():
+    np.testing.assert_array_equal(path("momentum", 50, lr=0.01), path("sgd", 50, lr=0.01, momentum=0.9))
+    np.testing.assert_array_equal(
+        path("nesterov", 50, lr=0.01), path("sgd", 50, lr=0.01, momentum=0.9, nesterov=True)
+    )
+    np.testing.assert_array_equal(path("amsgrad", 50, lr=0.1), path("adam", 50, lr=0.1, amsgrad=True))
+
+
+# --- Adam family ------------------------------------------------------------------
+def test_adam_first_step_is_lr_times_the_sign():
+    # m̂ = g, v̂ = g²: θ1 = θ0 - lr·g/(|g| + eps)
+    close(path("adam", 1, lr=0.1)[1], T0 - 0.1 * T0 / (np.abs(T0) + 1e-8))
+
+
+def test_adam_second_step_with_bias_correction():
+    p = path("adam", lr=0.1)
+    x1 = 3 - 0.3 / (3 + 1e-8)  # ≈ 2.9
+    m2 = 0.9 * 0.1 * 3 + 0.1 * x1
+    v2 = 0.999 * 0.001 * 9 + 0.001 * x1 * x1
+    expected = x1 - 0.1 * (m2 / 0.19) / (math.sqrt(v2) / math.sqrt(1 - 0.999**2) + 1e-8)
+    assert p[2, 0] == pytest.approx(expected, rel=1e-14)
+
+
+def test_amsgrad_divides_by_the_largest_second_moment():
+    # beta2 = 0.5 and a big first step: |g| drops, v falls, AMSGrad keeps v1
+    run = optlab.simulate("bowl", "adam", start=(0.3, -0.4), steps=2, lr=0.25, beta2=0.5, amsgrad=True)
+    x1 = 0.3 - 0.25 * 0.3 / (0.3 + 1e-8)  # 0.05
+    v1, v2 = 0.5 * 0.09, 0.25 * 0.09 + 0.5 * x1 * x1
+    assert v2 < v1
+    m2 = 0.9 * 0.1 * 0.3 + 0.1 * x1
+    expected = x1 - 0.25 * (m2 / 0.19) / (math.sqrt(v1) / math.sqrt(0.75) + 1e-8)
+    assert run.path[2, 0] == pytest.approx(expected, rel=1e-13)
+    assert run.state["v_max"][1, 0] == pytest.approx(v1, rel=1e-15)
+    assert run.state["v"][1, 0] == pytest.approx(v2, rel=1e-14)
+    plain = optlab.simulate("bowl", "adam", start=(0.3, -0.4), steps=2, lr=0.25, beta2=0.5)
+    assert plain.path[2, 0] != run.path[2, 0]
+
+
+def test_adam_l2_versus_adamw_decoupled_weight_decay():
+    # Adam: g = θ + 0.5·θ = 1.5·θ; first step still lr·sign(g)
+    close(path("adam", 1, lr=0.1, weight_decay=0.5)[1], T0 - 0.1 * 1.5 * T0 / (1.5 * np.abs(T0) + 1e-8))
+    # AdamW: θ ← θ·(1 - 0.1·0.5) first, then the Adam step on the raw g = θ0
+    close(path("adamw", 1, lr=0.1, weight_decay=0.5)[1], 0.95 * T0 - 0.1 * T0 / (np.abs(T0) + 1e-8))
+
+
+def test_adamw_without_weight_decay_is_adam():
+    np.testing.assert_array_equal(path("adamw", 100, lr=0.05, weight_decay=0.0), path("adam", 100, lr=0.05))
+
+
+def test_adamax_divides_by_the_infinity_norm():
+    close(path("adamax", 1, lr=0.002)[1], T0 - 0.002 * T0 / (np.abs(T0) + 1e-8))
+    run = optlab.simulate("bowl", "adamax", start=T0, steps=2, lr=0.5)
+    x1 = 3 - 0.5 * 3 / (3 + 1e-8)  # 1.5: |g2| < 0.999·|g1|, so u keeps the decayed maximum
+    u2 = max(0.999 * (3 + 1e-8), x1 + 1e-8)
+    m2 = 0.9 * 0.3 + 0.1 * x1
+    assert run.path[2, 0] == pytest.approx(x1 - 0.5 / (1 - 0.81) * m2 / u2, rel=1e-14)
+
+
+def test_nadam_first_step():
+    mu1 = 0.9 * (1 - 0.5 * 0.96**0.004)
+    mu2 = 0.9 * (1 - 0.5 * 0.96**0.008)
+    den = np.abs(T0) + 1e-8  # √(v1 / (1 - β2)) = |g|
+    expected = T0 - 0.002 * T0 / den - 0.002 * mu2 / (1 - mu1 * mu2) * 0.1 * T0 / den
+    close(path("nadam", 1)[1], expected)
+
+
+def test_nadam_momentum_decay_changes_the_schedule():
+    assert not np.array_equal(path("nadam", 5, momentum_decay=0.1), path("nadam", 5))
+
+
+def test_radam_takes_plain_momentum_steps_until_step_6():
+    run = optlab.simulate("bowl", "radam", start=T0, steps=8, lr=0.01)
+    # unrectified: θ_t = θ_{t-1} - lr·m̂_t, and with g = θ that is exactly SGD-with-bias-corrected-momentum
+    m = np.zeros(2)
+    theta = T0.copy()
+    for t in range(1, 6):
+        m = 0.9 * m + 0.1 * theta
+        theta = theta - 0.01 * m / (1 - 0.9**t)
+        close(run.path[t], theta)
+    # step 6 is the first rectified one: it differs from the plain momentum step
+    m6 = 0.9 * m + 0.1 * theta
+    assert not np.allclose(run.path[6], theta - 0.01 * m6 / (1 - 0.9**6), rtol=1e-6)
+    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 9.0), optlab.simulation.SimpleNamespace(
+        beta1=0.9, beta2=0.999))
+    assert coeffs["rectified"].tolist() == [False] * 5 + [True] * 3
+
+
+# --- without momentum moments -------------------------------------------------------
+def test_rmsprop_plain_centered_and_momentum():
+    close(path("rmsprop", 1)[1], T0 - 0.01 * T0 / (0.1 * np.abs(T0) + 1e-8))  # √(0.01·g²) = 0.1|g|
+    den_c = np.sqrt(0.01 * T0**2 - (0.01 * T0) ** 2) + 1e-8
+    close(path("rmsprop", 1, centered=True)[1], T0 - 0.01 * T0 / den_c)
+    p = path("rmsprop", 2, lr=0.01, momentum=0.9)
+    b1 = T0 / (0.1 * np.abs(T0) + 1e-8)
+    x1 = T0 - 0.01 * b1
+    v2 = 0.99 * 0.01 * T0**2 + 0.01 * x1**2
+    b2 = 0.9 * b1 + x1 / (np.sqrt(v2) + 1e-8)
+    close(p[2], x1 - 0.01 * b2)
+
+
+def test_rmsprop_alpha_is_its_own_decay_not_adams_beta1():
+    assert "beta1" not in optlab.get_optimizer("rmsprop").defaults
+    assert optlab.get_optimizer("rmsprop").defaults["alpha"] == 0.99
+
+
+def test_adagrad_accumulator_and_lr_decay():
+    close(path("adagrad", 1, lr=0.1)[1], T0 - 0.1 * T0 / (np.abs(T0) + 1e-10))
+    s = 1.0 + T0**2
+    close(path("adagrad", 1, lr=0.1, initial_accumulator_value=1.0)[1], T0 - 0.1 * T0 / (np.sqrt(s) + 1e-10))
+    p = path("adagrad", 2, lr=0.1, lr_decay=0.5)
+    x1 = T0 - 0.1 * T0 / (np.abs(T0) + 1e-10)
+    close(p[2], x1 - 0.1 / 1.5 * x1 / (np.sqrt(T0**2 + x1**2) + 1e-10))
+
+
+def test_adadelta_eps_inside_both_roots():
+    delta = math.sqrt(1e-6) / np.sqrt(0.1 * T0**2 + 1e-6) * T0
+    close(path("adadelta", 1)[1], T0 - delta)
+    run = optlab.simulate("bowl", "adadelta", start=T0, steps=1)
+    close(run.state["u"][0], 0.1 * delta**2)
+
+
+def test_lion_steps_by_the_sign_with_decoupled_decay():
+    close(path("lion", 1, lr=0.1)[1], T0 - 0.1 * np.sign(T0))
+    close(path("lion", 1, lr=0.1, weight_decay=0.5)[1], T0 - 0.1 * (np.sign(T0) + 0.5 * T0))
+    run = optlab.simulate("bowl", "lion", start=T0, steps=1, lr=0.1)
+    close(run.state["m"][0], 0.01 * T0)  # m = β2·0 + (1 - β2)·g
+
+
+# --- every optimizer ----------------------------------------------------------------
+GOOD_LR = {
+    "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.02, "adadelta": 2.0,
+    "adam": 0.1, "adamw": 0.1, "amsgrad": 0.1, "adamax": 0.1, "nadam": 0.1, "radam": 0.1, "lion": 0.01,
+}
+
+
+def test_every_contract_name_is_registered():
+    assert optlab.optimizer_names() == list(GOOD_LR)
+
+
+@pytest.mark.parametrize("name", GOOD_LR)
+def test_converges_on_a_well_conditioned_bowl(name):
+    run = optlab.simulate("bowl", name, steps=1000, lr=GOOD_LR[name], **({"weight_decay": 0.0}
+                          if name == "adamw" else {}))
+    assert run.diverged_at is None
+    assert np.linalg.norm(run.path[-1]) < 0.03, run.path[-1]
+    assert run.loss[-1] < 1e-3 * run.loss[0]
+
+
+@pytest.mark.parametrize("name", GOOD_LR)
+def test_declaration_is_complete(name):
+    opt = optlab.get_optimizer(name)
+    assert opt.name == name and opt.title and opt.summary and opt.reference and opt.rule.strip()
+    assert opt.hparams[0].name == "lr" and opt.hparams[0].log
+    assert (opt.torch is None) == (name == "lion")
+    for p in opt.hparams:
+        assert isinstance(p, Param) and p.symbol and p.help
+        assert p.kind is bool or p.accepts(p.default), p
+        if p.kind is not bool:
+            assert p.ui_low is not None and p.ui_high is not None
+    state = opt.init(np.zeros((2, 1)), optlab.simulation.SimpleNamespace(**opt.defaults), optlab.optimizers.base.ARRAY)
+    assert [b.name for b in opt.buffers] == list(state._fields)
+
+
+def test_torch_defaults():
+    d = {n: optlab.get_optimizer(n).defaults for n in GOOD_LR}
+    assert d["sgd"]["lr"] == 1e-3 and d["sgd"]["momentum"] == 0 and d["momentum"]["momentum"] == 0.9
+    assert d["adam"] == {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
+                         "amsgrad": False}
+    assert d["adamw"]["weight_decay"] == 1e-2
+    assert d["rmsprop"] == {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0,
+                            "centered": False}
+    assert d["adagrad"]["eps"] == 1e-10 and d["adadelta"]["lr"] == 1.0 and d["adadelta"]["eps"] == 1e-6
+    assert d["adamax"]["lr"] == 2e-3 and d["nadam"]["momentum_decay"] == 4e-3 and d["radam"]["lr"] == 1e-3
