@@ -82,6 +82,10 @@ class Landscape:
             checked[key] = specs[key].check(value, owner=f"landscape {self.name}")
         return self.build(**checked)
 
+    def __reduce__(self):
+        # formulas are closures: pickle (st.cache_data, multiprocessing) by name and parameters
+        return _registered, (self.name, dict(self.param_values))
+
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v:g}" for k, v in self.param_values.items())
         return f"Landscape({self.name!r}{extra})"
@@ -118,3 +122,7 @@ def get_landscape(name, **params) -> Landscape:
     if name not in registry:
         raise ValueError(f"unknown landscape {name!r}; allowed: {', '.join(registry)}")
     return registry[name].with_params(**params)
+
+
+def _registered(name: str, params: dict) -> Landscape:
+    return get_landscape(name, **params)

@@ -27,6 +27,7 @@ from optlab.schedules import get_schedule
 
 MAX_STEPS = 20_000  # per run
 MAX_RUN_STEPS = 50_000_000  # runs × steps in one call (memory: ~4 GB with state recording)
+RECORD_STATE_MAX_RUNS = 256  # default: record per-step state buffers up to this many runs
 CLIP_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6)
 
 _NOISE = Param("noise", 0.0, low=0.0, ui_low=0.0, ui_high=10.0, symbol=r"\sigma",
@@ -173,7 +174,7 @@ def simulate(
     schedule_params: dict | None = None,
     noise=0.0,
     clip_norm: float | None = None,
-    record_state: bool = True,
+    record_state: bool | None = None,
     **hp,
 ) -> Run:
     """Run ``optimizer`` on ``landscape``.
@@ -185,7 +186,10 @@ def simulate(
     deviation of Gaussian noise added to each gradient coordinate, drawn from
     ``seed`` (runs that share a seed share the noise). ``clip_norm`` rescales
     gradients longer than it (torch's clip_grad_norm_); off by default.
-    ``record_state=False`` keeps only path, loss and lr (for large sweeps).
+    ``record_state``: also record gradients and every state buffer per step. The
+    default (None) does so for up to RECORD_STATE_MAX_RUNS runs, what a person can
+    inspect; larger batches (sweeps) keep only path, loss and lr, since writing
+    every buffer for every run would dominate their cost.
 
     Bad arguments raise ValueError naming the parameter, its value and what is allowed.
     """
@@ -227,6 +231,8 @@ def simulate(
     schedule_params = dict(schedule_params or {})
     factors = sched.multipliers(steps, **schedule_params)
 
+    if record_state is None:
+        record_state = B <= RECORD_STATE_MAX_RUNS
     hp_ns = SimpleNamespace(**values)
     t = np.arange(1, steps + 1, dtype=float)[:, None]
     with np.errstate(all="ignore"):

@@ -250,3 +250,15 @@ def test_bad_arguments_raise_value_error_naming_parameter_value_and_allowed(kwar
 def test_run_step_cap():
     with pytest.raises(ValueError, match="too many"):
         optlab.simulate("bowl", "sgd", start=np.zeros((10_000, 2)), steps=10_000)
+
+
+def test_state_recording_is_automatic_up_to_a_few_hundred_runs():
+    from optlab.simulation import RECORD_STATE_MAX_RUNS
+
+    small = optlab.simulate("bowl", "adam", start=np.zeros((RECORD_STATE_MAX_RUNS, 2)), steps=3)
+    large = optlab.simulate("bowl", "adam", start=np.zeros((RECORD_STATE_MAX_RUNS + 1, 2)), steps=3)
+    forced = optlab.simulate("bowl", "adam", start=np.zeros((RECORD_STATE_MAX_RUNS + 1, 2)), steps=3,
+                             record_state=True)
+    assert small.state and small.grad is not None
+    assert not large.state and large.grad is None
+    assert forced.state["m"].shape == (3, RECORD_STATE_MAX_RUNS + 1, 2)

@@ -80,6 +80,25 @@ v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
 ADAM_BUFFERS = (M, V, Buffer("v_max", r"v^{\max}_t", "running maximum of v (AMSGrad only)", "max_exp_avg_sq"))
 
 
+def _moments(v):
+    return [
+        rf"m_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['m']}",
+        rf"v_k = {v['beta2']}\cdot {v['prev_v']} + (1-{v['beta2']})\cdot {v['g']}^2 = {v['v']}",
+    ]
+
+
+def adam_worked(v):
+    lines = _moments(v)
+    used = v["v"]
+    if v["raw"]["amsgrad"]:
+        lines.append(rf"v^{{\max}}_k = \max({v['prev_v_max']}, {v['v']}) = {v['v_max']}")
+        used = v["v_max"]
+    lines.append(rf"\hat m_k = {v['m']}/{v['bc1']} = {v['m_hat']},\quad \hat v_k = {used}/{v['bc2']} = {v['v_hat']}")
+    lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot\frac{{{v['m_hat']}}}{{\sqrt{{{v['v_hat']}}} + "
+                 rf"{v['eps']}}} = {v['theta']}")
+    return lines
+
+
 def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> Optimizer:
     return Optimizer(
         name=name, title=title,
@@ -88,7 +107,8 @@ def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> 
             flag("amsgrad", amsgrad, r"\text{amsgrad}",
                  "use the running maximum of v, so the step size never grows"),
         ),
-        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS,
+        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS, worked=adam_worked,
+        decoupled_decay=update is adamw_update,
         rule=rule, summary=summary, reference=reference, torch=torch,
         notes="The ε is added after the square root and the bias correction, as in torch "
         "(optax's scale_by_rms puts it inside).",
@@ -132,10 +152,19 @@ def adamax_update(g, state, params, step, hp, xp):
     return params - (step.lr / step.bc1) * (m / u), AdamaxState(m, u)
 
 
+def adamax_worked(v):
+    return [
+        rf"m_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['m']}",
+        rf"u_k = \max({v['beta2']}\cdot {v['prev_u']},\ |{v['g']}| + {v['eps']}) = {v['u']}",
+        rf"\theta_k = {v['theta_prev']} - \frac{{{v['lr']}}}{{{v['bc1']}}}\cdot\frac{{{v['m']}}}{{{v['u']}}}"
+        rf" = {v['theta']}",
+    ]
+
+
 ADAMAX = Optimizer(
     name="adamax", title="Adamax",
     hparams=(lr(2e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
-    init=adamax_init, update=adamax_update, coefficients=bias_corrections,
+    init=adamax_init, update=adamax_update, coefficients=bias_corrections, worked=adamax_worked,
     buffers=(M, Buffer("u", "u_t", "exponentially weighted infinity norm of g", "exp_inf")),
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
@@ -181,6 +210,16 @@ def nadam_update(g, state, params, step, hp, xp):
     return params, NAdamState(m, v)
 
 
+def nadam_worked(v):
+    den = rf"(\sqrt{{{v['v']}/{v['bc2']}}} + {v['eps']})"
+    return _moments(v) + [
+        rf"\mu_k = {v['mu']},\ \mu_{{k+1}} = {v['mu_next']},\ \Pi_k = {v['mu_product']}",
+        rf"\theta_k = {v['theta_prev']} - {v['lr']}\frac{{1-{v['mu']}}}{{1-{v['mu_product']}}}\cdot"
+        rf"\frac{{{v['g']}}}{{{den}}} - {v['lr']}\frac{{{v['mu_next']}}}{{1-{v['mu_product_next']}}}\cdot"
+        rf"\frac{{{v['m']}}}{{{den}}} = {v['theta']}",
+    ]
+
+
 NADAM = Optimizer(
     name="nadam", title="NAdam",
     hparams=(
@@ -188,7 +227,7 @@ NADAM = Optimizer(
         Param("momentum_decay", 4e-3, low=0.0, ui_low=0.0, ui_high=0.1, symbol=r"\psi",
               help="how fast the momentum schedule μ_t warms up to β1"),
     ),
-    init=nadam_init, update=nadam_update, coefficients=nadam_coefficients, buffers=(M, V),
+    init=nadam_init, update=nadam_update, coefficients=nadam_coefficients, buffers=(M, V), worked=nadam_worked,
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
 \mu_t = \beta_1\,(1 - \tfrac12\, 0.96^{t\psi}), \quad \Pi_t = \textstyle\prod_{i\le t} \mu_i \\
@@ -230,10 +269,20 @@ def radam_update(g, state, params, step, hp, xp):
     return params - xp.where(step.rectified, rectified_step, plain_step), NAdamState(m, v)
 
 
+def radam_worked(v):
+    lines = _moments(v) + [rf"\hat m_k = {v['m']}/{v['bc1']} = {v['m_hat']},\quad \rho_k = {v['rho_t']}"]
+    if v["raw"]["rectified"]:
+        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['m_hat']}\cdot {v['r']}\cdot"
+                     rf"\frac{{{v['sqrt_bc2']}}}{{\sqrt{{{v['v']}}} + {v['eps']}}} = {v['theta']}")
+    else:
+        lines.append(rf"\rho_k \le 5:\ \theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['m_hat']} = {v['theta']}")
+    return lines
+
+
 RADAM = Optimizer(
     name="radam", title="RAdam",
     hparams=(lr(1e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
-    init=nadam_init, update=radam_update, coefficients=radam_coefficients, buffers=(M, V),
+    init=nadam_init, update=radam_update, coefficients=radam_coefficients, buffers=(M, V), worked=radam_worked,
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
 m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\

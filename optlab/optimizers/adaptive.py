@@ -29,6 +29,14 @@ def adagrad_update(g, state, params, step, hp, xp):
     return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
 
 
+def adagrad_worked(v):
+    return [
+        rf"s_k = {v['prev_s']} + {v['g']}^2 = {v['s']}",
+        rf"\theta_k = {v['theta_prev']} - \frac{{{v['lr']}}}{{{v['decay']}}}\cdot"
+        rf"\frac{{{v['g']}}}{{\sqrt{{{v['s']}}} + {v['eps']}}} = {v['theta']}",
+    ]
+
+
 ADAGRAD = Optimizer(
     name="adagrad", title="Adagrad",
     hparams=(
@@ -40,7 +48,7 @@ ADAGRAD = Optimizer(
               help="starting value of the squared-gradient sum"),
         eps(1e-10),
     ),
-    init=adagrad_init, update=adagrad_update, coefficients=adagrad_coefficients,
+    init=adagrad_init, update=adagrad_update, coefficients=adagrad_coefficients, worked=adagrad_worked,
     buffers=(Buffer("s", "s_t", "sum of squared gradients", "sum"),),
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
@@ -85,6 +93,21 @@ def rmsprop_update(g, state, params, step, hp, xp):
     return params, RMSpropState(v, gbar, b)
 
 
+def rmsprop_worked(v):
+    lines = [rf"v_k = {v['alpha']}\cdot {v['prev_v']} + (1-{v['alpha']})\cdot {v['g']}^2 = {v['v']}"]
+    if v["raw"]["centered"]:
+        lines.append(rf"\bar g_k = {v['alpha']}\cdot {v['prev_gbar']} + (1-{v['alpha']})\cdot {v['g']} = {v['gbar']}")
+        den = rf"(\sqrt{{{v['v']} - {v['gbar']}^2}} + {v['eps']})"
+    else:
+        den = rf"(\sqrt{{{v['v']}}} + {v['eps']})"
+    if v["raw"]["momentum"] != 0:
+        lines.append(rf"b_k = {v['momentum']}\cdot {v['prev_b']} + {v['g']}/{den} = {v['b']}")
+        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['b']} = {v['theta']}")
+    else:
+        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['g']}/{den} = {v['theta']}")
+    return lines
+
+
 RMSPROP = Optimizer(
     name="rmsprop", title="RMSprop",
     hparams=(
@@ -97,7 +120,7 @@ RMSPROP = Optimizer(
         flag("centered", False, r"\text{centered}",
              "divide by an estimate of the gradient's variance (v − ḡ²) instead of its raw second moment"),
     ),
-    init=rmsprop_init, update=rmsprop_update,
+    init=rmsprop_init, update=rmsprop_update, worked=rmsprop_worked,
     buffers=(
         Buffer("v", "v_t", "running mean of g²", "square_avg"),
         Buffer("gbar", r"\bar g_t", "running mean of g (centered only)", "grad_avg"),
@@ -138,6 +161,16 @@ def adadelta_update(g, state, params, step, hp, xp):
     return params - step.lr * delta, AdadeltaState(v, u)
 
 
+def adadelta_worked(v):
+    return [
+        rf"v_k = {v['rho']}\cdot {v['prev_v']} + (1-{v['rho']})\cdot {v['g']}^2 = {v['v']}",
+        rf"\Delta_k = \frac{{\sqrt{{{v['prev_u']} + {v['eps']}}}}}{{\sqrt{{{v['v']} + {v['eps']}}}}}\cdot {v['g']}"
+        rf" = {v['delta']}",
+        rf"u_k = {v['rho']}\cdot {v['prev_u']} + (1-{v['rho']})\cdot {v['delta']}^2 = {v['u']}",
+        rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['delta']} = {v['theta']}",
+    ]
+
+
 ADADELTA = Optimizer(
     name="adadelta", title="Adadelta",
     hparams=(
@@ -147,7 +180,7 @@ ADADELTA = Optimizer(
         eps(1e-6),
         weight_decay(),
     ),
-    init=adadelta_init, update=adadelta_update,
+    init=adadelta_init, update=adadelta_update, worked=adadelta_worked,
     buffers=(
         Buffer("v", "v_t", "running mean of g²", "square_avg"),
         Buffer("u", "u_t", "running mean of squared updates Δ²", "acc_delta"),

@@ -91,6 +91,11 @@ class Optimizer:
     summary: str  # one line: what it does
     reference: str  # paper and implementation it follows
     coefficients: Callable = field(default=lambda t, hp: {})
+    # worked(v) -> LaTeX lines of the update with one coordinate's numbers substituted; v maps
+    # every name (theta_prev, g, lr, theta, hyperparameters, buffers, prev_<buffer>,
+    # coefficients) to its number already formatted as LaTeX. See optlab.inspector.
+    worked: Callable | None = None
+    decoupled_decay: bool = False  # weight decay applied to θ (AdamW, Lion), not added to g
     torch: str | None = None  # e.g. "torch.optim.Adam" (None: not in torch.optim)
     notes: str = ""
 

@@ -21,6 +21,15 @@ def update(g, state, params, step, hp, xp):
     return params, LionState(hp.beta2 * state.m + (1 - hp.beta2) * g)
 
 
+def worked(v):
+    return [
+        rf"c_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['c']}",
+        rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot(\operatorname{{sign}}({v['c']}) + {v['weight_decay']}\cdot"
+        rf"{v['theta_prev']}) = {v['theta']}",
+        rf"m_k = {v['beta2']}\cdot {v['prev_m']} + (1-{v['beta2']})\cdot {v['g']} = {v['m']}",
+    ]
+
+
 LION = Optimizer(
     name="lion", title="Lion",
     hparams=(
@@ -29,7 +38,7 @@ LION = Optimizer(
         beta("beta2", 0.99, "decay of the momentum m"),
         weight_decay(decoupled=True),
     ),
-    init=init, update=update,
+    init=init, update=update, worked=worked, decoupled_decay=True,
     buffers=(Buffer("m", "m_t", "momentum: running mean of g", "exp_avg"),),
     rule=r"""
 c_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\

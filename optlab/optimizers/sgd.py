@@ -43,6 +43,20 @@ NOTES = (
 )
 
 
+def worked(v):
+    lines = []
+    if v["raw"]["momentum"] != 0:
+        if v["raw"]["t"] == 1:
+            lines.append(rf"b_1 = g_1 = {v['b']}")
+        else:
+            lines.append(rf"b_k = {v['momentum']}\cdot {v['prev_b']} + (1-{v['dampening']})\cdot {v['g']} = {v['b']}")
+        d = rf"({v['g']} + {v['momentum']}\cdot {v['b']})" if v["raw"]["nesterov"] else v["b"]
+        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {d} = {v['theta']}")
+    else:
+        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['g']} = {v['theta']}")
+    return lines
+
+
 def _hparams(mu: float, nesterov: bool) -> tuple[Param, ...]:
     return (
         lr(1e-3),
@@ -61,7 +75,7 @@ def _sgd(name: str, title: str, mu: float, nesterov: bool, summary: str) -> Opti
         buffers=(Buffer("b", "b_t", "momentum buffer", "momentum_buffer"),),
         rule=RULE, summary=summary,
         reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013; torch.optim.SGD",
-        torch="torch.optim.SGD", notes=NOTES,
+        torch="torch.optim.SGD", notes=NOTES, worked=worked,
     )
 
 

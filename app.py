@@ -1,0 +1,8 @@
+"""Optimizer Lab: `streamlit run app.py`."""
+
+import streamlit as st
+
+from optlab import ui
+
+st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
+ui.main()

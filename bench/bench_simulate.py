@@ -1,0 +1,124 @@
+"""Speed of simulate() for Adam on Rosenbrock (float64), with reference loops timed in the same run.
+
+    python bench/bench_simulate.py [--quick]
+
+Prints medians; machines here are shared and noisy, so compare against the
+references measured alongside rather than across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import optlab  # noqa: E402
+
+START = (-1.5, 2.0)
+LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+# --- references ----------------------------------------------------------------------
+def python_floats(steps):
+    x, y = START
+    mx = my = vx = vy = 0.0
+    for t in range(1, steps + 1):
+        a, b = 1 - x, y - x * x
+        gx, gy = -2 * a - 400 * x * b, 200 * b
+        mx, my = B1 * mx + (1 - B1) * gx, B1 * my + (1 - B1) * gy
+        vx, vy = B2 * vx + (1 - B2) * gx * gx, B2 * vy + (1 - B2) * gy * gy
+        bc1, bc2 = 1 - B1**t, math.sqrt(1 - B2**t)
+        x -= LR / bc1 * mx / (math.sqrt(vx) / bc2 + EPS)
+        y -= LR / bc1 * my / (math.sqrt(vy) / bc2 + EPS)
+    return x, y
+
+
+def numpy_loop(theta, steps):
+    """The straightforward NumPy loop over arrays of shape (B, 2)."""
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    for t in range(1, steps + 1):
+        x, y = theta[..., 0], theta[..., 1]
+        g = np.stack([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)], axis=-1)
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g * g
+        theta = theta - LR / (1 - B1**t) * m / (np.sqrt(v) / math.sqrt(1 - B2**t) + EPS)
+    return theta
+
+
+def torch_loop(batch, steps):
+    import torch
+
+    p = torch.tensor(np.tile(START, (batch, 1)), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=LR)
+    for _ in range(steps):
+        opt.zero_grad()
+        x, y = p[:, 0], p[:, 1]
+        ((1 - x) ** 2 + 100 * (y - x * x) ** 2).sum().backward()
+        opt.step()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = ap.parse_args()
+    r_single, r_batch = (15, 3) if args.quick else (101, 11)
+    try:
+        import torch  # noqa: F401
+
+        has_torch = True
+    except ImportError:
+        has_torch = False
+
+    rows = []
+
+    def row(label, ms, runs, steps, target=""):
+        rate = runs * steps / (ms / 1e3) / 1e6
+        rows.append((label, ms, rate, target))
+
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}, median of {r_single} (single) / "
+          f"{r_batch} (batch) repetitions\n")
+    n = 1000
+    row("optlab.simulate, 1 run x 1000 steps", median_ms(
+        lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n), r_single), 1, n, "<= 5 ms")
+    row("  same, record_state=False", median_ms(
+        lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n, record_state=False), r_single), 1, n)
+    row("  reference: plain Python floats", median_ms(lambda: python_floats(n), r_single), 1, n)
+    row("  reference: NumPy loop on (1, 2)", median_ms(lambda: numpy_loop(np.array([START]), n), r_single), 1, n)
+    if has_torch:
+        row("  reference: torch.optim loop", median_ms(lambda: torch_loop(1, n), 5), 1, n)
+
+    B, n = 10_000, 200
+    starts = np.tile(START, (B, 1))
+    row("optlab.simulate, 10,000 runs x 200 steps (default)", median_ms(
+        lambda: optlab.simulate("rosenbrock", "adam", start=starts, steps=n), r_batch), B, n, ">= 100 M/s")
+    row("  same, record_state=True", median_ms(
+        lambda: optlab.simulate("rosenbrock", "adam", start=starts, steps=n, record_state=True), r_batch), B, n)
+    row("  reference: straightforward NumPy loop", median_ms(lambda: numpy_loop(starts, n), r_batch), B, n)
+    if has_torch:
+        row("  reference: torch.optim, one batched tensor", median_ms(lambda: torch_loop(B, n), 3), B, n)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case':<{width}}  {'median ms':>10}  {'M run-steps/s':>13}  target")
+    for label, ms, rate, target in rows:
+        print(f"{label:<{width}}  {ms:>10.2f}  {rate:>13.2f}  {target}")
+
+
+if __name__ == "__main__":
+    main()

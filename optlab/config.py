@@ -1,0 +1,332 @@
+"""What the dashboard shows, as one validated value, and its URL.
+
+A :class:`RunConfig` is everything that determines the runs on the page. It is
+read from a query string (a shared link), written back to one, and run with
+:func:`run_all`. The schema (README, "URL schema"):
+
+    landscape=rosenbrock          a registered landscape
+    <landscape>.<param>=...       its shape parameters, e.g. rotated_bowl.kappa=100
+    opt=adam&opt=sgd              optimizers, repeated, order kept
+    <opt>.<hp>=...                hyperparameters with torch.optim's names, e.g. adam.lr=0.05
+    steps, x0, y0, seed           run length, start, noise seed
+    schedule=cosine, schedule.<param>=...
+    noise=0.1, clip=1.0           gradient noise scale, gradient-norm clipping
+    view=..., inspect=..., k=...  how the page shows it (see optlab.ui)
+
+Values equal to their defaults are left out. Anything invalid is reported and
+replaced by its default; the rest of the link is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+import numpy as np
+
+from optlab.landscape import get_landscape, landscape_names
+from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.params import Param
+from optlab.schedules import get_schedule, schedule_names
+from optlab.simulation import Run, simulate
+
+APP_MAX_STEPS = 5000  # the dashboard's cap (simulate() allows MAX_STEPS)
+DEFAULT_OPTIMIZERS = ("adam", "sgd")
+
+STEPS = Param("steps", 300, low=1, high=APP_MAX_STEPS, kind=int, help="number of steps")
+SEED = Param("seed", 0, low=0, high=2**32 - 1, kind=int, help="seed of the gradient noise")
+NOISE = Param("noise", 0.0, low=0.0, high=1e6, ui_low=0.0, ui_high=10.0, symbol=r"\sigma",
+              help="gradient noise: standard deviation added to each gradient coordinate, as minibatches would")
+CLIP = Param("clip", 0.0, low=0.0, high=1e12, ui_low=0.0, ui_high=100.0, symbol="c",
+             help="gradient-norm clipping threshold (0: off)")
+COORD = Param("x0", 0.0, low=-1e6, high=1e6)
+
+# Page state that travels in the link but does not change the runs.
+VIEWS = ("overlay", "multiples")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    landscape: str = "rosenbrock"
+    landscape_params: dict = field(default_factory=dict)
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    hparams: dict = field(default_factory=dict)  # optimizer -> {hp: value}, non-defaults only
+    steps: int = STEPS.default
+    start: tuple[float, float] | None = None  # None: the landscape's own start
+    seed: int = 0
+    schedule: str = "constant"
+    schedule_params: dict = field(default_factory=dict)
+    noise: float = 0.0
+    clip: float = 0.0
+    view: str = "overlay"
+    inspect: str | None = None  # optimizer shown in the step inspector
+    k: int | None = None  # step shown in the step inspector
+
+    @property
+    def land(self):
+        return get_landscape(self.landscape, **self.landscape_params)
+
+    @property
+    def start_point(self) -> tuple[float, float]:
+        return self.start if self.start is not None else tuple(self.land.start)
+
+    def hp(self, optimizer: str) -> dict:
+        """Every hyperparameter of one optimizer, defaults filled in."""
+        return {**get_optimizer(optimizer).defaults, **self.hparams.get(optimizer, {})}
+
+    def with_hp(self, optimizer: str, **values) -> RunConfig:
+        defaults = get_optimizer(optimizer).defaults
+        merged = {**self.hparams.get(optimizer, {}), **values}
+        merged = {k: v for k, v in merged.items() if v != defaults[k]}
+        hparams = {**self.hparams, optimizer: merged}
+        return replace(self, hparams={k: v for k, v in hparams.items() if v})
+
+    def key(self) -> str:
+        """A canonical string: equal configs, equal keys (for caching)."""
+        return urlencode(to_query(self), doseq=True)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value)) if not float(value).is_integer() or abs(value) >= 1e16 else str(int(value))
+
+
+def to_query(cfg: RunConfig) -> list[tuple[str, str]]:
+    """The config as ordered (key, value) pairs; values equal to defaults are left out."""
+    q: list[tuple[str, str]] = [("landscape", cfg.landscape)]
+    land = cfg.land
+    for p in land.params:
+        value = cfg.landscape_params.get(p.name, p.default)
+        if value != p.default:
+            q.append((f"{cfg.landscape}.{p.name}", _fmt(value)))
+    q += [("opt", name) for name in cfg.optimizers]
+    for name in cfg.optimizers:
+        defaults = get_optimizer(name).defaults
+        for hp, value in cfg.hparams.get(name, {}).items():
+            if value != defaults[hp]:
+                q.append((f"{name}.{hp}", _fmt(value)))
+    if cfg.steps != STEPS.default:
+        q.append(("steps", str(cfg.steps)))
+    if cfg.start is not None and tuple(cfg.start) != tuple(land.start):
+        q += [("x0", _fmt(cfg.start[0])), ("y0", _fmt(cfg.start[1]))]
+    if cfg.seed != SEED.default:
+        q.append(("seed", str(cfg.seed)))
+    if cfg.schedule != "constant":
+        q.append(("schedule", cfg.schedule))
+        for p in get_schedule(cfg.schedule).params:
+            value = cfg.schedule_params.get(p.name, p.default)
+            if value != p.default:
+                q.append((f"schedule.{p.name}", _fmt(value)))
+    if cfg.noise:
+        q.append(("noise", _fmt(cfg.noise)))
+    if cfg.clip:
+        q.append(("clip", _fmt(cfg.clip)))
+    if cfg.view != "overlay":
+        q.append(("view", cfg.view))
+    if cfg.inspect is not None:
+        q.append(("inspect", cfg.inspect))
+    if cfg.k is not None:
+        q.append(("k", str(cfg.k)))
+    return q
+
+
+def to_url(cfg: RunConfig, base: str | None) -> str:
+    query = urlencode(to_query(cfg), doseq=True, safe=",")
+    return f"{(base or '').rstrip('/')}/?{query}"
+
+
+def _parse(spec: Param, raw: str):
+    """A query value as the spec's type; ValueError with a reason if it is not valid."""
+    text = raw.strip()
+    if spec.kind is bool:
+        if text.lower() in ("true", "1", "yes", "on"):
+            return True
+        if text.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"{raw!r} is not true or false")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if spec.kind is int:
+        if not value.is_integer():
+            raise ValueError(f"{raw!r} is not a whole number")
+        value = int(value)
+    if not spec.accepts(value):
+        raise ValueError(f"{raw!r} is out of range ({spec.allowed})")
+    return value
+
+
+def _as_lists(query: Mapping) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in query.items():
+        out[str(key)] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return out
+
+
+def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
+    """Read a link's query: the config and one message per ignored parameter.
+
+    ``query`` maps keys to a string or a list of strings (repeated keys). Nothing
+    here raises: each invalid, out-of-range or unknown parameter is ignored (its
+    default used) and named in the messages, and every valid one is kept.
+    """
+    q = _as_lists(query)
+    problems: list[str] = []
+    used: set[str] = set()
+
+    def take(key: str) -> str | None:
+        used.add(key)
+        values = q.get(key)
+        if not values:
+            return None
+        if len(values) > 1:
+            problems.append(f"`{key}` was given {len(values)} times; the first value is used")
+        return values[0]
+
+    def read(key: str, spec: Param):
+        raw = take(key)
+        if raw is None:
+            return spec.default
+        try:
+            return _parse(spec, raw)
+        except ValueError as e:
+            problems.append(f"`{key}`: {e}; using the default {_fmt(spec.default)}")
+            return spec.default
+
+    landscape = take("landscape") or "rosenbrock"
+    if landscape not in landscape_names():
+        problems.append(f"`landscape`: unknown landscape {landscape!r}; using rosenbrock")
+        landscape = "rosenbrock"
+    land = get_landscape(landscape)
+    landscape_params = {}
+    for p in land.params:
+        value = read(f"{landscape}.{p.name}", p)
+        if value != p.default:
+            landscape_params[p.name] = value
+
+    used.add("opt")
+    optimizers: list[str] = []
+    for name in q.get("opt", []):
+        if name not in optimizer_names():
+            problems.append(f"`opt`: unknown optimizer {name!r} ignored")
+        elif name in optimizers:
+            problems.append(f"`opt`: {name} was listed twice; shown once")
+        else:
+            optimizers.append(name)
+    if "opt" not in q:
+        optimizers = list(DEFAULT_OPTIMIZERS)
+    elif not optimizers:
+        problems.append("`opt`: no valid optimizer; showing adam and sgd")
+        optimizers = list(DEFAULT_OPTIMIZERS)
+
+    hparams = {}
+    for name in optimizers:
+        values = {}
+        for spec in get_optimizer(name).hparams:
+            value = read(f"{name}.{spec.name}", spec)
+            if value != spec.default:
+                values[spec.name] = value
+        if values:
+            hparams[name] = values
+
+    steps = read("steps", STEPS)
+    x0, y0 = take("x0"), take("y0")
+    start = None
+    if x0 is not None or y0 is not None:
+        try:
+            sx = land.start[0] if x0 is None else _parse(replace(COORD, name="x0"), x0)
+            sy = land.start[1] if y0 is None else _parse(replace(COORD, name="y0"), y0)
+            start = (float(sx), float(sy))
+        except ValueError as e:
+            problems.append(f"`x0`/`y0`: {e}; using the landscape's start")
+    seed = read("seed", SEED)
+
+    schedule = take("schedule") or "constant"
+    if schedule not in schedule_names():
+        problems.append(f"`schedule`: unknown schedule {schedule!r}; using constant")
+        schedule = "constant"
+    schedule_params = {}
+    for p in get_schedule(schedule).params:
+        value = read(f"schedule.{p.name}", p)
+        if value != p.default:
+            schedule_params[p.name] = value
+    noise = read("noise", NOISE)
+    clip = read("clip", CLIP)
+
+    view = take("view") or "overlay"
+    if view not in VIEWS:
+        problems.append(f"`view`: unknown view {view!r}; using overlay")
+        view = "overlay"
+    inspect = take("inspect")
+    if inspect is not None and inspect not in optimizers:
+        problems.append(f"`inspect`: {inspect!r} is not one of the selected optimizers")
+        inspect = None
+    k = None
+    raw_k = take("k")
+    if raw_k is not None:
+        try:
+            k = _parse(Param("k", 1, low=1, high=steps, kind=int), raw_k)
+        except ValueError as e:
+            problems.append(f"`k`: {e}")
+
+    for key in q:
+        if key not in used:
+            problems.append(f"`{key}` is not a parameter of this page; ignored")
+
+    cfg = RunConfig(
+        landscape=landscape, landscape_params=landscape_params, optimizers=tuple(optimizers), hparams=hparams,
+        steps=steps, start=start, seed=seed, schedule=schedule, schedule_params=schedule_params,
+        noise=noise, clip=clip, view=view, inspect=inspect, k=k,
+    )
+    return cfg, problems
+
+
+def run_one(cfg: RunConfig, optimizer: str) -> Run:
+    """One optimizer's run for this config."""
+    return simulate(
+        cfg.land, optimizer, start=cfg.start_point, steps=cfg.steps, seed=cfg.seed,
+        schedule=cfg.schedule, schedule_params=cfg.schedule_params, noise=cfg.noise,
+        clip_norm=cfg.clip or None, **cfg.hparams.get(optimizer, {}),
+    )
+
+
+def run_all(cfg: RunConfig) -> dict[str, Run]:
+    return {name: run_one(cfg, name) for name in cfg.optimizers}
+
+
+def to_json(cfg: RunConfig) -> str:
+    """The configuration, every value spelled out (defaults included)."""
+    data = {
+        "landscape": cfg.landscape,
+        "landscape_params": {p.name: cfg.landscape_params.get(p.name, p.default) for p in cfg.land.params},
+        "start": list(cfg.start_point), "steps": cfg.steps, "seed": cfg.seed,
+        "schedule": cfg.schedule,
+        "schedule_params": {p.name: cfg.schedule_params.get(p.name, p.default)
+                            for p in get_schedule(cfg.schedule).params},
+        "noise": cfg.noise, "clip_norm": cfg.clip or None,
+        "optimizers": {name: cfg.hp(name) for name in cfg.optimizers},
+        "query": dict(_group(to_query(cfg))),
+    }
+    return json.dumps(data, indent=2, default=_json_default)
+
+
+def _group(pairs):
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        out.setdefault(k, []).append(v)
+    return {k: v[0] if len(v) == 1 else v for k, v in out.items()}
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    raise TypeError(type(o))

@@ -1,0 +1,280 @@
+"""Plotly figures of runs: contour and 3-D surface with trajectories, loss and step size per step.
+
+Built from NumPy arrays; no Streamlit here. The contour figure carries its own
+animation (frames, play/pause, a step slider) that runs in the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from optlab.landscape import Landscape
+from optlab.optimizers import optimizer_names
+from optlab.simulation import Run
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f", "#393b79", "#ad494a", "#637939")
+MAX_FRAMES = 100
+GRID = 120
+
+
+def color(optimizer: str) -> str:
+    """A fixed colour per optimizer, the same in every figure and view."""
+    return PALETTE[optimizer_names().index(optimizer) % len(PALETTE)]
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(land: Landscape, n: int):
+    (x0, x1), (y0, y1) = land.domain
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    z = land.f(np.stack(np.meshgrid(xs, ys), axis=-1))
+    return xs, ys, z
+
+
+class Scale:
+    """Log-spaced colours and heights where f spans decades (Rosenbrock), linear otherwise."""
+
+    def __init__(self, z: np.ndarray, f_min: float | None):
+        finite = z[np.isfinite(z)]
+        self.floor = f_min if f_min is not None else float(finite.min())
+        above = finite - self.floor
+        spread = np.percentile(above, 95) / max(np.percentile(above, 5), 1e-12)
+        self.log = bool(f_min is not None and spread > 100)
+        self.delta = max(float(np.percentile(above, 3)), 1e-12) if self.log else 0.0
+        self.label = "log₁₀(f − f*)" if self.log else "f"
+
+    def __call__(self, f):
+        f = np.asarray(f, dtype=float)
+        if not self.log:
+            return f
+        with np.errstate(all="ignore"):
+            return np.log10(np.maximum(f - self.floor, 0) + self.delta)
+
+
+def _scale(land: Landscape) -> Scale:
+    return Scale(_grid(land, GRID)[2], land.f_min)
+
+
+def _frames_at(steps: int) -> np.ndarray:
+    return np.unique(np.linspace(0, steps, min(steps, MAX_FRAMES) + 1).round().astype(int))
+
+
+def _last_finite(path: np.ndarray, k: int) -> np.ndarray:
+    """θ_k, or the last finite point before it for a diverged run."""
+    rows = np.flatnonzero(np.isfinite(path[: k + 1]).all(axis=1))
+    return path[rows[-1]] if len(rows) else path[0]
+
+
+def _contour_traces(land: Landscape, showscale: bool = True) -> list:
+    xs, ys, z = _grid(land, GRID)
+    scale = _scale(land)
+    zz = scale(z)
+    finite = zz[np.isfinite(zz)]
+    lo, hi = float(finite.min()), float(np.percentile(finite, 99.5))
+    traces = [
+        go.Contour(
+            x=xs, y=ys, z=zz, colorscale="Viridis", ncontours=30, zmin=lo, zmax=hi,
+            contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.35)"),
+            colorbar=dict(title=dict(text=scale.label, side="right"), thickness=12, len=0.9),
+            showscale=showscale, hoverinfo="skip", name="f",
+        ),
+    ]
+    return traces
+
+
+def _click_grid(land: Landscape, n: int = 40) -> go.Scatter:
+    """Invisible points over the contour: plotly cannot select contour traces, so a click lands here."""
+    (x0, x1), (y0, y1) = land.domain
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    return go.Scatter(
+        x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=12, opacity=0), name="click to start here",
+        hovertemplate="start here: (%{x:.3g}, %{y:.3g})<extra></extra>", showlegend=False,
+    )
+
+
+def _markers(land: Landscape, start) -> list:
+    traces = []
+    if len(land.minima):
+        traces.append(go.Scatter(
+            x=land.minima[:, 0], y=land.minima[:, 1], mode="markers", name="global minimum",
+            marker=dict(symbol="star", size=15, color="white", line=dict(color="black", width=1)),
+            hovertemplate="minimum (%{x:.4g}, %{y:.4g})<extra></extra>",
+        ))
+    traces.append(go.Scatter(
+        x=[start[0]], y=[start[1]], mode="markers", name="start",
+        marker=dict(symbol="x", size=11, color="white", line=dict(color="black", width=1)),
+        hovertemplate="start (%{x:.4g}, %{y:.4g})<extra></extra>",
+    ))
+    return traces
+
+
+def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None) -> go.Scatter:
+    k = np.arange(run.steps + 1)
+    return go.Scatter(
+        x=run.path[:, 0], y=run.path[:, 1], mode="lines+markers", name=name, legendgroup=name,
+        line=dict(color=color(name), width=2), marker=dict(size=3, color=color(name)), showlegend=showlegend,
+        customdata=np.column_stack([k, run.loss]),
+        hovertemplate=f"{name} step %{{customdata[0]}}<br>(%{{x:.4g}}, %{{y:.4g}})<br>f = %{{customdata[1]:.4g}}"
+        "<extra></extra>",
+        **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {}),
+    )
+
+
+def _head_trace(name: str, run: Run, k: int, xaxis=None, yaxis=None) -> dict:
+    """The marker of an optimizer's position at step k, as a plain dict (frames hold many)."""
+    x, y = _last_finite(run.path, k)
+    trace = dict(
+        type="scatter", x=[float(x)], y=[float(y)], mode="markers", name=f"{name} at step", legendgroup=name,
+        showlegend=False, hoverinfo="skip",
+        marker=dict(size=13, color=color(name), line=dict(color="white", width=2)),
+    )
+    if xaxis:
+        trace.update(xaxis=xaxis, yaxis=yaxis)
+    return trace
+
+
+def _animation(fig: go.Figure, frames: np.ndarray, make_frame_data, head_indices: list[int]) -> go.Figure:
+    """Add browser-side animation frames that move only the position markers.
+
+    Frames are built as plain dicts and the figure is rebuilt without validation:
+    validating a hundred frames would take longer than everything else on the page.
+    """
+    fig.update_layout(
+        updatemenus=[dict(
+            type="buttons", direction="left", x=0.0, y=-0.13, xanchor="left", yanchor="top", showactive=False,
+            pad=dict(t=0, r=8),
+            buttons=[
+                dict(label="▶ Play", method="animate", args=[None, dict(
+                    frame=dict(duration=60, redraw=False), transition=dict(duration=0), fromcurrent=True)]),
+                dict(label="❚❚ Pause", method="animate", args=[[None], dict(
+                    frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))]),
+            ],
+        )],
+        sliders=[dict(
+            active=len(frames) - 1, x=0.2, y=-0.09, len=0.8, xanchor="left", yanchor="top",
+            currentvalue=dict(prefix="step ", font=dict(size=12)), pad=dict(t=0, b=0),
+            steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
+                mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))])
+                for k in frames],
+        )],
+    )
+    spec = fig.to_dict()
+    spec["frames"] = [dict(name=str(k), data=make_frame_data(k), traces=head_indices) for k in frames]
+    return go.Figure(spec, _validate=False)
+
+
+def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> go.Figure:
+    """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
+    traces = _contour_traces(land) + [_click_grid(land)] + _markers(land, start)
+    traces += [_path_trace(name, run) for name, run in runs.items()]
+    first_head = len(traces)
+    steps = max((r.steps for r in runs.values()), default=0)
+    traces += [go.Scatter(_head_trace(name, run, steps)) for name, run in runs.items()]
+    fig = go.Figure(traces)
+    (x0, x1), (y0, y1) = land.domain
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=95), uirevision=land.name,
+        xaxis=dict(range=[x0, x1], title="x", constrain="domain"), yaxis=dict(range=[y0, y1], title="y"),
+        legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
+        dragmode="zoom",
+    )
+    heads = list(range(first_head, first_head + len(runs)))
+    return _animation(fig, _frames_at(steps), lambda k: [_head_trace(n, r, k) for n, r in runs.items()], heads)
+
+
+def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int = 420) -> go.Figure:
+    """One contour panel per optimizer, same axes, one slider moving them all to the same step."""
+    names = list(runs)
+    cols = min(len(names), 3)
+    rows = math.ceil(len(names) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.03, vertical_spacing=0.08)
+    heads = []
+    steps = max((r.steps for r in runs.values()), default=0)
+    for i, name in enumerate(names):
+        row, col = divmod(i, cols)
+        for t in _contour_traces(land, showscale=i == 0) + _markers(land, start)[-1:]:
+            t.showlegend = False
+            fig.add_trace(t, row=row + 1, col=col + 1)
+        fig.add_trace(_path_trace(name, runs[name], showlegend=False), row=row + 1, col=col + 1)
+        fig.add_trace(go.Scatter(_head_trace(name, runs[name], steps)), row=row + 1, col=col + 1)
+        heads.append(len(fig.data) - 1)
+    (x0, x1), (y0, y1) = land.domain
+    fig.update_xaxes(range=[x0, x1])
+    fig.update_yaxes(range=[y0, y1])
+    fig.update_layout(height=height * rows, margin=dict(l=10, r=10, t=40, b=95), showlegend=False)
+
+    def frame(k):
+        out = []
+        for i, name in enumerate(names):
+            ax = "" if i == 0 else str(i + 1)
+            out.append(_head_trace(name, runs[name], k, xaxis=f"x{ax}", yaxis=f"y{ax}"))
+        return out
+
+    return _animation(fig, _frames_at(steps), frame, heads)
+
+
+def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:
+    xs, ys, z = _grid(land, 80)
+    scale = _scale(land)
+    zz = scale(z)
+    finite = zz[np.isfinite(zz)]
+    top = float(np.percentile(finite, 99.5))
+    traces = [go.Surface(x=xs, y=ys, z=np.minimum(zz, top), colorscale="Viridis", opacity=0.9, showscale=False,
+                         hoverinfo="skip", name="f", contours=dict(z=dict(show=False)))]
+    (x0, x1), (y0, y1) = land.domain
+    for name, run in runs.items():
+        p = run.path
+        inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+        zp = np.where(inside, np.minimum(scale(run.loss), top), np.nan)
+        traces.append(go.Scatter3d(
+            x=np.where(inside, p[:, 0], np.nan), y=np.where(inside, p[:, 1], np.nan), z=zp, mode="lines",
+            name=name, line=dict(color=color(name), width=6),
+            hovertemplate=f"{name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+        ))
+    fig = go.Figure(traces)
+    fig.update_layout(
+        height=height, margin=dict(l=0, r=0, t=30, b=0), uirevision=land.name, showlegend=False,
+        scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title=scale.label,
+                   camera=dict(eye=dict(x=1.5, y=-1.5, z=1.1)), aspectmode="manual",
+                   aspectratio=dict(x=1, y=1, z=0.6)),
+    )
+    return fig
+
+
+def loss_figure(land: Landscape, runs: dict[str, Run], height: int = 300) -> go.Figure:
+    """Loss per step: f − f* on a log axis where the minimum is known, f itself otherwise."""
+    gap = land.f_min is not None
+    fig = go.Figure()
+    for name, run in runs.items():
+        y = run.loss - land.f_min if gap else run.loss
+        if gap:
+            y = np.where(y > 0, y, np.nan)  # exactly at the minimum: nothing to draw on a log axis
+        fig.add_trace(go.Scatter(x=np.arange(run.steps + 1), y=y, mode="lines", name=name,
+                                 line=dict(color=color(name), width=2)))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="loss per step", x=0, font=dict(size=14)),
+        xaxis_title="step", yaxis=dict(title="f − f*" if gap else "f", type="log" if gap else "linear"),
+        legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
+    )
+    return fig
+
+
+def step_size_figure(runs: dict[str, Run], height: int = 300) -> go.Figure:
+    """‖θ_k − θ_{k−1}‖ per step (log axis): where steps shrink, grow or explode."""
+    fig = go.Figure()
+    for name, run in runs.items():
+        size = np.linalg.norm(np.diff(run.path, axis=0), axis=1)
+        fig.add_trace(go.Scatter(x=np.arange(1, run.steps + 1), y=np.where(size > 0, size, np.nan), mode="lines",
+                                 name=name, line=dict(color=color(name), width=2), showlegend=False))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="step size ‖θₖ − θₖ₋₁‖", x=0,
+                                                                        font=dict(size=14)),
+        xaxis_title="step", yaxis=dict(title="step size", type="log"),
+    )
+    return fig

@@ -1,0 +1,363 @@
+"""The dashboard's Streamlit code: controls -> RunConfig -> cached runs and figures -> page.
+
+The only module that imports Streamlit. The URL is the config's canonical query
+(optlab.config), written back to the address bar after every change, so the
+share box, the address bar and the presets all go through one codec.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from optlab import config as C
+from optlab import plots
+from optlab.export import torch_script, trajectories_csv
+from optlab.landscape import get_landscape, landscape_names
+from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.params import Param
+from optlab.presets import PRESETS
+from optlab.schedules import get_schedule, schedule_names
+
+DEFAULT_PRESET = "adam_vs_sgd"
+LOG_GRID = sorted({round(m * 10.0**e, 12) for e in range(-6, 4) for m in (1, 2, 5)})
+
+
+# --- state: URL <-> widgets ---------------------------------------------------------
+def _query_dict() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _widget_values(cfg: C.RunConfig) -> dict:
+    """Every widget's value for a config (the keys the controls use)."""
+    v = {"w:landscape": cfg.landscape, "w:opt": list(cfg.optimizers), "w:steps": cfg.steps,
+         "w:x0": float(cfg.start_point[0]), "w:y0": float(cfg.start_point[1]), "w:seed": cfg.seed,
+         "w:schedule": cfg.schedule, "w:noise": float(cfg.noise), "w:clip": float(cfg.clip), "w:view": cfg.view}
+    for p in cfg.land.params:
+        v[f"w:{cfg.landscape}.{p.name}"] = cfg.landscape_params.get(p.name, p.default)
+    for name in cfg.optimizers:
+        for hp, value in cfg.hp(name).items():
+            v[f"w:{name}.{hp}"] = value
+    for p in get_schedule(cfg.schedule).params:
+        v[f"w:schedule.{p.name}"] = cfg.schedule_params.get(p.name, p.default)
+    if cfg.optimizers:
+        v["w:inspect"] = cfg.inspect or cfg.optimizers[0]
+    v["w:k"] = cfg.k or 1
+    return v
+
+
+def _load(cfg: C.RunConfig, problems: list[str] | None = None) -> None:
+    """Put a config into the widgets (before they are created, or from a callback)."""
+    for key in [k for k in st.session_state if str(k).startswith("w:")]:
+        del st.session_state[key]
+    st.session_state.update(_widget_values(cfg))
+    st.session_state["url_problems"] = problems or []
+
+
+def _apply_preset(name: str) -> None:
+    _load(PRESETS[name].config)
+    st.session_state["preset"] = name
+
+
+def _reset() -> None:
+    _apply_preset(DEFAULT_PRESET)
+
+
+def _init_session() -> None:
+    if "w:landscape" in st.session_state:
+        return
+    query = _query_dict()
+    if not query:
+        _apply_preset(DEFAULT_PRESET)
+        return
+    cfg, problems = C.from_query(query)
+    _load(cfg, problems)
+    st.session_state["preset"] = next((p.name for p in PRESETS.values() if C.to_query(p.config) == C.to_query(cfg)),
+                                      None)
+
+
+# --- controls ---------------------------------------------------------------------------
+def _ensure(key: str, default):
+    if key not in st.session_state:
+        st.session_state[key] = default
+
+
+def _fmt(v) -> str:
+    return f"{v:g}"
+
+
+def _param_widget(p: Param, key: str, label: str | None = None):
+    """A widget generated from a parameter's declaration."""
+    _ensure(key, p.default)
+    label = label or (f"${p.symbol}$ {p.name}" if p.symbol and not p.symbol.startswith(r"\text") else p.name)
+    if p.kind is bool:
+        return st.checkbox(label, key=key, help=p.help)
+    if p.log:  # a log-spaced slider; the link's own value is kept as an extra stop
+        current = float(st.session_state[key])
+        lo = p.ui_low if p.ui_low is not None else 1e-6
+        hi = p.ui_high if p.ui_high is not None else 1e3
+        grid = [g for g in LOG_GRID if lo <= g <= max(hi, 1e3) and p.accepts(g)]
+        options = sorted(set(grid) | {current})
+        return st.select_slider(label, options=options, key=key, format_func=_fmt, help=p.help)
+    if p.kind is int:
+        return int(st.number_input(label, min_value=int(max(p.low, -1e9)), max_value=int(min(p.high, 1e9)),
+                                   step=1, key=key, help=p.help))
+    step = (p.ui_high - p.ui_low) / 100 if p.ui_low is not None and p.ui_high is not None else 0.01
+    high = None if p.high == math.inf else float(p.high - (1e-9 if p.high_open else 0))
+    low = None if p.low == -math.inf else float(p.low + (1e-12 if p.low_open else 0))
+    return float(st.number_input(label, min_value=low, max_value=high, step=float(step), format="%g", key=key,
+                                 help=p.help))
+
+
+def _controls() -> C.RunConfig:
+    sb = st.sidebar
+    with sb:
+        st.markdown("### Presets")
+        cols = st.columns(2)
+        for i, p in enumerate(PRESETS.values()):
+            cols[i % 2].button(p.title, key=f"preset:{p.name}", on_click=_apply_preset, args=(p.name,),
+                               width="stretch")
+        st.button("↺ Reset to defaults", on_click=_reset, width="stretch")
+
+        st.markdown("### Landscape")
+        landscape = st.selectbox("landscape", landscape_names(), key="w:landscape",
+                                 format_func=lambda n: get_landscape(n).title, label_visibility="collapsed")
+        land = get_landscape(landscape)
+        landscape_params = {}
+        for p in land.params:
+            value = _param_widget(p, f"w:{landscape}.{p.name}")
+            if value != p.default:
+                landscape_params[p.name] = value
+        land = land.with_params(**landscape_params)
+
+        st.markdown("### Optimizers")
+        chosen = st.multiselect("optimizers", optimizer_names(), key="w:opt", label_visibility="collapsed",
+                                format_func=lambda n: get_optimizer(n).title,
+                                placeholder="pick one or more optimizers")
+        hparams = {}
+        for name in chosen:
+            opt = get_optimizer(name)
+            with st.expander(f"{opt.title}", expanded=len(chosen) <= 2):
+                values = {}
+                for p in opt.hparams:
+                    value = _param_widget(p, f"w:{name}.{p.name}")
+                    if value != p.default:
+                        values[p.name] = value
+                if values:
+                    hparams[name] = values
+
+        st.markdown("### Run")
+        _ensure("w:steps", C.STEPS.default)
+        steps = int(st.number_input("steps", 1, C.APP_MAX_STEPS, step=50, key="w:steps"))
+        c1, c2 = st.columns(2)
+        _ensure("w:x0", float(land.start[0]))
+        _ensure("w:y0", float(land.start[1]))
+        x0 = c1.number_input("start x", -1e6, 1e6, step=0.1, format="%g", key="w:x0")
+        y0 = c2.number_input("start y", -1e6, 1e6, step=0.1, format="%g", key="w:y0")
+        st.caption("or click on the contour plot to start there")
+
+        with st.expander("Schedule, noise, clipping"):
+            schedule = st.selectbox("learning-rate schedule", schedule_names(), key="w:schedule",
+                                    format_func=lambda n: get_schedule(n).title)
+            schedule_params = {}
+            for p in get_schedule(schedule).params:
+                value = _param_widget(p, f"w:schedule.{p.name}", label=p.name)
+                if value != p.default:
+                    schedule_params[p.name] = value
+            noise = _param_widget(C.NOISE, "w:noise", label="gradient noise σ")
+            _ensure("w:seed", 0)
+            seed = int(st.number_input("seed", 0, 2**32 - 1, step=1, key="w:seed"))
+            clip = _param_widget(C.CLIP, "w:clip", label="clip gradient norm (0 = off)")
+
+        _ensure("w:view", "overlay")
+        view = st.radio("view", C.VIEWS, key="w:view", horizontal=True,
+                        format_func={"overlay": "overlaid", "multiples": "one panel each"}.get)
+
+    start = (float(x0), float(y0))
+    return C.RunConfig(
+        landscape=landscape, landscape_params=landscape_params, optimizers=tuple(chosen), hparams=hparams,
+        steps=steps, start=None if start == tuple(land.start) else start, seed=seed, schedule=schedule,
+        schedule_params=schedule_params, noise=float(noise), clip=float(clip), view=view,
+    )
+
+
+# --- computing (cached) -----------------------------------------------------------------
+def _runs_key(cfg: C.RunConfig) -> str:
+    return replace(cfg, view="overlay", inspect=None, k=None).key()
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _runs(key: str) -> dict:
+    cfg, _ = C.from_query(_parse_key(key))
+    return C.run_all(cfg)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _figures(key: str, view: str) -> dict:
+    cfg, _ = C.from_query(_parse_key(key))
+    runs = _runs(key)
+    land, start = cfg.land, cfg.start_point
+    main = (plots.multiples_figure(land, runs, start) if view == "multiples"
+            else plots.contour_figure(land, runs, start))
+    return {"main": main, "surface": plots.surface_figure(land, runs), "loss": plots.loss_figure(land, runs),
+            "step": plots.step_size_figure(runs)}
+
+
+def _parse_key(key: str) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(key, keep_blank_values=True)
+
+
+# --- page sections ------------------------------------------------------------------------
+def _header(cfg: C.RunConfig) -> None:
+    land = cfg.land
+    st.title("Optimizer Lab")
+    st.caption("How optimizers move on a 2-D loss surface — with torch.optim's exact update rules.")
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.markdown(f"**{land.title}** · {land.lesson}")
+        if land.minima_note:
+            st.caption(land.minima_note)
+    with c2:
+        st.latex(land.latex)
+    preset = PRESETS.get(st.session_state.get("preset") or "")
+    if preset is not None and C.to_query(preset.config) == C.to_query(replace(cfg, view="overlay", inspect=None,
+                                                                               k=None)):
+        st.info(f"**{preset.title}.** {preset.notice}", icon=":material/visibility:")
+
+
+def _charts(cfg: C.RunConfig, figs: dict) -> None:
+    left, right = st.columns(2)
+    with left:
+        event = st.plotly_chart(figs["main"], width="stretch", key=f"main:{cfg.view}", on_select="rerun",
+                                selection_mode="points", config={"displaylogo": False})
+        _handle_click(cfg, event)
+    with right:
+        st.plotly_chart(figs["surface"], width="stretch", key="surface", config={"displaylogo": False})
+    a, b = st.columns(2)
+    a.plotly_chart(figs["loss"], width="stretch", key="loss", config={"displaylogo": False})
+    b.plotly_chart(figs["step"], width="stretch", key="step", config={"displaylogo": False})
+
+
+def _handle_click(cfg: C.RunConfig, event) -> None:
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if not points:
+        return
+    x, y = float(points[0]["x"]), float(points[0]["y"])
+    if st.session_state.get("last_click") == (x, y):
+        return
+    st.session_state["last_click"] = (x, y)
+    st.session_state["pending_start"] = (round(x, 4), round(y, 4))
+    st.rerun()
+
+
+def _apply_pending_start() -> None:
+    pending = st.session_state.pop("pending_start", None)
+    if pending is not None:
+        st.session_state["w:x0"], st.session_state["w:y0"] = pending
+
+
+def _table(cfg: C.RunConfig, runs: dict) -> None:
+    rows = []
+    for name, run in runs.items():
+        m = run.metrics()
+        rows.append({
+            "optimizer": get_optimizer(name).title, "final loss": m["final_loss"], "best loss": m["best_loss"],
+            "steps to tolerance": m["steps_to_tol"], "distance to minimum": m["distance_to_min"],
+            "diverged at step": m["diverged_at"],
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "final loss": st.column_config.NumberColumn(format="%.4g"),
+        "best loss": st.column_config.NumberColumn(format="%.4g"),
+        "distance to minimum": st.column_config.NumberColumn(format="%.4g"),
+    })
+    st.caption("Steps to tolerance: first step with f − f* ≤ 1e-4. Empty: never, or the surface has no minimum.")
+
+
+def _inspector(cfg: C.RunConfig, runs: dict) -> C.RunConfig:
+    """Pick an optimizer and a step k; returns the config with that choice (it travels in the link)."""
+    from optlab.inspector import step_details
+
+    st.subheader("Step inspector")
+    names = list(runs)
+    if st.session_state.get("w:inspect") not in names:
+        st.session_state["w:inspect"] = names[0]
+    c1, c2 = st.columns([1, 3])
+    name = c1.selectbox("optimizer", names, format_func=lambda n: get_optimizer(n).title, key="w:inspect")
+    run = runs[name]
+    last = max((run.diverged_at - 1) if run.diverged_at else run.steps, 1)
+    st.session_state["w:k"] = min(max(int(st.session_state.get("w:k") or 1), 1), last)
+    if last > 1:
+        k = c2.slider("step k", 1, last, key="w:k")
+    else:
+        k = 1
+        c2.caption("Only step 1 is finite for this run.")
+    d = step_details(run, k)
+    left, right = st.columns([3, 2])
+    with left:
+        opt = get_optimizer(name)
+        st.markdown(f"**{opt.title}**: {opt.summary}")
+        st.latex(d["rule"])
+        st.markdown(f"**Step {k}, numbers substituted** (x coordinate, then y):")
+        for line in d["worked"]:
+            st.latex(line)
+    with right:
+        st.dataframe(d["table"], width="stretch", column_config={
+            "x": st.column_config.NumberColumn(format="%.6g"), "y": st.column_config.NumberColumn(format="%.6g")})
+        if d["note"]:
+            st.caption(d["note"])
+    return replace(cfg, inspect=None if name == names[0] else name, k=None if k == 1 else k)
+
+
+def _share_and_export(cfg: C.RunConfig, runs: dict) -> None:
+    st.subheader("Share and export")
+    url = C.to_url(cfg, st.context.url)
+    st.caption("This link reproduces exactly these runs (copy button on the right):")
+    st.code(url, language=None, wrap_lines=True)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Trajectories (CSV)", trajectories_csv(runs), "optimizer-lab-trajectories.csv",
+                       "text/csv", width="stretch")
+    c2.download_button("Configuration (JSON)", C.to_json(cfg), "optimizer-lab-config.json", "application/json",
+                       width="stretch")
+    c3.download_button("torch.optim script", torch_script(cfg), "optimizer_lab_runs.py", "text/x-python",
+                       width="stretch")
+
+
+def _sync_url(cfg: C.RunConfig) -> None:
+    grouped: dict[str, list[str]] = {}
+    for key, value in C.to_query(cfg):
+        grouped.setdefault(key, []).append(value)
+    if grouped != _query_dict():
+        st.query_params.from_dict(grouped)
+
+
+def main() -> None:
+    _init_session()
+    _apply_pending_start()
+    cfg = _controls()
+    problems = st.session_state.get("url_problems") or []
+    if problems:
+        st.warning("Some parts of this link were ignored and replaced by defaults:\n\n"
+                   + "\n".join(f"- {p}" for p in problems), icon=":material/warning:")
+    if not cfg.optimizers:
+        _header(cfg)
+        st.info("Pick at least one optimizer in the sidebar.")
+        _sync_url(cfg)
+        return
+    key = _runs_key(cfg)
+    runs = _runs(key)
+    figs = _figures(key, cfg.view)
+    _header(cfg)
+    diverged = [get_optimizer(n).title + f" (step {r.diverged_at})" for n, r in runs.items() if r.diverged_at]
+    if diverged:
+        st.error("Diverged — the loss or θ left the finite numbers: " + ", ".join(diverged)
+                 + ". Their paths stop there; try a smaller learning rate.", icon=":material/error:")
+    _charts(cfg, figs)
+    _table(cfg, runs)
+    cfg = _inspector(cfg, runs)
+    _share_and_export(cfg, runs)
+    _sync_url(cfg)
