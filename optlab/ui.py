@@ -195,7 +195,11 @@ def _runs(key: str) -> dict:
     return C.run_all(cfg)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+# cache_resource, not cache_data: a figure must be the same object on every rerun. A chart's
+# element id is hashed from its spec, and cache_data hands out unpickled copies whose JSON
+# differs from the figure first built, so the first click on the contour was lost; unpickling
+# also re-validates the animation frames (slow). Figures are never mutated after building.
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _figures(key: str, view: str) -> dict:
     cfg, _ = C.from_query(_parse_key(key))
     runs = _runs(key)
@@ -261,21 +265,29 @@ def _apply_pending_start() -> None:
         st.session_state["w:x0"], st.session_state["w:y0"] = pending
 
 
-def _table(cfg: C.RunConfig, runs: dict) -> None:
+def comparison_table(runs: dict) -> pd.DataFrame:
+    """One row per optimizer: final and best loss, steps to tolerance, distance to the minimum, divergence."""
+
+    def num(v):
+        return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
+
     rows = []
     for name, run in runs.items():
         m = run.metrics()
         rows.append({
-            "optimizer": get_optimizer(name).title, "final loss": m["final_loss"], "best loss": m["best_loss"],
-            "steps to tolerance": m["steps_to_tol"], "distance to minimum": m["distance_to_min"],
-            "diverged at step": m["diverged_at"],
+            "optimizer": get_optimizer(name).title, "final loss": num(m["final_loss"]),
+            "best loss": num(m["best_loss"]),
+            "steps to tolerance": "never" if m["steps_to_tol"] is None else str(m["steps_to_tol"]),
+            "distance to minimum": num(m["distance_to_min"]),
+            "diverged at step": "—" if m["diverged_at"] is None else str(m["diverged_at"]),
         })
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "final loss": st.column_config.NumberColumn(format="%.4g"),
-        "best loss": st.column_config.NumberColumn(format="%.4g"),
-        "distance to minimum": st.column_config.NumberColumn(format="%.4g"),
-    })
-    st.caption("Steps to tolerance: first step with f − f* ≤ 1e-4. Empty: never, or the surface has no minimum.")
+    return pd.DataFrame(rows).set_index("optimizer")
+
+
+def _table(cfg: C.RunConfig, runs: dict) -> None:
+    st.table(comparison_table(runs))
+    st.caption("Steps to tolerance: the first step with f − f* ≤ 1e-4. Distance: from the last point to the "
+               "nearest global minimum (— where the surface has none).")
 
 
 def _inspector(cfg: C.RunConfig, runs: dict) -> C.RunConfig:

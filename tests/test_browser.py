@@ -1,0 +1,118 @@
+"""The shared-link flow in a real headless Chromium against a real `streamlit run` server.
+
+Load a link, change a hyperparameter, read the share box, open that URL in a fresh
+browser context, and check the same trajectories and table appear. In CI
+(OPTLAB_REQUIRE_BROWSER=1) a missing browser fails instead of skipping.
+"""
+
+import os
+import urllib.parse
+
+import numpy as np
+import pytest
+
+import optlab
+from tests.browser import chromium, chromium_path, streamlit_server, wait_ready
+
+pytestmark = pytest.mark.browser
+
+TRACES_JS = """() => {
+  const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  return gd._fullData.filter(t => t.mode === 'lines+markers')  // _fullData: arrays decoded
+    .map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}));
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if chromium_path() is None:
+        if os.environ.get("OPTLAB_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is missing but OPTLAB_REQUIRE_BROWSER is set: scripts/test.sh installs it")
+        pytest.skip("Chromium is not installed (scripts/test.sh installs it)")
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as (base, _proc):
+        yield base
+
+
+def open_page(browser, url):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    wait_ready(page)
+    return context, page
+
+
+def table_text(page) -> list[list[str]]:
+    return page.eval_on_selector_all("[data-testid=stTable] tr", "rows => rows.map(r => "
+                                     "Array.from(r.querySelectorAll('th,td')).map(c => c.innerText.trim()))")
+
+
+def share_box(page) -> str:
+    return page.locator("[data-testid=stCode] code").first.inner_text().strip()
+
+
+def test_shared_link_round_trip(browser, server):
+    link = f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05&steps=200"
+    context, page = open_page(browser, link)
+    assert page.locator("[data-testid=stException]").count() == 0
+
+    # change a hyperparameter the way a user does: Adam's lr slider, one notch up (0.05 -> 0.1)
+    slider = page.locator("[data-testid=stSidebar] [data-testid=stSlider] input[type=range]").first
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code')"
+                           ".innerText.includes('adam.lr=0.1')", timeout=60_000)
+    wait_ready(page)
+    url = share_box(page)
+    assert url.startswith(server) and "adam.lr=0.1" in url
+    assert "adam.lr=0.1" in page.url  # the address bar follows too
+    traces, table = page.evaluate(TRACES_JS), table_text(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+    # a fresh browser context: nothing shared with the first session but the URL
+    fresh, page2 = open_page(browser, url)
+    assert page2.evaluate(TRACES_JS) == traces
+    assert table_text(page2) == table
+    assert share_box(page2) == url
+    assert page2.locator("[data-testid=stException]").count() == 0
+    fresh.close()
+
+    # and the trajectories are exactly what optlab.simulate gives for that link
+    drawn = {t["name"]: np.column_stack([t["x"], t["y"]]) for t in traces}
+    np.testing.assert_array_equal(drawn["adam"], optlab.simulate("rosenbrock", "adam", lr=0.1, steps=200).path)
+    np.testing.assert_array_equal(drawn["sgd"], optlab.simulate("rosenbrock", "sgd", steps=200).path)
+
+
+def test_a_click_on_the_contour_sets_the_start(browser, server):
+    context, page = open_page(browser, f"{server}/?landscape=bowl&opt=sgd&sgd.lr=0.1&steps=50")
+    plot = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first
+    box = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.25
+    # as a person does: the pointer hovers (plotly picks the point on hover), then clicks
+    page.mouse.move(x, y)
+    page.wait_for_selector(".hovertext", timeout=10_000)
+    page.mouse.click(x, y)
+    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code').innerText.includes('x0=')",
+                           timeout=60_000)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(share_box(page)).query)
+    x0, y0 = float(query["x0"][0]), float(query["y0"][0])
+    assert 2 < x0 < 5 and 1 < y0 < 4  # the upper-right part of [-5, 5]²
+    wait_ready(page)
+    first = page.evaluate(TRACES_JS)[0]
+    assert (first["x"][0], first["y"][0]) == (x0, y0)
+    assert plot.count() == 1 and page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+
+def test_tampered_link_shows_a_warning_not_a_traceback(browser, server):
+    context, page = open_page(browser, f"{server}/?opt=adam&adam.lr=NaN&steps=1e9&landscape=%3Cscript%3E")
+    warning = page.locator("[data-testid=stAlertContentWarning]").inner_text()
+    assert "adam.lr" in warning and "steps" in warning and "landscape" in warning
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
