@@ -247,34 +247,25 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     return fig
 
 
-def loss_figure(land: Landscape, runs: dict[str, Run], height: int = 300) -> go.Figure:
-    """Loss per step: f − f* on a log axis where the minimum is known, f itself otherwise."""
+def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) -> go.Figure:
+    """Two panels: loss per step (f − f* on a log axis where the minimum is known, f itself otherwise)
+    and step size ‖θ_k − θ_{k−1}‖ per step (log axis: where steps shrink, grow or explode)."""
     gap = land.f_min is not None
-    fig = go.Figure()
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("loss per step", "step size ‖θₖ − θₖ₋₁‖"))
     for name, run in runs.items():
         y = run.loss - land.f_min if gap else run.loss
         if gap:
             y = np.where(y > 0, y, np.nan)  # exactly at the minimum: nothing to draw on a log axis
-        fig.add_trace(go.Scatter(x=np.arange(run.steps + 1), y=y, mode="lines", name=name,
-                                 line=dict(color=color(name), width=2)))
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="loss per step", x=0, font=dict(size=14)),
-        xaxis_title="step", yaxis=dict(title="f − f*" if gap else "f", type="log" if gap else "linear"),
-        legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
-    )
-    return fig
-
-
-def step_size_figure(runs: dict[str, Run], height: int = 300) -> go.Figure:
-    """‖θ_k − θ_{k−1}‖ per step (log axis): where steps shrink, grow or explode."""
-    fig = go.Figure()
-    for name, run in runs.items():
+        fig.add_trace(go.Scatter(x=np.arange(run.steps + 1), y=y, mode="lines", name=name, legendgroup=name,
+                                 line=dict(color=color(name), width=2)), row=1, col=1)
         size = np.linalg.norm(np.diff(run.path, axis=0), axis=1)
         fig.add_trace(go.Scatter(x=np.arange(1, run.steps + 1), y=np.where(size > 0, size, np.nan), mode="lines",
-                                 name=name, line=dict(color=color(name), width=2), showlegend=False))
-    fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="step size ‖θₖ − θₖ₋₁‖", x=0,
-                                                                        font=dict(size=14)),
-        xaxis_title="step", yaxis=dict(title="step size", type="log"),
-    )
+                                 name=name, legendgroup=name, showlegend=False, line=dict(color=color(name), width=2)),
+                      row=1, col=2)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="f − f*" if gap else "f", type="log" if gap else "linear", row=1, col=1)
+    fig.update_yaxes(title_text="step size", type="log", row=1, col=2)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right", yanchor="bottom"))
     return fig

@@ -206,8 +206,7 @@ def _figures(key: str, view: str) -> dict:
     land, start = cfg.land, cfg.start_point
     main = (plots.multiples_figure(land, runs, start) if view == "multiples"
             else plots.contour_figure(land, runs, start))
-    return {"main": main, "surface": plots.surface_figure(land, runs), "loss": plots.loss_figure(land, runs),
-            "step": plots.step_size_figure(runs)}
+    return {"main": main, "surface": plots.surface_figure(land, runs), "progress": plots.progress_figure(land, runs)}
 
 
 def _parse_key(key: str) -> dict[str, list[str]]:
@@ -242,9 +241,7 @@ def _charts(cfg: C.RunConfig, figs: dict) -> None:
         _handle_click(cfg, event)
     with right:
         st.plotly_chart(figs["surface"], width="stretch", key="surface", config={"displaylogo": False})
-    a, b = st.columns(2)
-    a.plotly_chart(figs["loss"], width="stretch", key="loss", config={"displaylogo": False})
-    b.plotly_chart(figs["step"], width="stretch", key="step", config={"displaylogo": False})
+    st.plotly_chart(figs["progress"], width="stretch", key="progress", config={"displaylogo": False})
 
 
 def _handle_click(cfg: C.RunConfig, event) -> None:

@@ -60,7 +60,7 @@ def share_url(at: AppTest) -> str:
 
 def test_default_page_is_adam_vs_sgd_on_rosenbrock():
     at = open_app()
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 3
     assert not at.warning and not at.error
     assert dict(at.query_params) == {"landscape": "rosenbrock", "opt": ["adam", "sgd"], "adam.lr": "0.05",
                                      "steps": "500"}
@@ -117,7 +117,7 @@ def test_every_preset_button(name):
 @pytest.mark.parametrize("name", optlab.landscape_names())
 def test_every_landscape_renders(name):
     at = open_app({"landscape": name, "opt": ["sgd", "momentum", "adam"], "steps": "80"})
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 3
     assert optlab.get_landscape(name).latex in at.latex[0].value
     assert set(path_traces(at)) == {"sgd", "momentum", "adam"}
 
@@ -152,7 +152,7 @@ def test_tampered_links_warn_once_and_keep_the_valid_parts(query, ignored, kept)
 def test_absurd_but_valid_settings_stay_responsive():
     at = open_app({"opt": ["sgd", "adam"], "sgd.lr": "1000", "steps": str(C.APP_MAX_STEPS)})
     assert "Diverged" in at.error[0].value
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 3
     main = figure(at)
     assert main["layout"]["xaxis"]["range"] == [-2.0, 2.0]  # the plot keeps the landscape's range
     assert len(main["frames"]) <= 101

@@ -1,0 +1,176 @@
+"""Dashboard speed: server reruns (AppTest), figure size, browser time-to-charts, 8 sessions at once.
+
+    python bench/bench_app.py [--quick]
+
+Prints medians (and worst cases for the load test). Needs Chromium (scripts/test.sh
+installs it). Machines here are shared and noisy: the "hello" page, one Plotly chart,
+is measured in the same run as the framework's floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server  # noqa: E402
+
+READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def apptest_reruns(repeat: int) -> dict:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.run()  # warm
+    unchanged = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        at.run()
+        unchanged.append(time.perf_counter() - t)
+    # a hyperparameter change each time, to values not seen before (cache misses)
+    from optlab.ui import LOG_GRID
+
+    values = [v for v in LOG_GRID if 1e-3 <= v <= 0.5 and v != 0.05][:repeat]
+    changed = []
+    for v in values:
+        at.select_slider(key="w:adam.lr").set_value(v)
+        t = time.perf_counter()
+        at.run()
+        changed.append(time.perf_counter() - t)
+    assert not at.exception
+    sizes = [len(c.proto.spec) for c in at.get("plotly_chart")]
+    return {"unchanged": statistics.median(unchanged), "changed": statistics.median(changed), "sizes": sizes,
+            "n_changed": len(changed)}
+
+
+async def time_to_charts(browser, url: str, charts: int) -> float:
+    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = await context.new_page()
+    t = time.perf_counter()
+    await page.goto(url)
+    await page.wait_for_function(
+        f"() => document.querySelector('{READY}') && "
+        f"document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= {charts}",
+        timeout=120_000)
+    elapsed = time.perf_counter() - t
+    await context.close()
+    return elapsed
+
+
+async def page_runs(browser, url: str) -> tuple[float, str, list]:
+    """Time to charts for one session, and what it shows: the share link and the main chart's traces."""
+    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = await context.new_page()
+    t = time.perf_counter()
+    await page.goto(url)
+    await page.wait_for_function(
+        f"() => document.querySelector('{READY}') && "
+        "document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 3", timeout=180_000)
+    elapsed = time.perf_counter() - t
+    share = (await page.locator("[data-testid=stCode] code").first.inner_text()).strip()
+    traces = await page.evaluate("""() => document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0]
+        ._fullData.filter(t => t.mode === 'lines+markers').map(t => [t.name, Array.from(t.x), Array.from(t.y)])""")
+    await context.close()
+    return elapsed, share, traces
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+LINKS = [
+    "landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05&steps=500",
+    "landscape=ill_conditioned_bowl&opt=sgd&opt=momentum&sgd.lr=0.03&momentum.lr=0.03&steps=150",
+    "landscape=saddle&opt=sgd&opt=momentum&opt=adam&sgd.lr=0.01&momentum.lr=0.01&adam.lr=0.05&steps=200",
+    "landscape=rastrigin&opt=sgd&opt=adam&sgd.lr=0.002&adam.lr=0.3&steps=400",
+    "landscape=himmelblau&opt=rmsprop&opt=nadam&rmsprop.lr=0.03&nadam.lr=0.05&steps=300&x0=-0.3&y0=0.7",
+    "landscape=booth&opt=adam&opt=adamw&adam.weight_decay=0.5&adamw.weight_decay=0.5&adam.lr=0.05&adamw.lr=0.05",
+    "landscape=six_hump_camel&opt=lion&opt=adamax&lion.lr=0.01&adamax.lr=0.05&steps=250&noise=0.2&seed=4",
+    "landscape=rotated_bowl&rotated_bowl.kappa=50&opt=adagrad&opt=radam&adagrad.lr=0.5&radam.lr=0.05",
+]
+
+
+async def browser_part(repeat: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    from optlab import config as C
+
+    out = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with streamlit_server(str(ROOT / "bench" / "hello_app.py")) as (hello, _), \
+                streamlit_server() as (base, proc):
+            await time_to_charts(browser, hello, 1)  # warm both servers
+            await time_to_charts(browser, base, 3)
+            hello_t, app_t = [], []
+            for _ in range(repeat):  # interleaved, so both see the same machine
+                hello_t.append(await time_to_charts(browser, hello, 1))
+                app_t.append(await time_to_charts(browser, base, 3))
+            out["hello"], out["app"] = statistics.median(hello_t), statistics.median(app_t)
+
+            rss_before = rss_mb(proc.pid)
+            results = await asyncio.gather(*(page_runs(browser, f"{base}/?{q}") for q in LINKS))
+            times = [r[0] for r in results]
+            leaks = 0
+            for query, (_, share, traces) in zip(LINKS, results, strict=True):
+                cfg, problems = C.from_query(_parse(query))
+                expected = {name: run.path for name, run in C.run_all(cfg).items()}
+                ok = share.endswith(C.to_url(cfg, "").lstrip("/")) and not problems and {
+                    name: (x, y) for name, x, y in traces} == {
+                    name: (path[:, 0].tolist(), path[:, 1].tolist()) for name, path in expected.items()}
+                leaks += not ok
+            # a second wave of the same 8 links, then memory again: caches are bounded
+            await asyncio.gather(*(page_runs(browser, f"{base}/?{q}&steps=123") for q in LINKS))
+            out.update(load_median=statistics.median(times), load_worst=max(times), mismatched=leaks,
+                       rss_before=rss_before, rss_after=rss_mb(proc.pid))
+        await browser.close()
+    return out
+
+
+def _parse(query: str) -> dict:
+    from urllib.parse import parse_qs
+
+    return parse_qs(query)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    repeat = 5 if args.quick else 15
+    r = apptest_reruns(repeat)
+    print(f"AppTest, default page, warm rerun, nothing changed : {r['unchanged'] * 1e3:7.0f} ms median  "
+          "(target <= 300)")
+    print(f"AppTest, rerun after a hyperparameter change       : {r['changed'] * 1e3:7.0f} ms median over "
+          f"{r['n_changed']} new values (target <= 400)")
+    print(f"figures' JSON, default page                       : {sum(r['sizes']) / 1e6:7.2f} MB "
+          f"({', '.join(f'{s / 1e3:.0f} kB' for s in r['sizes'])}) (target <= 2 MB)")
+    if chromium_path() is None:
+        print("Chromium not installed: browser figures skipped (scripts/test.sh installs it)")
+        return
+    b = asyncio.run(browser_part(max(3, repeat // 2)))
+    print(f"browser, time to charts, hello page (1 chart)     : {b['hello'] * 1e3:7.0f} ms median")
+    print(f"browser, time to charts, default page (3 charts)  : {b['app'] * 1e3:7.0f} ms median, "
+          f"{b['app'] / b['hello']:.2f}x hello (target <= 1.5x)")
+    print(f"8 sessions at once, different links               : {b['load_median'] * 1e3:7.0f} ms median, "
+          f"{b['load_worst'] * 1e3:.0f} ms worst; sessions showing other runs than their link's: "
+          f"{b['mismatched']}")
+    print(f"server memory (RSS) before / after 16 sessions   : {b['rss_before']:7.0f} MB / {b['rss_after']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
