@@ -231,7 +231,8 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     for name, run in runs.items():
         p = run.path
         inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
-        zp = np.where(inside, np.minimum(scale(run.loss), top), np.nan)
+        lift = 0.02 * (top - float(finite.min()))  # just above the surface, so it is not hidden by it
+        zp = np.where(inside, np.minimum(scale(run.loss), top) + lift, np.nan)
         traces.append(go.Scatter3d(
             x=np.where(inside, p[:, 0], np.nan), y=np.where(inside, p[:, 1], np.nan), z=zp, mode="lines",
             name=name, line=dict(color=color(name), width=6),
