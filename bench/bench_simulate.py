@@ -25,13 +25,20 @@ LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
 
 def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
+    return interleaved({"case": fn}, repeat)["case"]
+
+
+def interleaved(cases: dict, repeat: int) -> dict:
+    """Median ms of each case, timed round-robin so that every case sees the same machine."""
+    for fn in cases.values():
+        fn()  # warm-up
+    times = {name: [] for name in cases}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
 
 
 # --- references ----------------------------------------------------------------------
@@ -95,22 +102,29 @@ def main() -> None:
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}, median of {r_single} (single) / "
           f"{r_batch} (batch) repetitions\n")
     n = 1000
-    row("optlab.simulate, 1 run x 1000 steps", median_ms(
-        lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n), r_single), 1, n, "<= 5 ms")
-    row("  same, record_state=False", median_ms(
-        lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n, record_state=False), r_single), 1, n)
-    row("  reference: plain Python floats", median_ms(lambda: python_floats(n), r_single), 1, n)
-    row("  reference: NumPy loop on (1, 2)", median_ms(lambda: numpy_loop(np.array([START]), n), r_single), 1, n)
+    single = interleaved({
+        "optlab.simulate, 1 run x 1000 steps": lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n),
+        "  same, record_state=False": lambda: optlab.simulate("rosenbrock", "adam", start=START, steps=n,
+                                                              record_state=False),
+        "  reference: plain Python floats": lambda: python_floats(n),
+        "  reference: NumPy loop on (1, 2)": lambda: numpy_loop(np.array([START]), n),
+    }, r_single)
+    for i, (label, ms) in enumerate(single.items()):
+        row(label, ms, 1, n, "<= 5 ms" if i == 0 else "")
     if has_torch:
         row("  reference: torch.optim loop", median_ms(lambda: torch_loop(1, n), 5), 1, n)
 
     B, n = 10_000, 200
     starts = np.tile(START, (B, 1))
-    row("optlab.simulate, 10,000 runs x 200 steps (default)", median_ms(
-        lambda: optlab.simulate("rosenbrock", "adam", start=starts, steps=n), r_batch), B, n, ">= 100 M/s")
-    row("  same, record_state=True", median_ms(
-        lambda: optlab.simulate("rosenbrock", "adam", start=starts, steps=n, record_state=True), r_batch), B, n)
-    row("  reference: straightforward NumPy loop", median_ms(lambda: numpy_loop(starts, n), r_batch), B, n)
+    batch = interleaved({
+        "optlab.simulate, 10,000 runs x 200 steps (default)": lambda: optlab.simulate(
+            "rosenbrock", "adam", start=starts, steps=n),
+        "  same, record_state=True": lambda: optlab.simulate("rosenbrock", "adam", start=starts, steps=n,
+                                                             record_state=True),
+        "  reference: straightforward NumPy loop": lambda: numpy_loop(starts, n),
+    }, r_batch)
+    for i, (label, ms) in enumerate(batch.items()):
+        row(label, ms, B, n, ">= 100 M/s" if i == 0 else "")
     if has_torch:
         row("  reference: torch.optim, one batched tensor", median_ms(lambda: torch_loop(B, n), 3), B, n)
 

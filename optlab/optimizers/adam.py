@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -37,7 +38,12 @@ def adam_init(params, hp, xp):
     return AdamState(zeros, zeros, zeros)
 
 
-def _adam_step(g, state, params, step, hp, xp):
+def _adam_update(g, state, params, step, hp, xp, decoupled: bool):
+    if varies(hp.weight_decay):
+        if decoupled:
+            params = params * (1 - step.lr * hp.weight_decay)  # AdamW: shrink θ, g unchanged
+        else:
+            g = g + hp.weight_decay * params  # Adam: L2, folded into the gradient
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     v_max = state.v_max
@@ -50,16 +56,8 @@ def _adam_step(g, state, params, step, hp, xp):
     return params - (step.lr / step.bc1) * (m / den), AdamState(m, v, v_max)
 
 
-def adam_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params  # L2
-    return _adam_step(g, state, params, step, hp, xp)
-
-
-def adamw_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        params = params * (1 - step.lr * hp.weight_decay)  # decoupled
-    return _adam_step(g, state, params, step, hp, xp)
+adam_update = functools.partial(_adam_update, decoupled=False)
+adamw_update = functools.partial(_adam_update, decoupled=True)
 
 
 ADAM_RULE = r"""
