@@ -233,6 +233,11 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
             value = read(f"{name}.{spec.name}", spec)
             if value != spec.default:
                 values[spec.name] = value
+        opt = get_optimizer(name)
+        problem = opt.check({**opt.defaults, **values}) if opt.check else None
+        if problem:  # a combination torch rejects: fall back to this optimizer's defaults
+            problems.append(f"`{name}.*`: {problem}; using {name}'s defaults")
+            values = {}
         if values:
             hparams[name] = values
 

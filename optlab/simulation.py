@@ -223,6 +223,9 @@ def simulate(
         raise ValueError(f"{B} runs × {steps} steps is too many; allowed: at most {MAX_RUN_STEPS:,} run-steps")
 
     values = {name: spec.check(hp.get(name, spec.default), owner=opt.name, batch=B) for name, spec in specs.items()}
+    problem = opt.check(values) if opt.check else None
+    if problem:
+        raise ValueError(f"{opt.name}: {problem}")
     sigma = _NOISE.check(noise, owner="", batch=B)
     seeds = _check_seed(seed, B)
     if clip_norm is not None:

@@ -357,10 +357,19 @@ def main() -> None:
         st.info("Pick at least one optimizer in the sidebar.")
         _sync_url(cfg)
         return
-    key = _runs_key(cfg)
+    rejected = {n: get_optimizer(n).check(cfg.hp(n)) for n in cfg.optimizers if get_optimizer(n).check}
+    rejected = {n: why for n, why in rejected.items() if why}
+    for name, why in rejected.items():
+        st.error(f"{get_optimizer(name).title} is not run: {why}.", icon=":material/block:")
+    if len(rejected) == len(cfg.optimizers):
+        _header(cfg)
+        _sync_url(cfg)
+        return
+    shown = replace(cfg, optimizers=tuple(n for n in cfg.optimizers if n not in rejected))
+    key = _runs_key(shown)
     runs = _runs(key)
     figs = _figures(key, cfg.view)
-    _header(cfg)
+    _header(shown)
     diverged = [get_optimizer(n).title + f" (step {r.diverged_at})" for n, r in runs.items() if r.diverged_at]
     if diverged:
         st.error("Diverged — the loss or θ left the finite numbers: " + ", ".join(diverged)

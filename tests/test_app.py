@@ -189,3 +189,14 @@ def test_no_optimizer_selected_asks_for_one():
     at.multiselect(key="w:opt").set_value([]).run()
     assert not at.exception
     assert "Pick at least one optimizer" in at.info[-1].value
+
+
+def test_a_combination_torch_rejects_is_explained_not_raised():
+    at = open_app({"opt": ["sgd", "adam"], "sgd.nesterov": "true"})
+    assert "sgd.*" in at.warning[0].value and "nesterov requires momentum" in at.warning[0].value
+    at = open_app({"opt": ["sgd", "adam"]})
+    at.checkbox(key="w:sgd.nesterov").check().run()
+    assert not at.exception
+    assert "SGD is not run: nesterov requires momentum > 0" in at.error[0].value
+    assert set(path_traces(at)) == {"adam"}
+    assert "sgd.nesterov=true" in share_url(at)  # what the user set is kept

@@ -96,6 +96,8 @@ class Optimizer:
     # coefficients) to its number already formatted as LaTeX. See optlab.inspector.
     worked: Callable | None = None
     decoupled_decay: bool = False  # weight decay applied to θ (AdamW, Lion), not added to g
+    # check(hp) -> message or None: rules between hyperparameters that torch.optim enforces too
+    check: Callable | None = None
     torch: str | None = None  # e.g. "torch.optim.Adam" (None: not in torch.optim)
     notes: str = ""
 

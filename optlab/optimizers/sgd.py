@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from optlab.optimizers.base import Buffer, Optimizer, flag, lr, momentum, varies, weight_decay
 from optlab.params import Param
 
@@ -57,6 +59,13 @@ def worked(v):
     return lines
 
 
+def check(hp) -> str | None:
+    if hp["nesterov"] and (np.any(np.asarray(hp["momentum"]) <= 0) or np.any(np.asarray(hp["dampening"]) != 0)):
+        return (f"nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD); got momentum = "
+                f"{hp['momentum']!r}, dampening = {hp['dampening']!r}")
+    return None
+
+
 def _hparams(mu: float, nesterov: bool) -> tuple[Param, ...]:
     return (
         lr(1e-3),
@@ -75,7 +84,7 @@ def _sgd(name: str, title: str, mu: float, nesterov: bool, summary: str) -> Opti
         buffers=(Buffer("b", "b_t", "momentum buffer", "momentum_buffer"),),
         rule=RULE, summary=summary,
         reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013; torch.optim.SGD",
-        torch="torch.optim.SGD", notes=NOTES, worked=worked,
+        torch="torch.optim.SGD", notes=NOTES, worked=worked, check=check,
     )
 
 

@@ -1,0 +1,195 @@
+"""optlab's update rules against torch.optim itself.
+
+Teacher forcing: torch runs 300 steps on Rosenbrock; at every step optlab starts from
+torch's own θ and state buffers (mapped by each buffer's ``torch_name``) and must land
+on torch's next θ to rounding error. Comparing whole trajectories instead cannot tell a
+wrong rule from rounding differences, which Rosenbrock's curved valley amplifies
+exponentially. Short whole trajectories, schedules and clipping are checked as well.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import optlab
+from optlab.optimizers.base import ARRAY
+from optlab.simulation import _step_type
+
+torch = pytest.importorskip("torch")
+LAND = optlab.get_landscape("rosenbrock")
+
+
+@pytest.fixture(autouse=True)
+def _float64_scalars():
+    # torch.optim keeps step counts and NAdam's running product Π_t in float32 unless the
+    # default dtype is float64 (optim's _get_scalar_dtype); optlab computes them in float64.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+START = (-1.5, 2.0)
+
+
+def torch_kwargs(hp: dict) -> dict:
+    kw = dict(hp)
+    if "beta1" in kw:
+        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+    return kw
+
+
+def torch_run(name: str, hp: dict, steps: int, clip=None, scheduler=None):
+    """torch's path, and its state buffers before each step (as numpy)."""
+    cls = getattr(torch.optim, optlab.get_optimizer(name).torch.rsplit(".", 1)[1])
+    p = torch.tensor(START, dtype=torch.float64, requires_grad=True)
+    opt = cls([p], foreach=False, **torch_kwargs(hp))
+    sched = scheduler(opt) if scheduler else None
+    path, states, grads, lrs = [p.detach().numpy().copy()], [], [], []
+    for _ in range(steps):
+        states.append({k: v.detach().numpy().copy() for k, v in opt.state[p].items()
+                       if torch.is_tensor(v) and v.shape == p.shape})
+        p.grad = torch.from_numpy(LAND.grad(p.detach().numpy()))
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_([p], clip)
+        grads.append(p.grad.numpy().copy())
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched:
+            sched.step()
+        path.append(p.detach().numpy().copy())
+    return np.array(path), states, grads, lrs
+
+
+def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e-13):
+    opt = optlab.get_optimizer(name)
+    full = {**opt.defaults, **hp}
+    path, states, grads, lrs = torch_run(name, full, steps)
+    ns = optlab.simulation.SimpleNamespace(**full)
+    coeffs = opt.coefficients(np.arange(1.0, steps + 1), ns)
+    Step = _step_type(tuple(coeffs))
+    compared = 0
+    for k in range(1, steps + 1):
+        theta = path[k - 1]
+        if not (np.isfinite(theta).all() and np.isfinite(path[k]).all()):
+            break
+        state = opt.init(theta, ns, ARRAY)
+        state = state._replace(**{b.name: states[k - 1][b.torch_name] for b in opt.buffers
+                                   if b.torch_name in states[k - 1]})
+        row = {c: np.asarray(v).reshape(steps, -1)[k - 1, 0] if np.ndim(v) else v for c, v in coeffs.items()}
+        step = Step(k, lrs[k - 1], *row.values())
+        with np.errstate(all="ignore"):  # as simulate() does: a diverging step is not an error
+            new, _ = opt.update(grads[k - 1], state, theta, step, ns, ARRAY)
+        np.testing.assert_allclose(new, path[k], rtol=rtol, atol=1e-300,
+                                   err_msg=f"{name} {hp}: step {k} from torch's state")
+        compared += 1
+    assert compared >= 1 or not np.isfinite(path[1]).all(), "nothing compared"
+
+
+CASES = [
+    ("sgd", dict(lr=1e-3)),
+    ("sgd", dict(lr=1e-3, weight_decay=0.1)),
+    ("sgd", dict(lr=5e-4, momentum=0.9, dampening=0.3)),
+    ("momentum", dict(lr=5e-4)),
+    ("nesterov", dict(lr=5e-4, weight_decay=0.01)),
+    ("adagrad", dict(lr=0.1)),
+    ("adagrad", dict(lr=0.3, lr_decay=0.01, initial_accumulator_value=0.5, weight_decay=0.01)),
+    ("rmsprop", dict(lr=1e-3)),
+    ("rmsprop", dict(lr=1e-3, centered=True)),
+    ("rmsprop", dict(lr=1e-4, momentum=0.8, centered=True, weight_decay=0.05, alpha=0.9)),
+    ("rmsprop", dict(lr=1e-4, centered=True, alpha=0.3)),
+    ("adadelta", dict(lr=1.0)),
+    ("adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1)),
+    ("adam", dict(lr=0.05)),
+    ("adam", dict(lr=0.02, beta1=0.5, beta2=0.9, weight_decay=0.1)),
+    ("amsgrad", dict(lr=0.05, beta2=0.9)),
+    ("adamw", dict(lr=0.05)),
+    ("adamw", dict(lr=0.05, weight_decay=0.5, amsgrad=True)),
+    ("adamax", dict(lr=0.05)),
+    ("adamax", dict(lr=0.02, beta1=0.8, weight_decay=0.05)),
+    ("nadam", dict(lr=0.02)),
+    ("nadam", dict(lr=0.02, momentum_decay=0.01, weight_decay=0.05)),
+    ("radam", dict(lr=0.02)),
+    ("radam", dict(lr=0.02, beta2=0.99, weight_decay=0.05)),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items())}" for n, h in CASES]
+
+
+@pytest.mark.parametrize("name, hp", CASES, ids=IDS)
+def test_every_step_matches_torch_from_torchs_own_state(name, hp):
+    check_teacher_forced(name, hp)
+
+
+@pytest.mark.parametrize("name, hp", CASES, ids=IDS)
+def test_short_trajectories_match_torch(name, hp):
+    opt = optlab.get_optimizer(name)
+    run = optlab.simulate(LAND, name, start=START, steps=40, **hp)
+    path, *_ = torch_run(name, {**opt.defaults, **hp}, 40)
+    np.testing.assert_allclose(run.path, path, rtol=1e-12, atol=1e-14)
+
+
+TORCH_NAMES = [n for n in optlab.optimizer_names() if optlab.get_optimizer(n).torch]
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(TORCH_NAMES), data=st.data())
+def test_random_hyperparameters_match_torch(name, data):
+    opt = optlab.get_optimizer(name)
+    hp = {}
+    for p in opt.hparams:
+        if p.kind is bool:
+            hp[p.name] = data.draw(st.booleans(), label=p.name)
+        elif p.name == "lr":
+            hp["lr"] = 10 ** data.draw(st.floats(-5, -1), label="lr")
+        elif p.name == "alpha":  # α → 0 makes centered RMSprop's v − ḡ² cancel to rounding noise under a √
+            hp["alpha"] = data.draw(st.floats(0.05, 0.999), label=p.name)
+        elif p.name.startswith("beta") or p.name == "rho":
+            hp[p.name] = data.draw(st.floats(0.0, 0.999), label=p.name)
+        elif p.name == "eps":
+            hp["eps"] = 10 ** data.draw(st.floats(-10, -3), label="eps")
+        elif p.name == "dampening":
+            hp["dampening"] = data.draw(st.floats(0.0, 1.0), label=p.name)
+        elif p.name == "momentum" and name == "nesterov":
+            hp["momentum"] = data.draw(st.floats(0.01, 0.99), label=p.name)
+        else:
+            hp[p.name] = data.draw(st.floats(0.0, 0.9), label=p.name)
+    if hp.get("nesterov") and (hp.get("momentum", 0) <= 0 or hp.get("dampening", 0) != 0):
+        hp["nesterov"] = False  # torch rejects it; test_nesterov_needs_momentum_and_no_dampening covers that
+    check_teacher_forced(name, hp, steps=80, rtol=1e-12)
+
+
+@pytest.mark.parametrize("hp", [dict(nesterov=True), dict(nesterov=True, momentum=0.9, dampening=0.1)])
+def test_nesterov_needs_momentum_and_no_dampening(hp):
+    with pytest.raises(ValueError, match="Nesterov"):
+        torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1, **hp)
+    with pytest.raises(ValueError, match="nesterov requires momentum > 0 and dampening = 0"):
+        optlab.simulate(LAND, "sgd", start=START, steps=5, **hp)
+
+
+def test_radam_rectification_switch_is_exercised():
+    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 301.0), optlab.simulation.SimpleNamespace(
+        beta1=0.9, beta2=0.99))
+    assert not coeffs["rectified"][:5].any() and coeffs["rectified"][5:].all()
+
+
+@pytest.mark.parametrize("schedule, params, make", [
+    ("step", {"step_size": 7, "gamma": 0.5}, lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5)),
+    ("exponential", {"gamma": 0.98}, lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.98)),
+    ("cosine", {"min_factor": 0.1}, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 100, eta_min=1e-4)),
+])
+def test_schedules_match_torch_lr_schedulers(schedule, params, make):
+    run = optlab.simulate(LAND, "sgd", start=START, steps=100, lr=1e-3, schedule=schedule, schedule_params=params)
+    path, _, _, lrs = torch_run("sgd", {**optlab.get_optimizer("sgd").defaults, "lr": 1e-3}, 100, scheduler=make)
+    np.testing.assert_allclose(run.lr, lrs, rtol=1e-14)
+    np.testing.assert_allclose(run.path, path, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name, lr", [("sgd", 0.01), ("adam", 0.05)])
+def test_clipping_matches_clip_grad_norm(name, lr):
+    run = optlab.simulate(LAND, name, start=START, steps=200, lr=lr, clip_norm=1.0)
+    hp = {**optlab.get_optimizer(name).defaults, "lr": lr}
+    path, _, grads, _ = torch_run(name, hp, 200, clip=1.0)
+    # the clipped gradient at torch's points, and the first 30 steps of the paths
+    for k in range(200):
+        g = LAND.grad(path[k])
+        np.testing.assert_allclose(g * min(1.0, 1.0 / (np.linalg.norm(g) + 1e-6)), grads[k], rtol=1e-14)
+    np.testing.assert_allclose(run.path[:30], path[:30], rtol=1e-12, atol=1e-14)
