@@ -54,7 +54,8 @@ def apptest_reruns(repeat: int) -> dict:
             "n_changed": len(changed)}
 
 
-async def time_to_charts(browser, url: str, charts: int) -> float:
+async def _open(browser, url: str, charts: int):
+    """A fresh context on url; returns (context, page, seconds until the script is done and charts drawn)."""
     context = await browser.new_context(viewport={"width": 1500, "height": 1000})
     page = await context.new_page()
     t = time.perf_counter()
@@ -62,22 +63,19 @@ async def time_to_charts(browser, url: str, charts: int) -> float:
     await page.wait_for_function(
         f"() => document.querySelector('{READY}') && "
         f"document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= {charts}",
-        timeout=120_000)
-    elapsed = time.perf_counter() - t
+        timeout=180_000)
+    return context, page, time.perf_counter() - t
+
+
+async def time_to_charts(browser, url: str, charts: int) -> float:
+    context, _, elapsed = await _open(browser, url, charts)
     await context.close()
     return elapsed
 
 
 async def page_runs(browser, url: str) -> tuple[float, str, list]:
     """Time to charts for one session, and what it shows: the share link and the main chart's traces."""
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = await context.new_page()
-    t = time.perf_counter()
-    await page.goto(url)
-    await page.wait_for_function(
-        f"() => document.querySelector('{READY}') && "
-        "document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= 3", timeout=180_000)
-    elapsed = time.perf_counter() - t
+    context, page, elapsed = await _open(browser, url, 3)
     share = (await page.locator("[data-testid=stCode] code").first.inner_text()).strip()
     traces = await page.evaluate("""() => document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0]
         ._fullData.filter(t => t.mode === 'lines+markers').map(t => [t.name, Array.from(t.x), Array.from(t.y)])""")
