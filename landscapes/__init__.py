@@ -1,8 +1,9 @@
 """Landscape declarations. Adding one: declare a Landscape in a module here and list it below."""
 
 from landscapes.classic import CLASSIC
+from landscapes.models import MODELS
 from landscapes.teaching import TEACHING
 
-LANDSCAPES = {landscape.name: landscape for landscape in (*CLASSIC, *TEACHING)}
+LANDSCAPES = {landscape.name: landscape for landscape in (*CLASSIC, *TEACHING, *MODELS)}
 
 __all__ = ["LANDSCAPES"]

@@ -17,5 +17,14 @@ from optlab.simulation import MAX_RUN_STEPS, MAX_STEPS, Run, simulate
 __all__ = [
     "MAX_RUN_STEPS", "MAX_STEPS", "Landscape", "Optimizer", "Param", "Run", "Schedule",
     "get_landscape", "get_optimizer", "get_schedule", "landscape_names", "optimizer_names",
-    "schedule_names", "simulate",
+    "schedule_names", "simulate", "formula_landscape", "FormulaError",
 ]
+
+
+def __getattr__(name):
+    # typed-in formulas need sympy: imported on first use, not with optlab
+    if name in ("formula_landscape", "FormulaError"):
+        from optlab import formula
+
+        return getattr(formula, name)
+    raise AttributeError(f"module 'optlab' has no attribute {name!r}")

@@ -4,13 +4,14 @@ A :class:`RunConfig` is everything that determines the runs on the page. It is
 read from a query string (a shared link), written back to one, and run with
 :func:`run_all`. The schema (README, "URL schema"):
 
-    landscape=rosenbrock          a registered landscape
-    <landscape>.<param>=...       its shape parameters, e.g. rotated_bowl.kappa=100
+    landscape=rosenbrock          a registered landscape, or landscape=custom&formula=x^2%2B10*y^2
+    <landscape>.<param>=...       its shape parameters, e.g. rotated_bowl.kappa=100, custom.xmin=-2
     opt=adam&opt=sgd              optimizers, repeated, order kept
     <opt>.<hp>=...                hyperparameters with torch.optim's names, e.g. adam.lr=0.05
     steps, x0, y0, seed           run length, start, noise seed
     schedule=cosine, schedule.<param>=...
     noise=0.1, clip=1.0           gradient noise scale, gradient-norm clipping
+    batch=8                       minibatch size on landscapes built from data (default: all examples)
     view=..., inspect=..., k=...  how the page shows it (see optlab.ui)
 
 Values equal to their defaults are left out. Anything invalid is reported and
@@ -27,7 +28,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from optlab.landscape import get_landscape, landscape_names
+from optlab.landscape import Landscape, get_landscape, landscape_names
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
 from optlab.schedules import get_schedule, schedule_names
@@ -43,6 +44,9 @@ NOISE = Param("noise", 0.0, low=0.0, high=1e6, ui_low=0.0, ui_high=10.0, symbol=
 CLIP = Param("clip", 0.0, low=0.0, high=1e12, ui_low=0.0, ui_high=100.0, symbol="c",
              help="gradient-norm clipping threshold (0: off)")
 COORD = Param("x0", 0.0, low=-1e6, high=1e6)
+BATCH = Param("batch", 0, low=0, high=100_000, kind=int,
+              help="minibatch size: examples per gradient (0: all of them); on landscapes built from data")
+CUSTOM = "custom"  # landscape=custom&formula=...: a typed-in formula (optlab.formula)
 
 # Page state that travels in the link but does not change the runs.
 VIEWS = ("overlay", "multiples")
@@ -52,6 +56,7 @@ VIEWS = ("overlay", "multiples")
 class RunConfig:
     landscape: str = "rosenbrock"
     landscape_params: dict = field(default_factory=dict)
+    formula: str | None = None  # landscape=custom only: the typed-in f(x, y) (None: the default formula)
     optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
     hparams: dict = field(default_factory=dict)  # optimizer -> {hp: value}, non-defaults only
     steps: int = STEPS.default
@@ -61,12 +66,18 @@ class RunConfig:
     schedule_params: dict = field(default_factory=dict)
     noise: float = 0.0
     clip: float = 0.0
+    batch: int = 0  # minibatch size (0: the full dataset); landscapes built from data only
     view: str = "overlay"
     inspect: str | None = None  # optimizer shown in the step inspector
     k: int | None = None  # step shown in the step inspector
 
     @property
-    def land(self):
+    def land(self) -> Landscape:
+        """The landscape; for landscape=custom, built from the formula (FormulaError if it is not accepted)."""
+        if self.landscape == CUSTOM:
+            from optlab.formula import DEFAULT_FORMULA, formula_landscape
+
+            return formula_landscape(self.formula or DEFAULT_FORMULA, **self.landscape_params)
         return get_landscape(self.landscape, **self.landscape_params)
 
     @property
@@ -100,6 +111,8 @@ def _fmt(value) -> str:
 def to_query(cfg: RunConfig) -> list[tuple[str, str]]:
     """The config as ordered (key, value) pairs; values equal to defaults are left out."""
     q: list[tuple[str, str]] = [("landscape", cfg.landscape)]
+    if cfg.landscape == CUSTOM:  # always written: a link must not depend on today's default formula
+        q.append(("formula", cfg.land.formula))
     land = cfg.land
     for p in land.params:
         value = cfg.landscape_params.get(p.name, p.default)
@@ -127,6 +140,8 @@ def to_query(cfg: RunConfig) -> list[tuple[str, str]]:
         q.append(("noise", _fmt(cfg.noise)))
     if cfg.clip:
         q.append(("clip", _fmt(cfg.clip)))
+    if cfg.batch and land.data_size:
+        q.append(("batch", str(cfg.batch)))
     if cfg.view != "overlay":
         q.append(("view", cfg.view))
     if cfg.inspect is not None:
@@ -201,15 +216,30 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
             return spec.default
 
     landscape = take("landscape") or "rosenbrock"
-    if landscape not in landscape_names():
+    if landscape not in (*landscape_names(), CUSTOM):
         problems.append(f"`landscape`: unknown landscape {landscape!r}; using rosenbrock")
         landscape = "rosenbrock"
-    land = get_landscape(landscape)
+    formula = None
+    if landscape == CUSTOM:
+        from optlab.formula import DEFAULT_FORMULA, FormulaError, compile_formula
+
+        formula = take("formula")
+        try:
+            compile_formula(formula if formula is not None else DEFAULT_FORMULA)
+        except FormulaError as e:
+            problems.append(f"`formula`: {formula[:80]!r} is not accepted ({e}); using the default formula")
+            formula = None
+    land = RunConfig(landscape=landscape, formula=formula).land
     landscape_params = {}
     for p in land.params:
         value = read(f"{landscape}.{p.name}", p)
         if value != p.default:
             landscape_params[p.name] = value
+    try:
+        land = land.with_params(**landscape_params)
+    except ValueError as e:  # rules between parameters, e.g. an empty custom domain
+        problems.append(f"`{landscape}.*`: {e}; using the default parameters")
+        landscape_params = {}
 
     used.add("opt")
     optimizers: list[str] = []
@@ -264,6 +294,13 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
             schedule_params[p.name] = value
     noise = read("noise", NOISE)
     clip = read("clip", CLIP)
+    batch = read("batch", BATCH)
+    if batch and not land.data_size:
+        problems.append(f"`batch`: {land.title} is not built from data, so it has no minibatches; ignored")
+        batch = 0
+    elif batch > land.data_size:
+        problems.append(f"`batch`: {batch} is more than the {land.data_size} examples of {land.title}; using all")
+        batch = 0
 
     view = take("view") or "overlay"
     if view not in VIEWS:
@@ -286,7 +323,8 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
             problems.append(f"`{key}` is not a parameter of this page; ignored")
 
     cfg = RunConfig(
-        landscape=landscape, landscape_params=landscape_params, optimizers=tuple(optimizers), hparams=hparams,
+        landscape=landscape, landscape_params=landscape_params, formula=formula, batch=batch,
+        optimizers=tuple(optimizers), hparams=hparams,
         steps=steps, start=start, seed=seed, schedule=schedule, schedule_params=schedule_params,
         noise=noise, clip=clip, view=view, inspect=inspect, k=k,
     )
@@ -298,7 +336,8 @@ def run_one(cfg: RunConfig, optimizer: str) -> Run:
     return simulate(
         cfg.land, optimizer, start=cfg.start_point, steps=cfg.steps, seed=cfg.seed,
         schedule=cfg.schedule, schedule_params=cfg.schedule_params, noise=cfg.noise,
-        clip_norm=cfg.clip or None, **cfg.hparams.get(optimizer, {}),
+        clip_norm=cfg.clip or None, batch_size=(cfg.batch or None) if cfg.land.data_size else None,
+        **cfg.hparams.get(optimizer, {}),
     )
 
 
@@ -310,12 +349,14 @@ def to_json(cfg: RunConfig) -> str:
     """The configuration, every value spelled out (defaults included)."""
     data = {
         "landscape": cfg.landscape,
+        **({"formula": cfg.land.formula} if cfg.landscape == CUSTOM else {}),
         "landscape_params": {p.name: cfg.landscape_params.get(p.name, p.default) for p in cfg.land.params},
         "start": list(cfg.start_point), "steps": cfg.steps, "seed": cfg.seed,
         "schedule": cfg.schedule,
         "schedule_params": {p.name: cfg.schedule_params.get(p.name, p.default)
                             for p in get_schedule(cfg.schedule).params},
         "noise": cfg.noise, "clip_norm": cfg.clip or None,
+        **({"batch_size": cfg.batch or None} if cfg.land.data_size else {}),
         "optimizers": {name: cfg.hp(name) for name in cfg.optimizers},
         "query": dict(_group(to_query(cfg))),
     }

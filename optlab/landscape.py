@@ -40,6 +40,11 @@ class Landscape:
     build: Callable | None = None  # build(**params) -> Landscape, for parametrised ones
     scalar_safe: bool = True  # value/gradient give identical bits on floats and arrays
     minima_note: str = ""  # e.g. "only the minima inside the domain are listed"
+    # landscapes from a model's loss on a dataset (optlab.models): the number of examples, and
+    # minibatch(x, y, idx) -> (df/dx, df/dy) on the examples idx (shape (..., b)) only
+    data_size: int = 0
+    minibatch: Callable | None = None
+    formula: str | None = None  # the text of a typed-in formula (optlab.formula), None for declared ones
 
     @property
     def minima(self) -> np.ndarray:
@@ -83,7 +88,9 @@ class Landscape:
         return self.build(**checked)
 
     def __reduce__(self):
-        # formulas are closures: pickle (st.cache_data, multiprocessing) by name and parameters
+        # formulas are closures: pickle (st.cache_data, multiprocessing) by name or text, and parameters
+        if self.formula is not None:
+            return _from_formula, (self.formula, dict(self.param_values))
         return _registered, (self.name, dict(self.param_values))
 
     def __repr__(self) -> str:
@@ -126,3 +133,9 @@ def get_landscape(name, **params) -> Landscape:
 
 def _registered(name: str, params: dict) -> Landscape:
     return get_landscape(name, **params)
+
+
+def _from_formula(text: str, params: dict) -> Landscape:
+    from optlab.formula import formula_landscape  # sympy: imported only when a formula is used
+
+    return formula_landscape(text, **params)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from optlab.landscape import Landscape, get_landscape
+from optlab.models import sample_minibatches
 from optlab.optimizers import Optimizer, get_optimizer
 from optlab.optimizers.base import ARRAY, SCALAR
 from optlab.params import Param
@@ -54,6 +55,7 @@ class Run:
     schedule_params: dict
     noise: float | np.ndarray
     clip_norm: float | None
+    batch_size: int | None  # minibatch size on a landscape built from data (None: the full dataset)
     path: np.ndarray  # (steps + 1, 2)
     loss: np.ndarray  # (steps + 1,)
     lr: np.ndarray  # (steps,): the learning rate step k used, schedule applied
@@ -82,6 +84,7 @@ class Run:
             hparams={k: _item(v, i) for k, v in self.hparams.items()},
             steps=self.steps, seed=_item(self.seed, i), schedule=self.schedule,
             schedule_params=self.schedule_params, noise=_item(self.noise, i), clip_norm=self.clip_norm,
+            batch_size=self.batch_size,
             path=self.path[:, i], loss=self.loss[:, i], lr=self.lr[:, i], grad=pick(self.grad),
             grad_used=pick(self.grad_used), state={k: v[:, i] for k, v in self.state.items()},
             diverged_at=self.diverged_at[i],
@@ -174,6 +177,7 @@ def simulate(
     schedule_params: dict | None = None,
     noise=0.0,
     clip_norm: float | None = None,
+    batch_size: int | None = None,
     record_state: bool | None = None,
     **hp,
 ) -> Run:
@@ -186,6 +190,10 @@ def simulate(
     deviation of Gaussian noise added to each gradient coordinate, drawn from
     ``seed`` (runs that share a seed share the noise). ``clip_norm`` rescales
     gradients longer than it (torch's clip_grad_norm_); off by default.
+    ``batch_size``: on a landscape built from a dataset (``land.data_size > 0``), each
+    step's gradient is the mean over ``batch_size`` examples sampled from ``seed`` in
+    shuffled epochs (genuine minibatch noise); None, or the dataset's size, uses all.
+    The recorded loss and gradient are the full dataset's; ``grad_used`` is the sample's.
     ``record_state``: also record gradients and every state buffer per step. The
     default (None) does so for up to RECORD_STATE_MAX_RUNS runs, what a person can
     inspect; larger batches (sweeps) keep only path, loss and lr, since writing
@@ -230,6 +238,7 @@ def simulate(
     seeds = _check_seed(seed, B)
     if clip_norm is not None:
         clip_norm = _CLIP.check(clip_norm, owner="")
+    batch_size = _check_batch_size(batch_size, land)
     sched = get_schedule(schedule)
     schedule_params = dict(schedule_params or {})
     factors = sched.multipliers(steps, **schedule_params)
@@ -243,14 +252,15 @@ def simulate(
                         for k, v in opt.coefficients(t, hp_ns).items()}
         lrs = factors[:, None] * np.atleast_1d(values["lr"])[None, :]  # (steps, 1 | B)
     noise_draws = _noise(seeds, steps, B) if _varies(sigma) else None
+    minibatches = sample_minibatches(seeds, steps, land.data_size, batch_size) if batch_size else None
     theta0 = np.broadcast_to(start_arr.reshape(-1, 2), (B, 2)).T.copy()  # (2, B)
 
-    if B == 1 and land.scalar_safe:
+    if B == 1 and land.scalar_safe and minibatches is None:
         rec = _run_scalar(land, opt, theta0[:, 0].tolist(), hp_ns, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state)
     else:
         rec = _run_arrays(land, opt, theta0, hp_ns, coefficients, lrs, noise_draws,
-                          sigma, clip_norm, steps, record_state)
+                          sigma, clip_norm, steps, record_state, minibatches)
     path, loss, grad, grad_used, state = rec  # (T+1, 2, B), (T+1, B), ...
     diverged = _mark_divergence(path, loss, grad, grad_used, state)
 
@@ -264,6 +274,7 @@ def simulate(
     return Run(
         landscape=land, optimizer=opt.name, hparams=values, steps=steps,
         seed=seeds, schedule=sched.name, schedule_params=schedule_params, noise=sigma, clip_norm=clip_norm,
+        batch_size=batch_size,
         path=shape(path), loss=loss if batched else loss[:, 0],
         lr=lr_out if batched else lr_out[:, 0],  # read-only views: lr is often the same for every run
         grad=shape(grad), grad_used=shape(grad_used),
@@ -293,6 +304,20 @@ def _check_seed(seed, B):
     return int(arr) if arr.ndim == 0 else arr.astype(np.int64)
 
 
+def _check_batch_size(batch_size, land: Landscape) -> int | None:
+    """None for the full dataset; else an integer in [1, data_size) (data landscapes only)."""
+    if batch_size is None:
+        return None
+    if not land.data_size:
+        raise ValueError(f"batch_size = {batch_size!r} applies only to landscapes built from data "
+                         f"(linear_regression, ...), not {land.name!r}; allowed: None")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or not 1 <= batch_size <= land.data_size:
+        raise ValueError(f"batch_size = {batch_size!r} is out of range; allowed: an integer in "
+                         f"[1, {land.data_size}] (the dataset's size) or None")
+    return None if batch_size == land.data_size else int(batch_size)
+
+
 def _noise(seeds, steps, B) -> np.ndarray:
     """Standard normal draws of shape (steps, 2, 1 | B); each run's stream depends on its seed only."""
     if not isinstance(seeds, np.ndarray):
@@ -309,7 +334,8 @@ def _step_type(coefficient_names: tuple[str, ...]) -> type:
     return collections.namedtuple("Step", ("t", "lr", *coefficient_names))
 
 
-def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma, clip, T, record):
+def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma, clip, T, record,
+                minibatches=None):
     B = theta.shape[1]
     path = np.empty((T + 1, 2, B))
     loss = np.empty((T + 1, B))
@@ -332,6 +358,10 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
             if record:
                 grad[k] = g
             used = g
+            if minibatches is not None:  # the sampled examples' gradient; loss and grad stay the full data's
+                table, which = minibatches
+                used = np.empty((2, B))
+                used[0], used[1] = land.minibatch(theta[0], theta[1], table[which, k])
             if noise is not None:
                 used = used + sigma * noise[k]
             if clip is not None:

@@ -35,7 +35,10 @@ def _widget_values(cfg: C.RunConfig) -> dict:
     """Every widget's value for a config (the keys the controls use)."""
     v = {"w:landscape": cfg.landscape, "w:opt": list(cfg.optimizers), "w:steps": cfg.steps,
          "w:x0": float(cfg.start_point[0]), "w:y0": float(cfg.start_point[1]), "w:seed": cfg.seed,
-         "w:schedule": cfg.schedule, "w:noise": float(cfg.noise), "w:clip": float(cfg.clip), "w:view": cfg.view}
+         "w:schedule": cfg.schedule, "w:noise": float(cfg.noise), "w:clip": float(cfg.clip), "w:view": cfg.view,
+         "w:batch": cfg.batch}
+    if cfg.landscape == C.CUSTOM:
+        v["w:formula"] = cfg.land.formula
     for p in cfg.land.params:
         v[f"w:{cfg.landscape}.{p.name}"] = cfg.landscape_params.get(p.name, p.default)
     for name in cfg.optimizers:
@@ -123,15 +126,22 @@ def _controls() -> C.RunConfig:
         st.button("↺ Reset to defaults", on_click=_reset, width="stretch")
 
         st.markdown("### Landscape")
-        landscape = st.selectbox("landscape", landscape_names(), key="w:landscape",
-                                 format_func=lambda n: get_landscape(n).title, label_visibility="collapsed")
-        land = get_landscape(landscape)
+        landscape = st.selectbox("landscape", [*landscape_names(), C.CUSTOM], key="w:landscape",
+                                 format_func=_landscape_title, label_visibility="collapsed")
+        formula, land = None, None
+        if landscape == C.CUSTOM:
+            formula, land = _formula_input()
+        land = land or get_landscape(landscape)
         landscape_params = {}
         for p in land.params:
             value = _param_widget(p, f"w:{landscape}.{p.name}")
             if value != p.default:
                 landscape_params[p.name] = value
-        land = land.with_params(**landscape_params)
+        try:
+            land = land.with_params(**landscape_params)
+        except ValueError as e:  # an empty custom domain
+            st.error(str(e), icon=":material/error:")
+            st.session_state["landscape_error"] = str(e)
 
         st.markdown("### Optimizers")
         chosen = st.multiselect("optimizers", optimizer_names(), key="w:opt", label_visibility="collapsed",
@@ -158,6 +168,14 @@ def _controls() -> C.RunConfig:
         x0 = c1.number_input("start x", -1e6, 1e6, step=0.1, format="%g", key="w:x0")
         y0 = c2.number_input("start y", -1e6, 1e6, step=0.1, format="%g", key="w:y0")
         st.caption("or click on the contour plot to start there")
+        batch = 0
+        if land.data_size:
+            _ensure("w:batch", 0)
+            batch = int(st.number_input(
+                f"minibatch size (0 = all {land.data_size} examples)", 0, land.data_size, step=1, key="w:batch",
+                help="Each step's gradient is the mean over this many examples, sampled with the seed in "
+                     "shuffled epochs: genuine minibatch noise."))
+            batch = 0 if batch == land.data_size else batch
 
         with st.expander("Schedule, noise, clipping"):
             schedule = st.selectbox("learning-rate schedule", schedule_names(), key="w:schedule",
@@ -178,10 +196,33 @@ def _controls() -> C.RunConfig:
 
     start = (float(x0), float(y0))
     return C.RunConfig(
-        landscape=landscape, landscape_params=landscape_params, optimizers=tuple(chosen), hparams=hparams,
-        steps=steps, start=None if start == tuple(land.start) else start, seed=seed, schedule=schedule,
-        schedule_params=schedule_params, noise=float(noise), clip=float(clip), view=view,
+        landscape=landscape, landscape_params=landscape_params, formula=formula, optimizers=tuple(chosen),
+        hparams=hparams, steps=steps, start=None if start == tuple(land.start) else start, seed=seed,
+        schedule=schedule, schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch,
+        view=view,
     )
+
+
+def _landscape_title(name: str) -> str:
+    return "✎ Your own formula…" if name == C.CUSTOM else get_landscape(name).title
+
+
+FORMULA_HELP = ("f(x, y) in ordinary notation: numbers, x, y, + − * / and ^ or ** for powers, parentheses, "
+                "exp, log, sqrt, abs, tanh, sin, cos, tan, pi and e. Example: (1-x)^2 + 100*(y-x^2)^2")
+
+
+def _formula_input():
+    """The formula box: (the text, its landscape), or the default formula's landscape while the text is rejected."""
+    from optlab.formula import DEFAULT_FORMULA, MAX_LENGTH, FormulaError, formula_landscape
+
+    _ensure("w:formula", DEFAULT_FORMULA)
+    text = st.text_input("f(x, y) =", key="w:formula", help=FORMULA_HELP, max_chars=MAX_LENGTH)
+    try:
+        return text, formula_landscape(text)
+    except FormulaError as e:
+        st.error(f"Not accepted: {e}", icon=":material/error:")
+        st.session_state["landscape_error"] = f"Your formula is not accepted: {e}"
+        return text, formula_landscape(DEFAULT_FORMULA)
 
 
 # --- computing (cached) -----------------------------------------------------------------
@@ -347,7 +388,12 @@ def _sync_url(cfg: C.RunConfig) -> None:
 def main() -> None:
     _init_session()
     _apply_pending_start()
+    st.session_state["landscape_error"] = None
     cfg = _controls()
+    if st.session_state["landscape_error"]:  # the typed-in text stays in its box; the link keeps the last valid view
+        st.title("Optimizer Lab")
+        st.error(st.session_state["landscape_error"] + " Fix it in the sidebar.", icon=":material/error:")
+        return
     problems = st.session_state.get("url_problems") or []
     if problems:
         st.warning("Some parts of this link were ignored and replaced by defaults:\n\n"

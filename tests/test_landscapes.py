@@ -69,7 +69,7 @@ def test_six_and_three_hump_camel_minima_are_not_swapped():
     assert three.f_min == 0.0 and three.f([0.0, 0.0]) == 0.0
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if optlab.get_landscape(n).scalar_safe])
 def test_floats_and_arrays_give_identical_bits(name):
     land = optlab.get_landscape(name)
     xy = _points(land, 300, seed=2)
@@ -95,6 +95,8 @@ def test_non_finite_points_give_non_finite_values(name):
     bad = np.array([[np.nan, 0.5], [0.5, np.nan], [np.inf, 0.5], [0.5, -np.inf]])
     if name == "periodic_valley":
         bad = bad[[0, 1, 2]]  # sin(x) + y²: an infinite y gives +inf, still non-finite
+    if name == "tiny_network":
+        bad = bad[[0, 1, 3]]  # tanh(±inf·u) saturates: a finite limit (simulate checks θ as well)
     assert not np.isfinite(land.f(bad)).any()
 
 

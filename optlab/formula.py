@@ -1,0 +1,393 @@
+"""Your own landscape: f(x, y) typed in ordinary notation.
+
+The text never reaches eval, exec or sympy's string parser. A tokenizer and a
+recursive-descent parser accept only numbers, x, y, the operators + - * / ** ^
+(power), unary minus, parentheses and the whitelisted functions and constants,
+and build the sympy expression node by node. Length, nesting depth and constant
+exponents are capped, and every constant sub-expression is tracked as a float64
+alongside the tree (never with sympy's evalf, which can hang on towers such as
+``x^exp(exp(exp(100)))``), so no input can run code, read a file or hang the
+server. The gradient is derived symbolically and compiled to vectorised NumPy;
+overflow and domain errors (log of a negative) give inf/NaN, never exceptions.
+
+>>> land = formula_landscape("(1-x)^2 + 100*(y-x^2)^2", xmin=-2, xmax=2, ymin=-1, ymax=3)
+>>> float(land.f([1.0, 1.0]))
+0.0
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import sympy
+
+from optlab.landscape import Landscape
+from optlab.params import Param
+
+CUSTOM = "custom"  # the landscape name in links: landscape=custom&formula=...
+DEFAULT_FORMULA = "x^2 + 10*y^2 + 2*sin(3*x)"
+MAX_LENGTH = 300
+MAX_DEPTH = 25  # nested parentheses, function calls, signs and powers
+MAX_EXPONENT = 100  # |constant exponent|
+MAX_CONSTANT = 1e300  # |any constant sub-expression|
+X, Y = sympy.symbols("x y", real=True)
+FUNCTIONS = {  # name -> (sympy, the same on a float64 for the constant tracker)
+    "exp": (sympy.exp, np.exp), "log": (sympy.log, np.log), "sqrt": (sympy.sqrt, np.sqrt),
+    "abs": (sympy.Abs, np.abs), "tanh": (sympy.tanh, np.tanh), "sin": (sympy.sin, np.sin),
+    "cos": (sympy.cos, np.cos), "tan": (sympy.tan, np.tan),
+}
+CONSTANTS = {"pi": (sympy.pi, math.pi), "e": (sympy.E, math.e)}
+VARIABLES = {"x": X, "y": Y}
+ALLOWED_NAMES = ", ".join([*VARIABLES, *CONSTANTS, *FUNCTIONS])
+_TOKEN = re.compile(
+    r"[ \t]*(?:([0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)|([A-Za-z_][A-Za-z0-9_]*)"
+    r"|(\*\*|[-+*/^(),]))",
+    re.ASCII,
+)
+
+_domain = functools.partial(Param, low=-1e6, high=1e6, help="plotting domain and estimate of the minima")
+DOMAIN_PARAMS = (
+    _domain("xmin", -5.0, symbol=r"x_{\min}"), _domain("xmax", 5.0, symbol=r"x_{\max}"),
+    _domain("ymin", -5.0, symbol=r"y_{\min}"), _domain("ymax", 5.0, symbol=r"y_{\max}"),
+)
+
+
+class FormulaError(ValueError):
+    """A formula that is not accepted: the message says what is wrong and where (1-based column)."""
+
+
+class _Token(NamedTuple):
+    kind: str  # "num", "name", "op", "end", "error"
+    text: str
+    col: int  # 1-based
+
+
+class _Node(NamedTuple):
+    expr: sympy.Expr
+    value: float | None  # float64 value when the node is a constant, else None
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Tokens up to the first character that is not allowed, which becomes an "error" token:
+    the parser reports whatever comes first, so in `os.system` the name `os` is the problem."""
+    out, pos = [], 0
+    while pos < len(text) and text[pos:].strip(" \t"):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            col = pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip(" \t")))
+            out.append(_Token("error", text[col - 1], col))
+            return out
+        kind = "num" if m.group(1) else "name" if m.group(2) else "op"
+        out.append(_Token(kind, m.group(m.lastindex), m.start(m.lastindex) + 1))
+        pos = m.end()
+    out.append(_Token("end", "", len(text) + 1))
+    return out
+
+
+def _bad_character(t: _Token) -> FormulaError:
+    c = t.text
+    shown = repr(c) if c.isascii() and c.isprintable() else f"U+{ord(c):04X}"
+    hint = " (only ASCII: letters, digits, + - * / ^ ( ) and spaces)" if not c.isascii() else ""
+    return FormulaError(f"unexpected character {shown} at column {t.col}{hint}")
+
+
+def _constant(value, what: str, col: int) -> float:
+    if not (np.isfinite(value) and abs(value) <= MAX_CONSTANT):
+        kind = "not a real number" if np.isnan(value) else "infinite" if np.isinf(value) else "too large"
+        raise FormulaError(f"{what} at column {col} is {kind}")
+    return float(value)
+
+
+class _Parser:
+    """sum := product (('+'|'-') product)*;  product := unary (('*'|'/') unary)*;
+    unary := ('-'|'+') unary | power;  power := atom (('**'|'^') unary)?;
+    atom := number | x | y | pi | e | function '(' sum ')' | '(' sum ')'"""
+
+    def __init__(self, text: str):
+        self.tokens = _tokens(text)
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self) -> _Token:
+        if self.tokens[self.i].kind == "error":
+            raise _bad_character(self.tokens[self.i])
+        return self.tokens[self.i]
+
+    def take(self) -> _Token:
+        t = self.tok
+        self.i += 1
+        return t
+
+    def expect(self, op: str, opened: _Token) -> None:
+        if self.tok.text != op:
+            found = "the end of the formula" if self.tok.kind == "end" else repr(self.tok.text)
+            raise FormulaError(f"expected {op!r} at column {self.tok.col} (to close column {opened.col}), "
+                               f"found {found}")
+        self.take()
+
+    def enter(self, t: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FormulaError(f"nested too deeply at column {t.col} (at most {MAX_DEPTH} levels)")
+
+    def parse(self) -> _Node:
+        if self.tok.kind == "end":
+            raise FormulaError("the formula is empty")
+        node = self.sum()
+        t = self.tok
+        if t.kind != "end":
+            if t.kind == "name" and t.text not in (*VARIABLES, *CONSTANTS, *FUNCTIONS):
+                raise FormulaError(f"unknown name {t.text[:20]!r} at column {t.col}; allowed: {ALLOWED_NAMES}")
+            if t.kind in ("num", "name") or t.text == "(":
+                raise FormulaError(f"missing operator before {t.text!r} at column {t.col} (write 2*x, not 2x)")
+            raise FormulaError(f"unexpected {t.text!r} at column {t.col}")
+        return node
+
+    def binary(self, ops, operand, combine) -> _Node:
+        node = operand()
+        while self.tok.text in ops:
+            t = self.take()
+            rhs = operand()
+            expr, value = combine(t.text, node, rhs)
+            if node.value is not None and rhs.value is not None:
+                with np.errstate(all="ignore"):
+                    value = _constant(value, f"the constant before {t.text!r}", t.col)
+            else:
+                value = None
+            node = _Node(expr, value)
+        return node
+
+    def sum(self) -> _Node:
+        def combine(op, a, b):
+            if op == "+":
+                return a.expr + b.expr, _f(a) + _f(b)
+            return a.expr - b.expr, _f(a) - _f(b)
+
+        return self.binary(("+", "-"), self.product, combine)
+
+    def product(self) -> _Node:
+        def combine(op, a, b):
+            if op == "*":
+                return a.expr * b.expr, _f(a) * _f(b)
+            if b.value == 0:
+                raise FormulaError(f"division by zero at column {self.tokens[self.i - 1].col}")
+            return a.expr / b.expr, _f(a) / _f(b)
+
+        return self.binary(("*", "/"), self.unary, combine)
+
+    def unary(self) -> _Node:
+        if self.tok.text in ("-", "+"):
+            t = self.take()
+            self.enter(t)
+            node = self.unary()
+            self.depth -= 1
+            if t.text == "-":
+                node = _Node(-node.expr, None if node.value is None else -node.value)
+            return node
+        return self.power()
+
+    def power(self) -> _Node:
+        base = self.atom()
+        if self.tok.text not in ("**", "^"):
+            return base
+        t = self.take()
+        self.enter(t)
+        exponent = self.unary()  # right-associative: 2^3^2 = 2^(3^2); x^-1 is allowed
+        self.depth -= 1
+        if exponent.value is not None and not abs(exponent.value) <= MAX_EXPONENT:
+            raise FormulaError(f"the exponent after {t.text!r} at column {t.col} is too large "
+                               f"(at most {MAX_EXPONENT} in size)")
+        value = None
+        if base.value is not None and exponent.value is not None:
+            if base.value == 0 and exponent.value < 0:
+                raise FormulaError(f"0 to a negative power at column {t.col}")
+            with np.errstate(all="ignore"):
+                value = _constant(np.power(np.float64(base.value), exponent.value), "the power", t.col)
+        return _Node(base.expr**exponent.expr, value)
+
+    def atom(self) -> _Node:
+        t = self.take()
+        if t.kind == "num":
+            value = _constant(float(t.text), f"the number {t.text[:20]}", t.col)
+            if value.is_integer() and abs(value) <= 2**53 and "e" not in t.text.lower() and "." not in t.text:
+                return _Node(sympy.Integer(int(value)), value)
+            return _Node(sympy.Float(value), value)
+        if t.kind == "name":
+            if t.text in VARIABLES:
+                return _Node(VARIABLES[t.text], None)
+            if t.text in CONSTANTS:
+                expr, value = CONSTANTS[t.text]
+                return _Node(expr, value)
+            if t.text in FUNCTIONS:
+                sym, num = FUNCTIONS[t.text]
+                if self.tok.text != "(":
+                    raise FormulaError(f"{t.text} at column {t.col} needs its argument in parentheses: "
+                                       f"{t.text}(...)")
+                opened = self.take()
+                self.enter(t)
+                arg = self.sum()
+                self.depth -= 1
+                self.expect(")", opened)
+                value = None
+                if arg.value is not None:
+                    with np.errstate(all="ignore"):
+                        value = _constant(num(np.float64(arg.value)), f"{t.text}(...)", t.col)
+                return _Node(sym(arg.expr), value)
+            shown = t.text if len(t.text) <= 20 else t.text[:20] + "…"
+            raise FormulaError(f"unknown name {shown!r} at column {t.col}; allowed: {ALLOWED_NAMES}")
+        if t.text == "(":
+            self.enter(t)
+            node = self.sum()
+            self.depth -= 1
+            self.expect(")", t)
+            return node
+        found = "the end of the formula" if t.kind == "end" else repr(t.text)
+        raise FormulaError(f"expected a number, x, y, a function or '(' at column {t.col}, found {found}")
+
+
+def _f(node: _Node) -> np.float64:
+    return np.float64(0.0 if node.value is None else node.value)
+
+
+def parse_formula(text: str) -> sympy.Expr:
+    """The sympy expression of a formula, or FormulaError saying what is wrong and where."""
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula is text, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH}")
+    expr = _Parser(text).parse().expr
+    if not isinstance(expr, sympy.Expr) or expr.free_symbols - {X, Y}:  # the grammar allows no other
+        raise FormulaError("only x and y may appear")
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+        raise FormulaError("the formula simplifies to something that is not a real number")
+    # exact rationals beyond float range would reach NumPy as Python ints it cannot convert
+    big = {r: sympy.Float(float(r)) for r in expr.atoms(sympy.Rational) if max(abs(r.p), r.q) > 2**53}
+    return expr.xreplace(big) if big else expr
+
+
+@dataclass(frozen=True)
+class CompiledFormula:
+    text: str
+    expr: sympy.Expr
+    value: object  # value(x, y) -> f, element-wise NumPy
+    gradient: object  # gradient(x, y) -> (df/dx, df/dy)
+    latex: str
+
+
+def _vectorised(fn):
+    def call(x, y):
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(x, y), dtype=float)
+        return np.broadcast_to(out, np.broadcast_shapes(x.shape, y.shape)).copy()
+    return call
+
+
+@functools.lru_cache(maxsize=256)
+def compile_formula(text: str) -> CompiledFormula:
+    """Parse, differentiate and compile a formula (cached)."""
+    expr = parse_formula(text)
+    dx, dy = sympy.diff(expr, X), sympy.diff(expr, Y)
+    # lambdify prints NumPy code from the tree built above (never from the text)
+    f, gx, gy = (_vectorised(sympy.lambdify((X, Y), e, modules="numpy")) for e in (expr, dx, dy))
+    probe = np.linspace(-1.0, 1.0, 5)
+    try:  # a last guard: anything the printer made that NumPy cannot evaluate is a rejection
+        for fn in (f, gx, gy):
+            fn(probe, probe[::-1])
+    except Exception as e:  # noqa: BLE001
+        raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__})") from None
+    return CompiledFormula(text, expr, f, lambda x, y: (gx(x, y), gy(x, y)), sympy.latex(expr))
+
+
+def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:
+    """Well-separated lowest points of a grid over the domain: the starts for refinement."""
+    (x0, x1), (y0, y1) = domain
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    z = value(gx, gy)
+    z = np.where(np.isfinite(z), z, np.inf)
+    starts: list[np.ndarray] = []
+    for idx in np.argsort(z, axis=None)[: keep * 40]:
+        if not np.isfinite(z.flat[idx]):
+            break
+        p = np.array([gx.flat[idx], gy.flat[idx]])
+        if all(np.hypot(*(p - q)) > 0.05 * max(x1 - x0, y1 - y0) for q in starts):
+            starts.append(p)
+        if len(starts) == keep:
+            break
+    return np.array(starts).reshape(-1, 2)
+
+
+def _estimate_minima(value, gradient, domain) -> tuple[tuple[tuple[float, float], ...], float | None]:
+    """Grid search, then Adam with a decaying step from the best cells; only points inside the domain."""
+    from optlab.simulation import simulate
+
+    cells = _low_cells(value, domain)
+    if not len(cells):
+        return (), None
+    (x0, x1), (y0, y1) = domain
+    probe = Landscape(name=CUSTOM, title="", value=value, gradient=gradient, domain=domain, minimizers=(),
+                      f_min=None, start=(0.0, 0.0), lesson="", latex="", tags=frozenset(), scalar_safe=False)
+    lr = 0.005 * max(x1 - x0, y1 - y0)
+    ends = simulate(probe, "adam", start=np.vstack([cells, cells]), steps=600, record_state=False,
+                    lr=np.repeat([lr, lr / 20], len(cells)), schedule="cosine").path[-1]
+    candidates = np.vstack([cells, ends])
+    with np.errstate(all="ignore"):
+        values = value(candidates[:, 0], candidates[:, 1])
+    inside = (np.isfinite(values) & (candidates[:, 0] >= x0) & (candidates[:, 0] <= x1)
+              & (candidates[:, 1] >= y0) & (candidates[:, 1] <= y1))
+    if not inside.any():
+        return (), None
+    best = float(values[inside].min())
+    tol = 1e-6 * max(1.0, abs(best))
+    minimizers: list[tuple[float, float]] = []
+    for p, v in zip(candidates[inside], values[inside], strict=True):
+        if v <= best + tol and all(math.hypot(p[0] - q[0], p[1] - q[1]) > 1e-3 * (x1 - x0) for q in minimizers):
+            minimizers.append((float(p[0]), float(p[1])))
+    return tuple(minimizers), best
+
+
+@functools.lru_cache(maxsize=64)
+def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: float = -5.0,
+                      ymax: float = 5.0) -> Landscape:
+    """A Landscape from a typed-in formula, usable with ``optlab.simulate``.
+
+    The domain (xmin..xmax, ymin..ymax) is where it is plotted and where its minima
+    are estimated numerically (a grid, then refinement): the minima are estimates.
+    Raises FormulaError (a ValueError) for a formula that is not accepted or an empty domain.
+    """
+    domain = ((float(xmin), float(xmax)), (float(ymin), float(ymax)))
+    for p, v in zip(DOMAIN_PARAMS, (xmin, xmax, ymin, ymax), strict=True):
+        p.check(v, owner=CUSTOM)
+    if not (xmin < xmax and ymin < ymax):
+        raise FormulaError(f"the domain x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}] is empty: each "
+                           "range must go from low to high")
+    c = compile_formula(text)
+    probe = c.value(*np.meshgrid(np.linspace(xmin, xmax, 41), np.linspace(ymin, ymax, 41)))
+    if not np.isfinite(probe).any():
+        raise FormulaError("f is not a finite number anywhere in the domain (it overflows or is undefined there)")
+    minimizers, f_min = _estimate_minima(c.value, c.gradient, domain)
+    start = (xmin + 0.15 * (xmax - xmin), ymin + 0.85 * (ymax - ymin))
+    return Landscape(
+        name=CUSTOM, title="Your formula", value=c.value, gradient=c.gradient, domain=domain,
+        minimizers=minimizers, f_min=f_min, start=start,
+        lesson="Your own function: its gradient is derived symbolically; the minimum marked is a numerical estimate.",
+        latex=f"f(x,y) = {c.latex}", tags=frozenset({"custom"}), scalar_safe=False,
+        minima_note="Minima are estimates: the lowest points found in the domain by a grid search and refinement.",
+        params=DOMAIN_PARAMS, param_values={"xmin": domain[0][0], "xmax": domain[0][1], "ymin": domain[1][0],
+                                            "ymax": domain[1][1]},
+        build=functools.partial(_rebuild, text), formula=text,
+    )
+
+
+def _rebuild(text: str, **domain) -> Landscape:
+    return formula_landscape(text, **domain)
+
+
+__all__ = ["CUSTOM", "DEFAULT_FORMULA", "FormulaError", "compile_formula", "formula_landscape", "parse_formula"]
