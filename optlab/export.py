@@ -55,7 +55,9 @@ def torch_script(cfg: RunConfig) -> str:
         lines += ["", "", "def f(p):", "    x, y = p[0], p[1]", f"    return {formula}"]
     else:
         lines += ["", "", "import numpy as np", "import optlab", "",
-                  f"LANDSCAPE = optlab.get_landscape({cfg.landscape!r}, **{cfg.landscape_params!r})", "",
+                  (f"LANDSCAPE = optlab.formula_landscape({cfg.land.formula!r}, **{cfg.landscape_params!r})"
+                   if cfg.land.formula is not None else
+                   f"LANDSCAPE = optlab.get_landscape({cfg.landscape!r}, **{cfg.landscape_params!r})"), "",
                   "def f(p):  # loss with optlab's analytic gradient",
                   "    return _F.apply(p)", "",
                   "class _F(torch.autograd.Function):",
@@ -69,6 +71,9 @@ def torch_script(cfg: RunConfig) -> str:
                   "        return g * torch.from_numpy(LANDSCAPE.grad(p.detach().numpy()))"]
     noise_note = (f"  # gradient noise σ = {cfg.noise} (seed {cfg.seed}) is not reproduced here"
                   if cfg.noise else "")
+    if cfg.batch and cfg.land.data_size:
+        noise_note += (f"  # full-batch gradient: the minibatches of {cfg.batch} examples (seed {cfg.seed}) "
+                       "are not reproduced here")
     lines += ["", "", "def run(make_optimizer, schedule=None):",
               "    p = torch.tensor(START, dtype=torch.float64, requires_grad=True)",
               "    opt = make_optimizer([p])",

@@ -99,7 +99,8 @@ def _bad_character(t: _Token) -> FormulaError:
 def _constant(value, what: str, col: int) -> float:
     if not (np.isfinite(value) and abs(value) <= MAX_CONSTANT):
         kind = "not a real number" if np.isnan(value) else "infinite" if np.isinf(value) else "too large"
-        raise FormulaError(f"{what} at column {col} is {kind}")
+        where = "" if "column" in what else f" at column {col}"
+        raise FormulaError(f"{what}{where} is {kind}")
     return float(value)
 
 
@@ -154,10 +155,10 @@ class _Parser:
         while self.tok.text in ops:
             t = self.take()
             rhs = operand()
-            expr, value = combine(t.text, node, rhs)
+            with np.errstate(all="ignore"):
+                expr, value = combine(t.text, node, rhs)
             if node.value is not None and rhs.value is not None:
-                with np.errstate(all="ignore"):
-                    value = _constant(value, f"the constant before {t.text!r}", t.col)
+                value = _constant(value, f"the constant around {t.text!r} at column {t.col}", t.col)
             else:
                 value = None
             node = _Node(expr, value)

@@ -200,3 +200,42 @@ def test_a_combination_torch_rejects_is_explained_not_raised():
     assert "SGD is not run: nesterov requires momentum > 0" in at.error[0].value
     assert set(path_traces(at)) == {"adam"}
     assert "sgd.nesterov=true" in share_url(at)  # what the user set is kept
+
+
+def test_a_typed_formula_runs_and_travels_in_the_link():
+    at = open_app({"landscape": "custom", "formula": "x^2 + 3*y^2", "opt": ["sgd", "adam"], "steps": "60"})
+    assert not at.warning and not at.error
+    assert at.text_input(key="w:formula").value == "x^2 + 3*y^2"
+    land = optlab.formula_landscape("x^2 + 3*y^2")
+    drawn = path_traces(at)
+    for name in ("sgd", "adam"):
+        np.testing.assert_array_equal(drawn[name], optlab.simulate(land, name, steps=60).path)
+    assert "3 y^{2}" in at.latex[0].value and any("estimate" in c.value for c in at.caption)
+    at.text_input(key="w:formula").set_value("sin(x) + y^2").run()
+    assert not at.exception and "formula=sin%28x%29+%2B+y%5E2" in share_url(at)
+
+
+def test_a_rejected_formula_is_explained_and_kept_in_its_box():
+    at = open_app({"landscape": "custom", "formula": "x^2", "opt": ["adam"]})
+    at.text_input(key="w:formula").set_value("x^2 + os.system(1)").run()
+    assert not at.exception
+    assert any("unknown name 'os' at column 7" in e.value for e in at.error)
+    assert at.text_input(key="w:formula").value == "x^2 + os.system(1)"
+    assert at.query_params["formula"] == "x^2", "the link keeps the last valid view"
+    at.text_input(key="w:formula").set_value("x^2 + y^4").run()
+    assert not at.error and len(at.get("plotly_chart")) == 3
+
+
+def test_a_tampered_formula_link_warns_and_keeps_the_rest():
+    at = open_app({"landscape": "custom", "formula": "__import__('os').system('ls')", "steps": "42"})
+    assert "`formula`" in at.warning[0].value and "unknown name '__import__'" in at.warning[0].value
+    assert "steps=42" in share_url(at)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_minibatch_size_on_a_model_landscape():
+    at = open_app({"landscape": "linear_regression", "opt": ["sgd"], "sgd.lr": "0.1", "steps": "50"})
+    at.number_input(key="w:batch").set_value(4).run()
+    assert not at.exception and "batch=4" in share_url(at)
+    np.testing.assert_array_equal(path_traces(at)["sgd"], optlab.simulate("linear_regression", "sgd", lr=0.1,
+                                                                          steps=50, batch_size=4).path)

@@ -57,10 +57,14 @@ def test_trajectories_csv_has_every_optimizer_and_step():
                                rtol=1e-15)
 
 
-@pytest.mark.parametrize("name", ["adam_vs_sgd", "momentum_overshoot"])
+CUSTOM_LINK = {"landscape": "custom", "formula": "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "opt": ["adam", "rmsprop"],
+               "adam.lr": "0.1", "steps": "100", "x0": "0.5", "y0": "-0.5"}
+
+
+@pytest.mark.parametrize("name", ["adam_vs_sgd", "momentum_overshoot", "custom formula", "tiny_network"])
 def test_torch_script_reproduces_the_runs(name, capsys, tmp_path):
     pytest.importorskip("torch")
-    cfg = PRESETS[name].config
+    cfg = C.from_query(CUSTOM_LINK)[0] if name == "custom formula" else PRESETS[name].config
     script = tmp_path / "runs.py"
     script.write_text(torch_script(cfg))
     runpy.run_path(str(script), run_name="__main__")

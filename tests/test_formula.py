@@ -1,0 +1,214 @@
+"""Typed-in formulas: hostile text is rejected quickly and harmlessly, accepted text gives
+the right function and gradient, and a formula landscape works everywhere a declared one does."""
+
+import os
+import pickle
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import optlab
+from optlab import config as C
+from optlab.formula import MAX_LENGTH, FormulaError, compile_formula, formula_landscape, parse_formula
+
+CANARY = "/tmp/optlab-formula-canary"
+
+HOSTILE = [
+    # code: attribute access, dunders, imports, calls of builtins, lambdas, comprehensions
+    "__import__('os').system('touch " + CANARY + "')",
+    "os.system('touch " + CANARY + "')",
+    "open('" + CANARY + "', 'w')",
+    "exec('import os')", "eval('1+1')", "compile('1', 'a', 'eval')", "globals()", "locals()", "vars()",
+    "getattr(x, 'real')", "x.real", "x.__class__", "().__class__.__bases__[0].__subclasses__()",
+    "__builtins__", "__class__", "x.__dict__", "sin.__globals__", "[x for x in (1, 2)]", "{x: 1}",
+    "{x}", "(x for x in y)", "lambda: 1", "lambda x: x", "import os", "from os import system",
+    "x if y else 1", "x and y", "x or y", "not x", "x == y", "x < y", "x := 1", "x; y", "x\ny",
+    "x @ y", "x // y", "x % y", "x & y", "x | y", "~x", "x << 2", "'abc'", '"abc"', "b'x'", "x[0]",
+    "sympify('x')", "Symbol('x')", "Function('f')(x)", "Integral(x, x)", "N(pi, 10**9)", "sin(x, y)",
+    "exp()", "print(x)", "input()", "breakpoint()", "...", "x,", "`x`", "$x", "#x", "x # comment", "\\x",
+    # huge numbers and towers: must not hang or allocate
+    "9**9**9", "9^9^9", "10^10^10^10", "2**100000", "x**1e6", "x^(10^10)", "e^e^e^e", "(10^100)^(10^100)",
+    "x^exp(exp(exp(100)))", "exp(exp(exp(exp(10))))", "1e999", "1e308*1e308", "10^300*10^300",
+    "99^99*99^99*99^99", "x^-1000", "2^2^2^2^2", "factorial(10**9)",
+    # nesting and length
+    "(" * 40 + "x" + ")" * 40, "sin(" * 30 + "x" + ")" * 30, "-" * 40 + "x", "x" + "+x" * 200,
+    "1" * (MAX_LENGTH + 1), "",  "   ",
+    # unicode look-alikes, control characters
+    "х^2", "ｘ+1", "x²", "x × y", "x − y", "٣*x", "x\x00", "\x00", "x\u200b+y", "sin\u2060(x)", "ⅹ", "𝑥",
+    # constants that are not real finite numbers
+    "1/0", "x/0", "log(0)", "sqrt(-1)", "log(-1)", "0^-1", "(-8)^(1/3)",
+    # syntax
+    "2x", "x y", "sin x", "(x", "x)", "x +", "* x", "x ** ** y", "x ^", "e3", "1.2.3", "x..y",
+]
+
+
+@pytest.fixture(autouse=False)
+def one_second():
+    """Fail (not hang) if parsing takes more than 1 s."""
+    def expire(*_):
+        raise TimeoutError("took more than 1 s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def test_there_are_at_least_fifty_hostile_inputs():
+    assert len(set(HOSTILE)) >= 50
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_input_is_rejected_quickly_and_harmlessly(text, one_second):
+    modules = set(sys.modules)
+    if os.path.exists(CANARY):
+        os.remove(CANARY)
+    start = time.perf_counter()
+    with pytest.raises(FormulaError) as info:
+        compile_formula(text)
+    assert time.perf_counter() - start < 1.0
+    message = str(info.value)
+    assert message and "Traceback" not in message
+    assert not os.path.exists(CANARY), "no side effect"
+    imported = {m for m in set(sys.modules) - modules if not m.startswith(("sympy", "mpmath", "numpy"))}
+    assert imported == set(), "nothing imported (sympy may load its own submodules lazily)"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("os.system('ls')", "unknown name 'os' at column 1"),
+    ("x + os", "unknown name 'os' at column 5"),
+    ("x.real", "unexpected character '.' at column 2"),
+    ("х^2", "U+0445 at column 1"),
+    ("9**9**9", "exponent after '**' at column 2 is too large"),
+    ("(" * 40 + "x" + ")" * 40, "nested too deeply"),
+    ("x" * 400, "400 characters long"),
+    ("2x", "missing operator before 'x' at column 2"),
+    ("sin(x", "expected ')' at column 6 (to close column 4)"),
+    ("log(0)", "log(...) at column 1 is infinite"),
+    ("sqrt(-1)", "not a real number"),
+    ("1/0", "division by zero at column 3"),
+    ("", "empty"),
+])
+def test_rejections_say_what_and_where(text, message):
+    with pytest.raises(FormulaError, match=None) as info:
+        parse_formula(text)
+    assert message in str(info.value)
+
+
+def test_the_issue_examples_are_accepted_and_mean_what_they_say():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-2, 2, (2, 50))
+    cases = {
+        "x**2 + 10*y**2": x**2 + 10 * y**2,
+        "(1-x)^2 + 100*(y-x^2)^2": (1 - x) ** 2 + 100 * (y - x**2) ** 2,
+        "sin(x)*cos(y)": np.sin(x) * np.cos(y),
+        "exp(-x^2) + log(1 + y^2) + sqrt(abs(x)) + tanh(y) - pi*e": (
+            np.exp(-(x**2)) + np.log(1 + y**2) + np.sqrt(np.abs(x)) + np.tanh(y) - np.pi * np.e),
+        "2^3^2 * x": 512 * x,  # right-associative, as in mathematics
+        "-x^2": -(x**2),  # unary minus binds looser than the power
+        "x^-1 + 1.5e-1*y": 1 / x + 0.15 * y,
+        "tan(x/4)": np.tan(x / 4),
+    }
+    for text, expected in cases.items():
+        np.testing.assert_allclose(compile_formula(text).value(x, y), expected, rtol=1e-12, err_msg=text)
+
+
+FORMULAS = [
+    "x**2 + 10*y**2", "(1-x)^2 + 100*(y-x^2)^2", "sin(x)*cos(y)", "exp(-(x^2+y^2)/2) * x",
+    "log(1 + x^2 + y^2)", "sqrt(x^2 + y^2 + 1)", "tanh(x*y) + abs(x - 0.3)", "x^3 - 3*x*y^2",
+    "(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "cos(pi*x) * e^(-y^2)", "x/(1 + y^2)", "tan(x/3) + y^4",
+]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_symbolic_gradient_matches_central_differences(text):
+    c = compile_formula(text)
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(-2, 2, (300, 2))
+    xy = xy[np.abs(xy[:, 0] - 0.3) > 1e-3]  # abs(x - 0.3) has a kink there
+    h = 1e-6
+    fd = np.stack([(c.value(*(xy + e).T) - c.value(*(xy - e).T)) / (2 * h) for e in np.eye(2) * h], axis=-1)
+    g = np.stack(c.gradient(*xy.T), axis=-1)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="xy0123456789.+-*/^() esincoqrtlgpabh", max_size=40))
+def test_any_text_is_accepted_or_rejected_with_a_formula_error(text):
+    try:
+        c = compile_formula(text)
+    except FormulaError as e:
+        assert str(e)
+        return
+    with np.errstate(all="raise"):  # evaluation never raises: NumPy's warnings are silenced inside
+        c.value(np.array([0.5, -1.0, np.inf]), np.array([0.25, 2.0, 0.0]))
+        c.gradient(np.array([0.5, -1.0]), np.array([0.25, 2.0]))
+
+
+def test_overflow_and_domain_errors_become_nan_regions_and_divergence():
+    land = formula_landscape("log(x) + y^2", xmin=-2, xmax=2, ymin=-2, ymax=2)
+    assert np.isnan(land.f([-1.0, 0.0])) and np.isfinite(land.f([1.0, 0.0]))
+    run = optlab.simulate(land, "sgd", start=(0.5, 1.0), lr=1.0, steps=50)  # jumps to x < 0
+    assert run.diverged_at is not None and np.isnan(run.path[run.diverged_at:]).all()
+    with pytest.raises(FormulaError, match="not a finite number anywhere"):
+        formula_landscape("exp(exp(exp(exp(x^2 + 10))))")
+
+
+def test_a_formula_landscape_works_with_simulate_and_estimates_its_minima():
+    land = optlab.formula_landscape("(1-x)^2 + 100*(y-x^2)^2", xmin=-2, xmax=2, ymin=-1, ymax=3)
+    np.testing.assert_allclose(land.minima, [[1.0, 1.0]], atol=1e-4)
+    assert land.f_min == pytest.approx(0.0, abs=1e-8)
+    assert "estimate" in land.minima_note
+    run = optlab.simulate(land, "adam", start=(-1.5, 2.0), steps=500, lr=0.05)
+    reference = optlab.simulate("rosenbrock", "adam", start=(-1.5, 2.0), steps=500, lr=0.05)
+    np.testing.assert_allclose(run.path, reference.path, rtol=1e-9, atol=1e-12)
+    two = optlab.formula_landscape("(x^2 + y - 11)^2 + (x + y^2 - 7)^2")  # Himmelblau: four minima
+    assert len(two.minima) == 4
+    np.testing.assert_allclose(two.f(two.minima), 0.0, atol=1e-8)
+    assert pickle.loads(pickle.dumps(land)) is land  # by text and domain (st.cache_data pickles runs)
+
+
+def test_a_batch_on_a_formula_equals_single_runs():
+    land = optlab.formula_landscape("sin(x)*cos(y) + 0.1*(x^2 + y^2)")
+    starts = np.array([[1.0, 2.0], [-3.0, 0.5], [2.5, -2.5]])
+    batch = optlab.simulate(land, "momentum", start=starts, lr=0.05, steps=100)
+    for i, s in enumerate(starts):
+        np.testing.assert_array_equal(batch.path[:, i], optlab.simulate(land, "momentum", start=s, lr=0.05,
+                                                                        steps=100).path)
+
+
+def test_the_domain_is_checked():
+    with pytest.raises(FormulaError, match="empty"):
+        formula_landscape("x^2", xmin=1, xmax=-1)
+    with pytest.raises(ValueError, match="xmin"):
+        formula_landscape("x^2", xmin=-1e9)
+
+
+def test_the_formula_travels_in_the_link():
+    cfg, problems = C.from_query({"landscape": "custom", "formula": "x^2 + 3*y^2", "custom.xmin": "-2",
+                                  "opt": "adam"})
+    assert problems == []
+    query = C.to_query(cfg)
+    assert ("formula", "x^2 + 3*y^2") in query and ("custom.xmin", "-2") in query
+    again, _ = C.from_query({k: v for k, v in query})
+    assert C.to_query(again) == query
+    assert again.land.domain == ((-2.0, 5.0), (-5.0, 5.0))
+    run = C.run_all(again)["adam"]
+    np.testing.assert_array_equal(run.path, optlab.simulate(again.land, "adam", start=again.start_point,
+                                                            steps=again.steps).path)
+    url = C.to_url(cfg, "http://localhost:8501")
+    assert "formula=x%5E2+%2B+3%2Ay%5E2" in url
+
+
+def test_a_tampered_formula_in_a_link_warns_and_keeps_the_rest():
+    cfg, problems = C.from_query({"landscape": "custom", "formula": "__import__('os')", "steps": "123",
+                                  "opt": "sgd", "sgd.lr": "0.01"})
+    assert len(problems) == 1 and "unknown name '__import__' at column 1" in problems[0]
+    assert cfg.landscape == "custom" and cfg.steps == 123 and cfg.hp("sgd")["lr"] == 0.01
+    cfg, problems = C.from_query({"landscape": "custom", "formula": "x^2", "custom.xmin": "4", "custom.xmax": "1"})
+    assert len(problems) == 1 and "empty" in problems[0] and cfg.land.domain[0] == (-5.0, 5.0)
