@@ -239,3 +239,10 @@ def test_minibatch_size_on_a_model_landscape():
     assert not at.exception and "batch=4" in share_url(at)
     np.testing.assert_array_equal(path_traces(at)["sgd"], optlab.simulate("linear_regression", "sgd", lr=0.1,
                                                                           steps=50, batch_size=4).path)
+
+
+@pytest.mark.parametrize("formula", ["1", "log(x) + y^2", "1/x + y^2", "-x^2 - y^2", "x^y", "1e300*x^2"])
+def test_odd_formulas_render_with_nan_regions_not_tracebacks(formula):
+    at = open_app({"landscape": "custom", "formula": formula, "opt": ["sgd", "adam"], "steps": "50"})
+    assert not at.warning and len(at.get("plotly_chart")) == 3
+    assert set(path_traces(at)) == {"sgd", "adam"}
