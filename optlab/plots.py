@@ -101,9 +101,11 @@ def _markers(land: Landscape, start) -> list:
     traces = []
     if len(land.minima):
         traces.append(go.Scatter(
-            x=land.minima[:, 0], y=land.minima[:, 1], mode="markers", name="global minimum",
+            x=land.minima[:, 0], y=land.minima[:, 1], mode="markers",
+            name="estimated minimum" if land.formula is not None else "global minimum",
             marker=dict(symbol="star", size=15, color="white", line=dict(color="black", width=1)),
-            hovertemplate="minimum (%{x:.4g}, %{y:.4g})<extra></extra>",
+            hovertemplate=("estimated " if land.formula is not None else "")
+            + "minimum (%{x:.4g}, %{y:.4g})<extra></extra>",
         ))
     traces.append(go.Scatter(
         x=[start[0]], y=[start[1]], mode="markers", name="start",
