@@ -116,3 +116,26 @@ def test_tampered_link_shows_a_warning_not_a_traceback(browser, server):
     assert "adam.lr" in warning and "steps" in warning and "landscape" in warning
     assert page.locator("[data-testid=stException]").count() == 0
     context.close()
+
+
+def test_a_typed_formula_is_shared_and_reproduced(browser, server):
+    context, page = open_page(browser, f"{server}/?landscape=custom&opt=adam&adam.lr=0.1&steps=100")
+    box = page.locator("[data-testid=stSidebar] [data-testid=stTextInput] input").first
+    box.fill("(x-1)^2 + 2*(y+1)^2")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code')"
+                           ".innerText.includes('formula=%28x-1%29')", timeout=60_000)
+    wait_ready(page)
+    url = share_box(page)
+    traces = page.evaluate(TRACES_JS)
+    context.close()
+
+    fresh, page2 = open_page(browser, url)
+    assert page2.locator("[data-testid=stSidebar] [data-testid=stTextInput] input").first.input_value() == \
+        "(x-1)^2 + 2*(y+1)^2"
+    assert page2.evaluate(TRACES_JS) == traces
+    assert page2.locator("[data-testid=stException]").count() == 0
+    fresh.close()
+    land = optlab.formula_landscape("(x-1)^2 + 2*(y+1)^2")
+    np.testing.assert_array_equal(np.column_stack([traces[0]["x"], traces[0]["y"]]),
+                                  optlab.simulate(land, "adam", lr=0.1, steps=100).path)
