@@ -78,11 +78,27 @@ def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e
         row = {c: np.asarray(v).reshape(steps, -1)[k - 1, 0] if np.ndim(v) else v for c, v in coeffs.items()}
         step = Step(k, lrs[k - 1], *row.values())
         with np.errstate(all="ignore"):  # as simulate() does: a diverging step is not an error
-            new, _ = opt.update(grads[k - 1], state, theta, step, ns, ARRAY)
-        np.testing.assert_allclose(new, path[k], rtol=rtol, atol=1e-300,
-                                   err_msg=f"{name} {hp}: step {k} from torch's state")
+            new, new_state = opt.update(grads[k - 1], state, theta, step, ns, ARRAY)
+        # rounding in the step, magnified where the rule cancels (1 for every rule but centered RMSprop)
+        slack = 16 * np.finfo(float).eps * cancellation(full, new_state) * np.abs(path[k] - theta)
+        np.testing.assert_array_less(np.abs(new - path[k]), rtol * np.abs(path[k]) + slack + 1e-300,
+                                     err_msg=f"{name} {hp}: step {k} from torch's state")
         compared += 1
     assert compared >= 1 or not np.isfinite(path[1]).all(), "nothing compared"
+
+
+def cancellation(hp: dict, state) -> float:
+    """How much centered RMSprop's √(v − ḡ²) magnifies rounding: max v / (v − ḡ²), else 1.
+
+    torch computes v − ḡ² with addcmul, which may fuse the multiply and the add; NumPy
+    rounds twice. The two differ by about one ulp of v, which the subtraction turns into
+    a relative error of ulp · v / (v − ḡ²) in the denominator, hence in the step.
+    """
+    if not hp.get("centered"):
+        return 1.0
+    with np.errstate(all="ignore"):
+        ratio = state.v / (state.v - state.gbar * state.gbar)
+    return float(np.nanmax(np.abs(ratio), initial=1.0))
 
 
 CASES = [
@@ -140,7 +156,7 @@ def test_random_hyperparameters_match_torch(name, data):
             hp[p.name] = data.draw(st.booleans(), label=p.name)
         elif p.name == "lr":
             hp["lr"] = 10 ** data.draw(st.floats(-5, -1), label="lr")
-        elif p.name == "alpha":  # α → 0 makes centered RMSprop's v − ḡ² cancel to rounding noise under a √
+        elif p.name == "alpha":  # small α: centered RMSprop's v − ḡ² cancels (see cancellation())
             hp["alpha"] = data.draw(st.floats(0.05, 0.999), label=p.name)
         elif p.name.startswith("beta") or p.name == "rho":
             hp[p.name] = data.draw(st.floats(0.0, 0.999), label=p.name)
