@@ -81,6 +81,30 @@ def test_batch_equals_single_runs_to_the_last_bit(name, landscape, lr_exp, beta1
         assert row.diverged_at == single.diverged_at
 
 
+@pytest.mark.parametrize("name", ["adam", "nadam", "radam", "sgd"])
+def test_chunks_and_shared_coefficients_change_no_bit(monkeypatch, name):
+    # a batch runs in chunks of CHUNK_RUNS runs, and per-step coefficients are computed once per
+    # distinct hyperparameter combination; neither may change a single run's numbers
+    monkeypatch.setattr(optlab.simulation, "CHUNK_RUNS", 3)
+    rng = np.random.default_rng(5)
+    starts = rng.uniform(-4, 4, (8, 2))
+    hp = {"lr": np.array([1e-3, 1e-2, 1e-3, 5e-2, 1e-2, 1e-3, 2e-2, 1e-2])}
+    if name != "sgd":  # repeated values: the same β1^t serves several runs
+        hp["beta1"] = np.array([0.9, 0.5, 0.9, 0.0, 0.5, 0.95, 0.9, 0.5])
+    else:
+        hp["momentum"] = np.array([0.0, 0.9, 0.9, 0.5, 0.0, 0.9, 0.5, 0.5])
+    seeds = np.arange(8) % 3
+    batch = optlab.simulate("rastrigin", name, start=starts, steps=60, noise=0.3, seed=seeds, **hp)
+    for i in range(8):
+        single = optlab.simulate("rastrigin", name, start=starts[i], steps=60, noise=0.3, seed=int(seeds[i]),
+                                 **{k: float(v[i]) for k, v in hp.items()})
+        row = batch.run(i)
+        np.testing.assert_array_equal(row.path, single.path)
+        np.testing.assert_array_equal(row.loss, single.loss)
+        for key in single.state:
+            np.testing.assert_array_equal(row.state[key], single.state[key])
+
+
 def test_divergence_is_recorded_and_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any NumPy RuntimeWarning fails the test
