@@ -92,7 +92,7 @@ def test_chunks_and_shared_coefficients_change_no_bit(monkeypatch, name):
     if name != "sgd":  # repeated values: the same β1^t serves several runs
         hp["beta1"] = np.array([0.9, 0.5, 0.9, 0.0, 0.5, 0.95, 0.9, 0.5])
     else:
-        hp["momentum"] = np.array([0.0, 0.9, 0.9, 0.5, 0.0, 0.9, 0.5, 0.5])
+        hp["momentum"] = np.array([0.3, 0.9, 0.9, 0.5, 0.3, 0.9, 0.5, 0.5])  # μ = 0 keeps no buffer
     seeds = np.arange(8) % 3
     batch = optlab.simulate("rastrigin", name, start=starts, steps=60, noise=0.3, seed=seeds, **hp)
     for i in range(8):
