@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from optlab import sweeps
 from optlab.landscape import Landscape, get_landscape, landscape_names
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
@@ -50,6 +51,47 @@ CUSTOM = "custom"  # landscape=custom&formula=...: a typed-in formula (optlab.fo
 
 # Page state that travels in the link but does not change the runs.
 VIEWS = ("overlay", "multiples")
+EXPLORE_VIEWS = ("sensitivity", "basins", "seeds")
+SWEEP_METRICS = ("final_loss", "steps_to_tol")
+SWEEP_N = Param("sweep.n", 60, low=2, high=sweeps.MAX_SWEEP_CELLS, kind=int, help="cells per axis of the sweep grid")
+BASINS_N = Param("basins.n", 100, low=2, high=sweeps.MAX_BASIN_CELLS, kind=int,
+                 help="start points per axis of the basin map")
+SEEDS_N = Param("seeds.n", 20, low=2, high=sweeps.MAX_SEEDS, kind=int, help="seeds per optimizer")
+RANGE_KEYS = ("xmin", "xmax", "ymin", "ymax")
+
+
+@dataclass(frozen=True)
+class Explore:
+    """The many-run views under the comparison (optlab.sweeps); None/empty means "the default".
+
+    Defaults follow the page: the sweep's optimizer is the page's first, its axes lr and
+    the optimizer's next hyperparameter over their slider ranges; the basin map compares
+    the page's first two optimizers.
+    """
+
+    view: str | None = None  # one of EXPLORE_VIEWS, or None: closed
+    sweep_opt: str | None = None
+    sweep_x: str | None = None
+    sweep_y: str | None = None
+    sweep_range: dict = field(default_factory=dict)  # RANGE_KEYS -> value, non-defaults only
+    sweep_n: int = SWEEP_N.default
+    sweep_metric: str = SWEEP_METRICS[0]
+    basins_opts: tuple[str, ...] = ()
+    basins_n: int = BASINS_N.default
+    seeds_n: int = SEEDS_N.default
+
+    def sweep_axes(self, optimizers) -> tuple[str, str, str, tuple[float, float], tuple[float, float]]:
+        """(optimizer, x, y, x range, y range), defaults resolved."""
+        opt = self.sweep_opt or optimizers[0]
+        dx, dy = sweeps.default_axes(opt)
+        x = self.sweep_x or dx
+        y = self.sweep_y or (dy if dy != x else next(n for n in sweeps.sweepable(opt) if n != x))
+        (xlo, xhi), (ylo, yhi) = sweeps.axis_range(opt, x), sweeps.axis_range(opt, y)
+        r = self.sweep_range
+        return opt, x, y, (r.get("xmin", xlo), r.get("xmax", xhi)), (r.get("ymin", ylo), r.get("ymax", yhi))
+
+    def basin_optimizers(self, optimizers) -> tuple[str, ...]:
+        return self.basins_opts or tuple(optimizers[:2])
 
 
 @dataclass(frozen=True)
@@ -70,6 +112,7 @@ class RunConfig:
     view: str = "overlay"
     inspect: str | None = None  # optimizer shown in the step inspector
     k: int | None = None  # step shown in the step inspector
+    explore: Explore = field(default_factory=Explore)  # sweeps, basins, seed bands
 
     @property
     def land(self) -> Landscape:
@@ -98,6 +141,10 @@ class RunConfig:
     def key(self) -> str:
         """A canonical string: equal configs, equal keys (for caching)."""
         return urlencode(to_query(self), doseq=True)
+
+    def runs_only(self) -> RunConfig:
+        """The config without what only changes how the page shows the runs (view, inspector, explore)."""
+        return replace(self, view="overlay", inspect=None, k=None, explore=Explore())
 
 
 def _fmt(value) -> str:
@@ -148,6 +195,26 @@ def to_query(cfg: RunConfig) -> list[tuple[str, str]]:
         q.append(("inspect", cfg.inspect))
     if cfg.k is not None:
         q.append(("k", str(cfg.k)))
+    return q + _explore_query(cfg.explore)
+
+
+def _explore_query(e: Explore) -> list[tuple[str, str]]:
+    q: list[tuple[str, str]] = []
+    if e.view:
+        q.append(("explore", e.view))
+    for key, value in (("sweep.opt", e.sweep_opt), ("sweep.x", e.sweep_x), ("sweep.y", e.sweep_y)):
+        if value:
+            q.append((key, value))
+    q += [(f"sweep.{k}", _fmt(e.sweep_range[k])) for k in RANGE_KEYS if k in e.sweep_range]
+    if e.sweep_n != SWEEP_N.default:
+        q.append(("sweep.n", str(e.sweep_n)))
+    if e.sweep_metric != SWEEP_METRICS[0]:
+        q.append(("sweep.metric", e.sweep_metric))
+    q += [("basins.opt", name) for name in e.basins_opts]
+    if e.basins_n != BASINS_N.default:
+        q.append(("basins.n", str(e.basins_n)))
+    if e.seeds_n != SEEDS_N.default:
+        q.append(("seeds.n", str(e.seeds_n)))
     return q
 
 
@@ -318,6 +385,8 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
         except ValueError as e:
             problems.append(f"`k`: {e}")
 
+    explore = _read_explore(take, read, q, used, problems, optimizers)
+
     for key in q:
         if key not in used:
             problems.append(f"`{key}` is not a parameter of this page; ignored")
@@ -326,19 +395,106 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
         landscape=landscape, landscape_params=landscape_params, formula=formula, batch=batch,
         optimizers=tuple(optimizers), hparams=hparams,
         steps=steps, start=start, seed=seed, schedule=schedule, schedule_params=schedule_params,
-        noise=noise, clip=clip, view=view, inspect=inspect, k=k,
+        noise=noise, clip=clip, view=view, inspect=inspect, k=k, explore=explore,
     )
     return cfg, problems
 
 
+def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
+    """The explore views' part of a link; each invalid value is reported and left at its default."""
+    view = take("explore")
+    if view is not None and view not in EXPLORE_VIEWS:
+        problems.append(f"`explore`: unknown view {view!r}; allowed: {', '.join(EXPLORE_VIEWS)}")
+        view = None
+    sweep_opt = take("sweep.opt")
+    if sweep_opt is not None and sweep_opt not in optimizer_names():
+        problems.append(f"`sweep.opt`: unknown optimizer {sweep_opt!r}; using {optimizers[0]}")
+        sweep_opt = None
+    opt = sweep_opt or optimizers[0]
+    axes = {}
+    for key in ("sweep.x", "sweep.y"):
+        name = take(key)
+        if name is not None and name not in sweeps.sweepable(opt):
+            problems.append(f"`{key}`: {opt} has no numeric hyperparameter {name!r}; allowed: "
+                            f"{', '.join(sweeps.sweepable(opt))}")
+            name = None
+        axes[key] = name
+    if axes["sweep.x"] and axes["sweep.x"] == axes["sweep.y"]:
+        problems.append(f"`sweep.y`: the same hyperparameter as `sweep.x` ({axes['sweep.y']}); using the default")
+        axes["sweep.y"] = None
+    e = Explore(sweep_opt=sweep_opt, sweep_x=axes["sweep.x"], sweep_y=axes["sweep.y"])
+    _, x, y, *_ = e.sweep_axes(optimizers)
+    specs = {"x": get_optimizer(opt).param(x), "y": get_optimizer(opt).param(y)}
+    sweep_range = {}
+    for k in RANGE_KEYS:
+        raw = take(f"sweep.{k}")
+        if raw is None:
+            continue
+        spec = specs[k[0]]
+        try:
+            value = _parse(replace(spec, name=f"sweep.{k}", kind=float), raw)
+            if spec.log and value <= 0:
+                raise ValueError(f"{raw!r} is not above 0 (a log axis)")
+            sweep_range[k] = value
+        except ValueError as err:
+            problems.append(f"`sweep.{k}`: {err}; using the default range")
+    e = replace(e, sweep_range=sweep_range)
+    _, _, _, (xlo, xhi), (ylo, yhi) = e.sweep_axes(optimizers)
+    if not (xlo < xhi and ylo < yhi):
+        problems.append("`sweep.xmin`…`sweep.ymax`: each range needs low < high; using the default ranges")
+        e = replace(e, sweep_range={})
+    metric = take("sweep.metric") or SWEEP_METRICS[0]
+    if metric not in SWEEP_METRICS:
+        problems.append(f"`sweep.metric`: unknown metric {metric!r}; allowed: {', '.join(SWEEP_METRICS)}")
+        metric = SWEEP_METRICS[0]
+    used.add("basins.opt")
+    basins_opts: list[str] = []
+    for name in q.get("basins.opt", []):
+        if name not in optimizer_names():
+            problems.append(f"`basins.opt`: unknown optimizer {name!r} ignored")
+        elif name not in basins_opts and len(basins_opts) < 2:
+            basins_opts.append(name)
+        else:
+            problems.append(f"`basins.opt`: {name!r} ignored (two different optimizers at most)")
+    return replace(e, view=view, sweep_n=read("sweep.n", SWEEP_N), sweep_metric=metric,
+                   basins_opts=tuple(basins_opts), basins_n=read("basins.n", BASINS_N),
+                   seeds_n=read("seeds.n", SEEDS_N))
+
+
+def _common(cfg: RunConfig) -> dict:
+    """simulate()'s keyword arguments that every optimizer's runs share."""
+    return dict(steps=cfg.steps, schedule=cfg.schedule, schedule_params=cfg.schedule_params, noise=cfg.noise,
+                clip_norm=cfg.clip or None, batch_size=(cfg.batch or None) if cfg.land.data_size else None)
+
+
 def run_one(cfg: RunConfig, optimizer: str) -> Run:
     """One optimizer's run for this config."""
-    return simulate(
-        cfg.land, optimizer, start=cfg.start_point, steps=cfg.steps, seed=cfg.seed,
-        schedule=cfg.schedule, schedule_params=cfg.schedule_params, noise=cfg.noise,
-        clip_norm=cfg.clip or None, batch_size=(cfg.batch or None) if cfg.land.data_size else None,
-        **cfg.hparams.get(optimizer, {}),
-    )
+    return simulate(cfg.land, optimizer, start=cfg.start_point, seed=cfg.seed, **_common(cfg),
+                    **cfg.hparams.get(optimizer, {}))
+
+
+def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = True) -> int:
+    """The largest grid (cells per axis, or runs if not square) within sweeps.MAX_RUN_STEPS."""
+    budget = sweeps.MAX_RUN_STEPS // (steps * runs_per_cell)
+    return min(cells_per_axis, math.isqrt(budget) if square else budget)
+
+
+def run_sensitivity(cfg: RunConfig, n: int) -> sweeps.Sweep:
+    opt, x, y, xr, yr = cfg.explore.sweep_axes(cfg.optimizers)
+    return sweeps.sensitivity(cfg.land, opt, x=x, y=y, x_range=xr, y_range=yr, n=n, start=cfg.start_point,
+                              seed=cfg.seed, hparams=cfg.hparams.get(opt, {}), **_common(cfg))
+
+
+def run_basins(cfg: RunConfig, n: int) -> dict[str, sweeps.BasinMap]:
+    return {name: sweeps.basins(cfg.land, name, n=n, seed=cfg.seed, hparams=cfg.hparams.get(name, {}),
+                                **_common(cfg))
+            for name in cfg.explore.basin_optimizers(cfg.optimizers)}
+
+
+def run_seed_bands(cfg: RunConfig, n: int) -> dict[str, sweeps.SeedBand]:
+    return {name: sweeps.seed_bands(cfg.land, name, n_seeds=n, seed=cfg.seed, start=cfg.start_point,
+                                    hparams=cfg.hparams.get(name, {}), **_common(cfg))
+            for name in cfg.optimizers}
 
 
 def run_all(cfg: RunConfig) -> dict[str, Run]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from optlab import config as C
-from optlab import plots
+from optlab import plots, sweep_plots, sweeps
 from optlab.export import torch_script, trajectories_csv
 from optlab.landscape import get_landscape, landscape_names
 from optlab.optimizers import get_optimizer, optimizer_names
@@ -49,6 +50,7 @@ def _widget_values(cfg: C.RunConfig) -> dict:
     if cfg.optimizers:
         v["w:inspect"] = cfg.inspect or cfg.optimizers[0]
     v["w:k"] = cfg.k or 1
+    v.update(_explore_widget_values(cfg))
     return v
 
 
@@ -218,16 +220,26 @@ def _formula_input():
     _ensure("w:formula", DEFAULT_FORMULA)
     text = st.text_input("f(x, y) =", key="w:formula", help=FORMULA_HELP, max_chars=MAX_LENGTH)
     try:
-        return text, formula_landscape(text)
+        land = formula_landscape(text)
     except FormulaError as e:
         st.error(f"Not accepted: {e}", icon=":material/error:")
         st.session_state["landscape_error"] = f"Your formula is not accepted: {e}"
         return text, formula_landscape(DEFAULT_FORMULA)
+    # the domain widgets come next; their values for this run are already in the session state
+    domain = {p.name: st.session_state.get(f"w:{C.CUSTOM}.{p.name}", p.default) for p in land.params}
+    try:
+        shown = land.with_params(**domain)
+    except ValueError:  # an empty domain: reported where the domain is applied
+        shown = None
+    if shown is not None and shown.f_min is None:  # accepted, but NaN or infinite all over this domain
+        st.warning(shown.minima_note, icon=":material/warning:")
+        st.session_state["landscape_error"] = shown.minima_note
+    return text, land
 
 
 # --- computing (cached) -----------------------------------------------------------------
 def _runs_key(cfg: C.RunConfig) -> str:
-    return replace(cfg, view="overlay", inspect=None, k=None).key()
+    return cfg.runs_only().key()
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -269,8 +281,7 @@ def _header(cfg: C.RunConfig) -> None:
     with c2:
         st.latex(land.latex)
     preset = PRESETS.get(st.session_state.get("preset") or "")
-    if preset is not None and C.to_query(preset.config) == C.to_query(replace(cfg, view="overlay", inspect=None,
-                                                                               k=None)):
+    if preset is not None and C.to_query(preset.config) == C.to_query(cfg.runs_only()):
         st.info(f"**{preset.title}.** {preset.notice}", icon=":material/visibility:")
 
 
@@ -388,6 +399,7 @@ def _sync_url(cfg: C.RunConfig) -> None:
 def main() -> None:
     _init_session()
     _apply_pending_start()
+    _apply_pending_setting()
     st.session_state["landscape_error"] = None
     cfg = _controls()
     if st.session_state["landscape_error"]:  # the typed-in text stays in its box; the link keeps the last valid view
@@ -423,5 +435,232 @@ def main() -> None:
     _charts(cfg, figs)
     _table(cfg, runs)
     cfg = _inspector(cfg, runs)
+    cfg = replace(cfg, explore=_explore(shown).explore)
     _share_and_export(cfg, runs)
     _sync_url(cfg)
+
+
+# --- explore: sensitivity sweep, basin maps, seed bands (optlab.sweeps) ------------------------
+EXPLORE_TITLES = {"off": "off", "sensitivity": "Sensitivity to hyperparameters", "basins": "Basins of attraction",
+                  "seeds": "Seed bands"}
+
+
+def _explore_widget_values(cfg: C.RunConfig) -> dict:
+    e = cfg.explore
+    v = {"w:explore": e.view or "off", "w:sweep.n": e.sweep_n, "w:sweep.metric": e.sweep_metric,
+         "w:basins.n": e.basins_n, "w:seeds.n": e.seeds_n}
+    if cfg.optimizers:
+        opt, x, y, (xlo, xhi), (ylo, yhi) = e.sweep_axes(cfg.optimizers)
+        v.update({"w:sweep.opt": opt, "w:sweep.x": x, "w:sweep.y": y, "w:sweep.xmin": xlo, "w:sweep.xmax": xhi,
+                  "w:sweep.ymin": ylo, "w:sweep.ymax": yhi,
+                  "w:basins.opt": list(e.basin_optimizers(cfg.optimizers))})
+    return v
+
+
+def _forget(*keys: str) -> None:
+    for key in keys:
+        st.session_state.pop(key, None)
+
+
+def _explore(cfg: C.RunConfig) -> C.RunConfig:
+    """The many-run views; returns the config with their settings (they travel in the link)."""
+    st.subheader("Explore: many runs at once")
+    _ensure("w:explore", "off")
+    view = st.radio("view", list(EXPLORE_TITLES), key="w:explore", horizontal=True, format_func=EXPLORE_TITLES.get,
+                    label_visibility="collapsed",
+                    help="Sensitivity: one optimizer over a grid of two hyperparameters. Basins: where each start "
+                         "point of the domain ends up. Seed bands: the spread of noisy runs over many seeds.")
+    e = replace(cfg.explore, view=None if view == "off" else view)
+    views = {"sensitivity": _sensitivity_view, "basins": _basins_view, "seeds": _seeds_view}
+    if view in views:
+        try:
+            e = views[view](cfg, e)
+        except ValueError as err:  # a setting simulate() refuses: say so, keep everything the user set
+            st.error(f"This view cannot run with these settings: {err}", icon=":material/error:")
+    else:
+        st.caption("Pick a view: how sensitive an optimizer is to its hyperparameters, which minimum each start "
+                   "point reaches, or how much noisy runs spread over seeds. Each uses this page's landscape, "
+                   "settings and steps.")
+    return replace(cfg, explore=e)
+
+
+def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = True) -> int:
+    m = C.capped(n, runs_per_cell, steps, square)
+    if m < n:
+        st.warning(f"{what} reduced from {n} to {m} so that runs × steps stays within "
+                   f"{sweeps.MAX_RUN_STEPS:,} (about a second of computing); fewer steps allow more.",
+                   icon=":material/speed:")
+    return max(m, 2)
+
+
+def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+    opt_default, *_ = e.sweep_axes(cfg.optimizers)
+    _ensure("w:sweep.opt", opt_default)
+    ranges = ("w:sweep.xmin", "w:sweep.xmax", "w:sweep.ymin", "w:sweep.ymax")
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+    opt = c1.selectbox("optimizer", optimizer_names(), key="w:sweep.opt", format_func=lambda n: get_optimizer(n).title,
+                       on_change=_forget, args=("w:sweep.x", "w:sweep.y", *ranges))
+    names = sweeps.sweepable(opt)
+    dx, dy = sweeps.default_axes(opt)
+    _ensure("w:sweep.x", dx)
+    x = c2.selectbox("across (x)", names, key="w:sweep.x", on_change=_forget, args=(*ranges[:2],))
+    if st.session_state.get("w:sweep.y") in (None, x) or st.session_state["w:sweep.y"] not in names:
+        st.session_state["w:sweep.y"] = dy if dy != x else next(n for n in names if n != x)
+    y = c3.selectbox("down (y)", [n for n in names if n != x], key="w:sweep.y", on_change=_forget,
+                     args=(*ranges[2:],))
+    _ensure("w:sweep.n", C.SWEEP_N.default)
+    n = int(c4.number_input("cells per axis", 2, sweeps.MAX_SWEEP_CELLS, step=10, key="w:sweep.n"))
+    (xlo, xhi), (ylo, yhi) = sweeps.axis_range(opt, x), sweeps.axis_range(opt, y)
+    for key, value in zip(ranges, (xlo, xhi, ylo, yhi), strict=True):
+        _ensure(key, value)
+    with st.expander("ranges and colour"):
+        r1, r2, r3, r4 = st.columns(4)
+        got = [col.number_input(label, format="%g", key=key) for col, label, key in
+               zip((r1, r2, r3, r4), (f"{x} from", f"{x} to", f"{y} from", f"{y} to"), ranges, strict=True)]
+        metric = st.radio("colour", C.SWEEP_METRICS, key="w:sweep.metric", horizontal=True,
+                          format_func={"final_loss": "final loss", "steps_to_tol": "steps to tolerance"}.get)
+    sweep_range = {k: float(v) for k, v, d in zip(C.RANGE_KEYS, got, (xlo, xhi, ylo, yhi), strict=True) if v != d}
+    e = replace(e, sweep_opt=None if opt == cfg.optimizers[0] else opt, sweep_x=None if x == dx else x,
+                sweep_y=None if y == (dy if dy != x else next(k for k in names if k != x)) else y,
+                sweep_range=sweep_range, sweep_n=n, sweep_metric=metric)
+    _, _, _, xr, yr = e.sweep_axes(cfg.optimizers)
+    bad = [f"{name}: {lo:g} to {hi:g}" for name, (lo, hi) in ((x, xr), (y, yr)) if not lo < hi]
+    p_x, p_y = get_optimizer(opt).param(x), get_optimizer(opt).param(y)
+    bad += [f"{p.name} = {v:g} ({p.allowed})" for p, r in ((p_x, xr), (p_y, yr)) for v in r if not p.accepts(v)]
+    bad += [f"{p.name} from {r[0]:g}: a log axis needs values above 0" for p, r in ((p_x, xr), (p_y, yr))
+            if p.log and r[0] <= 0]
+    if bad:
+        st.error("This range cannot be swept: " + "; ".join(bad) + ".", icon=":material/error:")
+        return e
+    cells = _capped(n, 1, cfg.steps, "Cells per axis")
+    sub = replace(cfg.runs_only(), explore=replace(e, view=None, sweep_metric=C.SWEEP_METRICS[0], basins_opts=(),
+                                                   basins_n=C.BASINS_N.default, seeds_n=C.SEEDS_N.default))
+    with st.spinner(f"Running {opt} {cells * cells:,} times, {cfg.steps} steps each…", show_time=True):
+        sweep = _sensitivity(sub.key(), cells)
+    current = None
+    if opt in cfg.optimizers:
+        hp = cfg.hp(opt)
+        current = (hp[x], hp[y])
+    fig = _sensitivity_figure(sub.key(), cells, metric, current)
+    event = st.plotly_chart(fig, width="stretch", key="sweep", on_select="rerun", selection_mode="points",
+                            config={"displaylogo": False})
+    _handle_cell_click(event, opt, x, y)
+    finite = sweep.final_loss[np.isfinite(sweep.final_loss)]
+    diverged = int(np.isfinite(sweep.diverged_at).sum())
+    st.caption(f"{cells}×{cells} settings of {get_optimizer(opt).title}, {cfg.steps} steps from "
+               f"({cfg.start_point[0]:g}, {cfg.start_point[1]:g}), other hyperparameters as in the comparison. "
+               f"{diverged:,} diverged (×)"
+               + (f"; best final loss {finite.min():.3g}" if finite.size else "")
+               + (f"; {int((~sweep.allowed).sum()):,} settings {opt} does not allow (grey)"
+                  if not sweep.allowed.all() else "")
+               + ". Click a cell to run that setting in the comparison above.")
+    st.download_button("Sweep (CSV)", sweep.to_frame().to_csv(index=False), "optimizer-lab-sweep.csv", "text/csv")
+    return e
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _sensitivity(key: str, n: int):
+    cfg, _ = C.from_query(_parse_key(key))
+    return C.run_sensitivity(cfg, n)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _sensitivity_figure(key: str, n: int, metric: str, current):
+    return sweep_plots.sensitivity_figure(_sensitivity(key, n), metric, current)
+
+
+def _handle_cell_click(event, opt: str, x: str, y: str) -> None:
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if not points:
+        return
+    cell = (opt, x, y, float(points[0]["x"]), float(points[0]["y"]))
+    if st.session_state.get("last_cell") == cell:
+        return
+    st.session_state["last_cell"] = cell
+    st.session_state["pending_setting"] = cell
+    st.rerun()
+
+
+def _apply_pending_setting() -> None:
+    """A clicked sweep cell: put its optimizer and two hyperparameters into the comparison's widgets."""
+    pending = st.session_state.pop("pending_setting", None)
+    if pending is None:
+        return
+    opt, x, y, xv, yv = pending
+    chosen = list(st.session_state.get("w:opt", []))
+    if opt not in chosen:
+        st.session_state["w:opt"] = [*chosen, opt]
+    st.session_state[f"w:{opt}.{x}"] = xv
+    st.session_state[f"w:{opt}.{y}"] = yv
+    st.toast(f"{get_optimizer(opt).title}: {x} = {xv:g}, {y} = {yv:g} loaded into the comparison",
+             icon=":material/check:")
+
+
+def _basins_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+    land = cfg.land
+    _ensure("w:basins.opt", list(e.basin_optimizers(cfg.optimizers)))
+    _ensure("w:basins.n", C.BASINS_N.default)
+    c1, c2 = st.columns([3, 1])
+    chosen = c1.multiselect("optimizers (one or two)", optimizer_names(), key="w:basins.opt", max_selections=2,
+                            format_func=lambda n: get_optimizer(n).title)
+    n = int(c2.number_input("starts per axis", 2, sweeps.MAX_BASIN_CELLS, step=10, key="w:basins.n"))
+    e = replace(e, basins_opts=() if tuple(chosen) == tuple(cfg.optimizers[:2]) else tuple(chosen), basins_n=n)
+    if not len(land.minima):
+        st.info(f"{land.title} has no minimum to reach, so there are no basins. Basin maps tell most on landscapes "
+                "with several minima: Himmelblau, six-hump camel, Rastrigin, Styblinski–Tang.")
+        return e
+    if not chosen:
+        st.info("Pick one or two optimizers.")
+        return e
+    cells = _capped(n, len(chosen), cfg.steps, "Starts per axis")
+    sub = replace(cfg.runs_only(), explore=replace(C.Explore(), basins_opts=tuple(chosen)))
+    with st.spinner(f"Running {len(chosen) * cells * cells:,} starts, {cfg.steps} steps each…", show_time=True):
+        maps = _basins(sub.key(), cells)
+    st.plotly_chart(_basins_figure(sub.key(), cells), width="stretch", key="basins", config={"displaylogo": False})
+    m = next(iter(maps.values()))
+    st.caption(f"Each of {cells}×{cells} start points, coloured by the global minimum (★) its run ends within "
+               f"{m.radius:.3g} of after {cfg.steps} steps (grey: none of them, e.g. a local minimum or still "
+               "moving; black: diverged); lighter where it settled sooner. Hyperparameters and schedule as in the "
+               "comparison.")
+    frame = pd.concat([mp.to_frame() for mp in maps.values()], ignore_index=True)
+    st.download_button("Basin maps (CSV)", frame.to_csv(index=False), "optimizer-lab-basins.csv", "text/csv")
+    return e
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _basins(key: str, n: int):
+    cfg, _ = C.from_query(_parse_key(key))
+    return C.run_basins(cfg, n)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _basins_figure(key: str, n: int):
+    return sweep_plots.basins_figure(_basins(key, n))
+
+
+def _seeds_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+    _ensure("w:seeds.n", C.SEEDS_N.default)
+    n = int(st.number_input("seeds per optimizer", 2, sweeps.MAX_SEEDS, step=5, key="w:seeds.n"))
+    e = replace(e, seeds_n=n)
+    noisy = cfg.noise > 0 or (cfg.batch and cfg.land.data_size)
+    if not noisy:
+        st.info("Without noise every seed gives the same run. Set **gradient noise σ** in the sidebar (under "
+                "*Schedule, noise, clipping*), or a **minibatch size** on a landscape built from data.")
+        return e
+    runs = _capped(n, len(cfg.optimizers), cfg.steps, "Seeds", square=False)
+    sub = replace(cfg.runs_only(), explore=C.Explore())
+    with st.spinner(f"Running {len(cfg.optimizers) * runs:,} seeds, {cfg.steps} steps each…", show_time=True):
+        bands = _seed_bands(sub.key(), runs)
+    st.plotly_chart(sweep_plots.seed_bands_figure(bands), width="stretch", key="seeds",
+                    config={"displaylogo": False})
+    st.caption(f"Seeds {cfg.seed} to {cfg.seed + runs - 1}: the median loss per step and the band between the 10th "
+               "and 90th percentiles. A diverged run counts as worse than any other.")
+    frame = pd.concat([b.to_frame() for b in bands.values()], ignore_index=True)
+    st.download_button("Seed bands (CSV)", frame.to_csv(index=False), "optimizer-lab-seeds.csv", "text/csv")
+    return e
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _seed_bands(key: str, n: int):
+    cfg, _ = C.from_query(_parse_key(key))
+    return C.run_seed_bands(cfg, n)

@@ -1,0 +1,164 @@
+"""Plotly figures of the many-run views (optlab.sweeps): sensitivity heatmap, basin maps, seed bands.
+
+Built from NumPy arrays, no Streamlit. Large grids go in as float32/int16 arrays, which
+Plotly serialises as compact typed arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from optlab.optimizers import get_optimizer
+from optlab.plots import color
+from optlab.sweeps import BasinMap, SeedBand, Sweep
+
+# outcome colours of a basin map: one per declared minimum, then "none" and "diverged"
+BASIN_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4")
+NONE_COLOR, DIVERGED_COLOR = "#9e9e9e", "#202020"
+
+
+def _axis_title(optimizer: str, name: str) -> str:
+    p = get_optimizer(optimizer).param(name)
+    return f"{name} ({p.help.split(':')[0]})" if p.help else name
+
+
+def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[float, float] | None = None,
+                       height: int = 480) -> go.Figure:
+    """Heatmap over the two hyperparameters; diverged cells crossed out; click a cell to load it.
+
+    final_loss is shown as log₁₀(f − f*) (log₁₀ f where the minimum is unknown), steps_to_tol
+    as a number of steps (blank: never within tolerance).
+    """
+    p_x = get_optimizer(sweep.optimizer).param(sweep.x_name)
+    p_y = get_optimizer(sweep.optimizer).param(sweep.y_name)
+    if metric == "steps_to_tol":
+        z, title, hover = sweep.steps_to_tol, "steps to tolerance", "%{z:.0f} steps"
+    elif sweep.f_min is not None:
+        with np.errstate(all="ignore"):  # at the minimum exactly: the smallest positive float
+            z = np.log10(np.maximum(sweep.final_loss - sweep.f_min, np.finfo(float).tiny))
+        title = "log₁₀(final f − f*)"
+        hover = title + " = %{z:.2f}"
+    else:  # no known minimum (saddles): f itself, which may be negative
+        z, title, hover = sweep.final_loss, "final f", "final f = %{z:.4g}"
+    fig = go.Figure(go.Heatmap(
+        x=sweep.x, y=sweep.y, z=z.astype(np.float32), colorscale="Viridis", reversescale=True,
+        colorbar=dict(title=dict(text=title, side="right"), thickness=14),
+        hovertemplate=f"{sweep.x_name} = %{{x:.4g}}<br>{sweep.y_name} = %{{y:.4g}}<br>{hover}<extra></extra>",
+    ))
+    yy, xx = np.nonzero(~np.isnan(sweep.diverged_at))
+    if len(xx):
+        fig.add_trace(go.Scatter(
+            x=sweep.x[xx], y=sweep.y[yy], mode="markers", name="diverged", hoverinfo="skip",
+            marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="#c62828")),
+        ))
+    if current is not None:
+        fig.add_trace(go.Scatter(
+            x=[current[0]], y=[current[1]], mode="markers", name="the comparison's setting", hoverinfo="skip",
+            marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black"))))
+    # plotly.js cannot select a heatmap cell: an invisible marker per cell makes a click return x, y
+    gx, gy = np.meshgrid(sweep.x, sweep.y)
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="cells", showlegend=False,
+                             marker=dict(opacity=0, size=8), hoverinfo="none"))
+    fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), type="log" if p_x.log else "linear")
+    fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), type="log" if p_y.log else "linear")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select",
+                      plot_bgcolor="#e0e0e0", dragmode="zoom",
+                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
+                      title=dict(text=f"{get_optimizer(sweep.optimizer).title}, {sweep.steps} steps: "
+                                      "click a cell to run that setting", font=dict(size=14), y=0.98, x=0,
+                                 xanchor="left"))
+    return fig
+
+
+def _basin_scale(k: int, steps: int) -> tuple[list, int]:
+    """A colorscale with one band per outcome (k minima, none, diverged), light = settled early,
+    dark = settled late; and the number of bands."""
+    colors = [BASIN_COLORS[i % len(BASIN_COLORS)] for i in range(k)] + [NONE_COLOR, DIVERGED_COLOR]
+    n = len(colors)
+    scale = []
+    for i, c in enumerate(colors):
+        scale += [[i / n, _tint(c, 0.75)], [(i + 0.999) / n, c]]
+    scale.append([1.0, colors[-1]])  # plotly.js ignores a colorscale that does not end at 1
+    return scale, n
+
+
+def _tint(hex_color: str, amount: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (round(v + (255 - v) * amount) for v in (r, g, b))
+    return f"rgb({r},{g},{b})"
+
+
+def basins_figure(maps: dict[str, BasinMap], height: int = 460) -> go.Figure:
+    """One panel per optimizer, same axes: each start coloured by the minimum it reaches
+    (grey: none of them, black: diverged), lighter where it settled in fewer steps."""
+    first = next(iter(maps.values()))
+    k, steps = len(first.minima), first.steps
+    scale, n = _basin_scale(k, steps)
+    fig = make_subplots(rows=1, cols=len(maps), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[_basin_title(name, m) for name, m in maps.items()])
+    for col, (_name, m) in enumerate(maps.items(), start=1):
+        band = np.where(m.reached >= 0, m.reached, np.where(m.reached == BasinMap.NONE, k, k + 1))
+        settled = np.where(np.isnan(m.settle_step), steps, m.settle_step) / max(steps, 1)
+        z = (band + 0.999 * settled) / n
+        fig.add_trace(go.Heatmap(
+            x=m.x, y=m.y, z=z.astype(np.float32), zmin=0, zmax=1, colorscale=scale, showscale=False,
+            customdata=np.where(np.isnan(m.settle_step), -1, m.settle_step).astype(np.int16),
+            hovertemplate="start (%{x:.3g}, %{y:.3g})<br>settled after %{customdata} steps (-1: never)"
+                          "<extra></extra>",
+        ), row=1, col=col)
+        if k:
+            fig.add_trace(go.Scatter(x=m.minima[:, 0], y=m.minima[:, 1], mode="markers", showlegend=False,
+                                     hoverinfo="skip", marker=dict(symbol="star", size=13, color="white",
+                                                                   line=dict(width=1.2, color="black"))),
+                          row=1, col=col)
+    labels = [first.label(i) for i in range(k)] + [first.label(BasinMap.NONE), first.label(BasinMap.DIVERGED)]
+    colors = [BASIN_COLORS[i % len(BASIN_COLORS)] for i in range(k)] + [NONE_COLOR, DIVERGED_COLOR]
+    for label, c in zip(labels, colors, strict=True):  # legend entries for the outcome colours
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
+                                 marker=dict(symbol="square", size=12, color=c)))
+    fig.update_xaxes(title_text="x₀ (start)", range=[first.x[0], first.x[-1]])
+    fig.update_yaxes(title_text="y₀ (start)", range=[first.y[0], first.y[-1]], col=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
+    return fig
+
+
+def _basin_title(name: str, m: BasinMap) -> str:
+    shares = m.shares()
+    best = max((v for k, v in shares.items() if k.startswith("minimum")), default=0.0)
+    reached = sum(v for k, v in shares.items() if k.startswith("minimum"))
+    return f"{get_optimizer(name).title}: {reached:.0%} reach a global minimum (largest basin {best:.0%})"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def seed_bands_figure(bands: dict[str, SeedBand], height: int = 380) -> go.Figure:
+    """Median loss per step over the seeds, with the 10–90 % band, one colour per optimizer."""
+    fig = go.Figure()
+    first = next(iter(bands.values()))
+    gap = first.f_min is not None
+    for name, band in bands.items():
+        q = band.quantiles() - (band.f_min if gap else 0.0)
+        with np.errstate(invalid="ignore"):
+            q = np.where(np.isfinite(q) & ((q > 0) if gap else True), q, np.nan)  # log axis: > 0 only
+        steps = np.arange(q.shape[1])
+        c = color(name)
+        title = get_optimizer(name).title
+        fig.add_trace(go.Scatter(x=steps, y=q[0], mode="lines", line=dict(width=0), legendgroup=name,
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=steps, y=q[2], mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=_rgba(c, 0.22), legendgroup=name, name=f"{title}: 10–90 %",
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=steps, y=q[1], mode="lines", line=dict(color=c, width=2), legendgroup=name,
+                                 name=f"{title}: median of {len(band.seeds)} seeds"
+                                      + (f" ({band.diverged} diverged)" if band.diverged else "")))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="f − f*" if gap else "f", type="log" if gap else "linear")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
+    return fig

@@ -1,0 +1,336 @@
+"""Many runs at once, summarised: sensitivity sweeps, basin maps and seed bands.
+
+Each is one batched :func:`optlab.simulate` (split into chunks so that memory stays
+bounded and progress can be reported), reduced to a small result with a tidy
+``to_frame()`` for export:
+
+- :func:`sensitivity`: one optimizer on a grid of two hyperparameters (lr on a log
+  axis), each cell the final loss, best loss, steps to tolerance, divergence step.
+- :func:`basins`: a grid of start points over the landscape's domain, each coloured
+  by the declared minimum it reaches (or none, or diverged) and the steps it took.
+- :func:`seed_bands`: N seeds of a noisy run, summarised per step by the median loss
+  and its 10-90 % band.
+
+Every run is exactly the run a single ``simulate`` call gives (the tests check it to
+the last bit). Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optlab.landscape import Landscape, get_landscape
+from optlab.optimizers import get_optimizer
+from optlab.params import Param
+from optlab.simulation import simulate
+
+MAX_SWEEP_CELLS = 200  # per axis
+MAX_BASIN_CELLS = 300  # per axis
+MAX_SEEDS = 500
+MAX_RUN_STEPS = 30_000_000  # runs × steps of one view: about a second here
+CHUNK = 8192  # runs per simulate() call: bounds memory, paces progress reports
+TOL = 1e-4  # steps to tolerance: the first step with f − f* ≤ TOL, as the comparison table
+BASIN_RADIUS = 0.02  # a run has reached a minimum when it ends within this fraction of the domain's diagonal
+
+Progress = Callable[[float], None]
+
+
+# --- sensitivity -------------------------------------------------------------------------
+def sweepable(optimizer: str) -> list[str]:
+    """The hyperparameters a sweep can vary: the numeric ones."""
+    return [p.name for p in get_optimizer(optimizer).hparams if p.kind is not bool]
+
+
+def default_axes(optimizer: str) -> tuple[str, str]:
+    """lr across, and down the first hyperparameter that is not lr (β1, momentum, α, ρ ...)."""
+    names = sweepable(optimizer)
+    preferred = ("beta1", "momentum", "alpha", "rho", "lr_decay", "beta2")
+    return "lr", next((n for n in preferred if n in names), names[1] if len(names) > 1 else names[0])
+
+
+def axis_range(optimizer: str, name: str) -> tuple[float, float]:
+    """A sweep axis's default range: what the parameter's slider offers."""
+    p = get_optimizer(optimizer).param(name)
+    lo = p.ui_low if p.ui_low is not None else p.low
+    hi = p.ui_high if p.ui_high is not None else p.high
+    if p.log and lo <= 0:
+        lo = hi * 1e-5
+    return float(lo), float(hi)
+
+
+def axis_values(p: Param, lo: float, hi: float, n: int) -> np.ndarray:
+    """n values from lo to hi: log-spaced for a log-scale parameter, linear otherwise."""
+    return np.geomspace(lo, hi, n) if p.log else np.linspace(lo, hi, n)
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """One optimizer over a grid of two hyperparameters; arrays have shape (len(y), len(x))."""
+
+    landscape: str
+    optimizer: str
+    x_name: str
+    y_name: str
+    x: np.ndarray
+    y: np.ndarray
+    steps: int
+    f_min: float | None
+    final_loss: np.ndarray  # NaN where the run diverged or the setting is not allowed
+    best_loss: np.ndarray
+    steps_to_tol: np.ndarray  # float: NaN where never within TOL of f*
+    diverged_at: np.ndarray  # float: NaN where it did not diverge
+    allowed: np.ndarray  # bool: False where the optimizer rejects the pair (nesterov with momentum 0)
+
+    def to_frame(self) -> pd.DataFrame:
+        xx, yy = np.meshgrid(self.x, self.y)
+        return pd.DataFrame({
+            "optimizer": self.optimizer, "landscape": self.landscape, self.x_name: xx.ravel(),
+            self.y_name: yy.ravel(), "final_loss": self.final_loss.ravel(), "best_loss": self.best_loss.ravel(),
+            "steps_to_tol": _as_int(self.steps_to_tol.ravel()), "diverged_at": _as_int(self.diverged_at.ravel()),
+            "allowed": self.allowed.ravel(),
+        })
+
+
+def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = None,
+                x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
+                n: int | tuple[int, int] = 60, start=None, steps: int = 200, hparams: dict | None = None,
+                progress: Progress | None = None, **common) -> Sweep:
+    """Run ``optimizer`` once per cell of an n × n grid over hyperparameters ``x`` and ``y``.
+
+    The other hyperparameters come from ``hparams`` (default: torch's); ``common`` goes
+    to simulate() unchanged (seed, schedule, noise, clip_norm, batch_size, ...).
+    """
+    land = get_landscape(landscape)
+    opt = get_optimizer(optimizer)
+    y = y or default_axes(optimizer)[1]
+    names = sweepable(optimizer)
+    for label, name in (("x", x), ("y", y)):
+        if name not in names:
+            raise ValueError(f"{label} = {name!r} cannot be swept for {optimizer}; allowed: {', '.join(names)}")
+    if x == y:
+        raise ValueError(f"x and y are both {x!r}; allowed: two different hyperparameters")
+    nx, ny = (n, n) if isinstance(n, (int, np.integer)) else n
+    for count in (nx, ny):
+        if not 2 <= count <= MAX_SWEEP_CELLS:
+            raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_SWEEP_CELLS} cells per axis")
+    _check_budget(nx * ny, steps)
+    axes = {}
+    for name, given in ((x, x_range), (y, y_range)):
+        p = opt.param(name)
+        lo, hi = given if given is not None else axis_range(optimizer, name)
+        if not (p.accepts(lo) and p.accepts(hi) and lo < hi) or (p.log and lo <= 0):
+            raise ValueError(f"range of {name!r} = ({lo!r}, {hi!r}) is not allowed; allowed: low < high, "
+                             f"each {p.allowed}{', above 0 (log axis)' if p.log else ''}")
+        axes[name] = axis_values(p, lo, hi, nx if name == x else ny)
+    xx, yy = np.meshgrid(axes[x], axes[y])
+    base = {**opt.defaults, **(hparams or {})}
+    allowed = np.ones(xx.shape, dtype=bool)
+    if opt.check is not None:
+        for idx in np.ndindex(xx.shape):
+            allowed[idx] = opt.check({**base, x: float(xx[idx]), y: float(yy[idx])}) is None
+    cells = np.flatnonzero(allowed.ravel())
+    if not cells.size:
+        raise ValueError(f"{optimizer} rejects every setting of this grid; allowed: see its hyperparameters")
+    hp = {**(hparams or {}), x: xx.ravel()[cells], y: yy.ravel()[cells]}
+    summary = _summarise(land, optimizer, cells.size, steps, progress, start=start, **common, **hp)
+    out = {k: np.full(xx.size, np.nan) for k in ("final_loss", "best_loss", "steps_to_tol", "diverged_at")}
+    for k in out:
+        out[k][cells] = summary[k]
+    return Sweep(landscape=land.name, optimizer=opt.name, x_name=x, y_name=y, x=axes[x], y=axes[y], steps=steps,
+                 f_min=land.f_min, allowed=allowed, **{k: v.reshape(xx.shape) for k, v in out.items()})
+
+
+# --- basins ----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class BasinMap:
+    """Where each start of a grid ends: arrays have shape (len(y), len(x))."""
+
+    landscape: str
+    optimizer: str
+    x: np.ndarray
+    y: np.ndarray
+    steps: int
+    minima: np.ndarray  # (k, 2): the landscape's declared global minima
+    radius: float
+    reached: np.ndarray  # int: index into minima; -1 none of them; -2 diverged
+    settle_step: np.ndarray  # float: the step from which the run stays within radius of that minimum
+    final: np.ndarray  # (len(y), len(x), 2): the last point (NaN if diverged)
+
+    NONE, DIVERGED = -1, -2
+
+    def label(self, code: int) -> str:
+        if code == self.DIVERGED:
+            return "diverged"
+        if code == self.NONE:
+            return "no global minimum"
+        mx, my = self.minima[code]
+        return f"minimum ({mx:.3g}, {my:.3g})"
+
+    def shares(self) -> dict[str, float]:
+        """The fraction of starts in each outcome."""
+        codes, counts = np.unique(self.reached, return_counts=True)
+        return {self.label(int(c)): n / self.reached.size for c, n in zip(codes, counts, strict=True)}
+
+    def to_frame(self) -> pd.DataFrame:
+        xx, yy = np.meshgrid(self.x, self.y)
+        return pd.DataFrame({
+            "optimizer": self.optimizer, "landscape": self.landscape, "x0": xx.ravel(), "y0": yy.ravel(),
+            "outcome": [self.label(int(c)) for c in self.reached.ravel()],
+            "minimum": np.where(self.reached.ravel() >= 0, self.reached.ravel(), -1),
+            "settle_step": _as_int(self.settle_step.ravel()),
+            "x_final": self.final[..., 0].ravel(), "y_final": self.final[..., 1].ravel(),
+        })
+
+
+def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams: dict | None = None,
+           radius: float | None = None, progress: Progress | None = None, **common) -> BasinMap:
+    """Start ``optimizer`` from every point of an n × n grid over the domain; classify where each ends.
+
+    A run reaches a minimum when its last point is within ``radius`` (default: 2 % of the
+    domain's diagonal) of one of the landscape's declared global minima; its settle step
+    is the first step from which it stays that close.
+    """
+    land = get_landscape(landscape)
+    if not 2 <= n <= MAX_BASIN_CELLS:
+        raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_BASIN_CELLS} cells per axis")
+    _check_budget(n * n, steps)
+    (x0, x1), (y0, y1) = land.domain
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    starts = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    minima = np.asarray(land.minima, dtype=float).reshape(-1, 2)
+    if radius is None:
+        radius = BASIN_RADIUS * math.hypot(x1 - x0, y1 - y0)
+
+    def reduce(run, path):  # path: (T + 1, b, 2)
+        b = path.shape[1]
+        nearest, settle = np.full(b, -1), np.full(b, np.nan)
+        if len(minima):
+            with np.errstate(invalid="ignore"):
+                end = path[-1]
+                d2 = (end[:, None, 0] - minima[None, :, 0]) ** 2 + (end[:, None, 1] - minima[None, :, 1]) ** 2
+                nearest = np.where(d2.min(axis=1) <= radius * radius, d2.argmin(axis=1), -1)
+                target = minima[np.maximum(nearest, 0)]  # (b, 2)
+                d2 = path[..., 0] - target[:, 0]  # (T + 1, b), squared distances built in place
+                np.multiply(d2, d2, out=d2)
+                dy = path[..., 1] - target[:, 1]
+                np.multiply(dy, dy, out=dy)
+                np.add(d2, dy, out=d2)
+                away = ~(d2 <= radius * radius)  # NaN (diverged) counts as away
+            # settle step = 1 + the last step away from the minimum (0 if never away)
+            settle = np.max(away * np.arange(1, path.shape[0] + 1)[:, None], axis=0).astype(float)
+            settle[nearest < 0] = np.nan
+        diverged = np.array([d is not None for d in run.diverged_at])
+        nearest = np.where(diverged, BasinMap.DIVERGED, nearest)
+        return {"reached": nearest, "settle_step": settle, "final_x": path[-1, :, 0], "final_y": path[-1, :, 1]}
+
+    out = _in_chunks(land, optimizer, starts.shape[0], steps, progress, reduce, start=starts,
+                     **(hparams or {}), **common)
+    shape = (n, n)
+    return BasinMap(landscape=land.name, optimizer=optimizer, x=xs, y=ys, steps=steps, minima=minima, radius=radius,
+                    reached=out["reached"].astype(int).reshape(shape), settle_step=out["settle_step"].reshape(shape),
+                    final=np.stack([out["final_x"], out["final_y"]], axis=-1).reshape(n, n, 2))
+
+
+# --- seed bands ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SeedBand:
+    """One optimizer over seeds s, s + 1, ..., s + N - 1: loss per step and run, and its quantiles."""
+
+    landscape: str
+    optimizer: str
+    seeds: np.ndarray  # (N,)
+    f_min: float | None
+    loss: np.ndarray  # (steps + 1, N); a diverged run is NaN from its divergence on
+    diverged: int  # how many runs diverged
+
+    def quantiles(self, q=(0.1, 0.5, 0.9)) -> np.ndarray:
+        """Per step, shape (len(q), steps + 1). A diverged run counts as worse than any other
+        (+inf), so a band that reaches it is unbounded (inf) rather than silently optimistic."""
+        loss = np.where(np.isnan(self.loss), np.inf, self.loss)
+        with np.errstate(invalid="ignore"):
+            return np.quantile(loss, q, axis=1, method="linear")
+
+    def to_frame(self) -> pd.DataFrame:
+        lo, med, hi = self.quantiles()
+        T = self.loss.shape[0]
+        return pd.DataFrame({
+            "optimizer": self.optimizer, "landscape": self.landscape, "step": np.arange(T),
+            "loss_q10": lo, "loss_median": med, "loss_q90": hi,
+            **{f"loss_seed_{s}": self.loss[:, i] for i, s in enumerate(self.seeds.tolist())},
+        })
+
+
+def seed_bands(landscape, optimizer: str, *, n_seeds: int = 20, seed: int = 0, start=None, steps: int = 200,
+               hparams: dict | None = None, progress: Progress | None = None, **common) -> SeedBand:
+    """``n_seeds`` runs of ``optimizer`` from one start, seeds ``seed`` … ``seed + n_seeds − 1``.
+
+    The seeds only matter with noise: gradient noise (``noise=``) or minibatches
+    (``batch_size=`` on a landscape built from data).
+    """
+    land = get_landscape(landscape)
+    if not 2 <= n_seeds <= MAX_SEEDS:
+        raise ValueError(f"n_seeds = {n_seeds!r} is out of range; allowed: 2 to {MAX_SEEDS}")
+    _check_budget(n_seeds, steps)
+    seeds = np.arange(seed, seed + n_seeds, dtype=np.int64)
+    out = _in_chunks(land, optimizer, n_seeds, steps, progress, lambda run, path: {"loss": run.loss.T},
+                     start=start, seed=seeds, **(hparams or {}), **common)
+    loss = out["loss"].T
+    diverged = int(np.isnan(loss[-1]).sum())
+    return SeedBand(landscape=land.name, optimizer=optimizer, seeds=seeds, f_min=land.f_min, loss=loss,
+                    diverged=diverged)
+
+
+# --- shared ---------------------------------------------------------------------------------
+def _check_budget(runs: int, steps: int) -> None:
+    if runs * steps > MAX_RUN_STEPS:
+        raise ValueError(f"{runs:,} runs × {steps:,} steps is too many; allowed: at most {MAX_RUN_STEPS:,} "
+                         "run-steps (fewer cells or fewer steps)")
+
+
+def _summarise(land: Landscape, optimizer: str, B: int, steps: int, progress, **kwargs) -> dict:
+    """final_loss, best_loss, steps_to_tol and diverged_at of B runs (NaN for never/none)."""
+    f_min = land.f_min
+
+    def reduce(run, path):
+        loss = run.loss  # (T + 1, b)
+        with np.errstate(invalid="ignore"):
+            best = np.fmin.reduce(loss, axis=0)
+            if f_min is None:
+                to_tol = np.full(loss.shape[1], np.nan)
+            else:
+                hit = loss - f_min <= TOL
+                to_tol = np.where(hit.any(axis=0), hit.argmax(axis=0), np.nan).astype(float)
+        diverged = np.array([np.nan if d is None else d for d in run.diverged_at], dtype=float)
+        return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged}
+
+    return _in_chunks(land, optimizer, B, steps, progress, reduce, **kwargs)
+
+
+def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs) -> dict:
+    """simulate() B runs in chunks of CHUNK, reduce each chunk to per-run arrays, concatenate them.
+
+    Per-run arguments (arrays with B entries) are sliced, the others shared; ``start``
+    always goes in with shape (b, 2), so that even a chunk of one run is a batch.
+    """
+    start = np.asarray(land.start if start is None else start, dtype=float)
+    start = np.broadcast_to(start.reshape(-1, 2), (B, 2))
+    parts: list[dict] = []
+    bounds = np.linspace(0, B, -(-B // CHUNK) + 1).astype(int).tolist()  # equal chunks of at most CHUNK
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        args = {k: v[lo:hi] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == B else v
+                for k, v in kwargs.items()}
+        run = simulate(land, optimizer, start=start[lo:hi], steps=steps, record_state=False, **args)
+        parts.append(reduce(run, run.path))
+        if progress is not None:
+            progress(hi / B)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _as_int(a: np.ndarray) -> pd.Series:
+    """Float steps with NaN for 'never' as a nullable integer column."""
+    return pd.Series(a).astype("Int64")
