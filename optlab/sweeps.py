@@ -251,9 +251,12 @@ class SeedBand:
     def quantiles(self, q=(0.1, 0.5, 0.9)) -> np.ndarray:
         """Per step, shape (len(q), steps + 1). A diverged run counts as worse than any other
         (+inf), so a band that reaches it is unbounded (inf) rather than silently optimistic."""
-        loss = np.where(np.isnan(self.loss), np.inf, self.loss)
-        with np.errstate(invalid="ignore"):
-            return np.quantile(loss, q, axis=1, method="linear")
+        # the largest float stands for +inf while interpolating (inf − inf would give NaN)
+        big = np.finfo(float).max
+        loss = np.where(np.isnan(self.loss), big, self.loss)
+        with np.errstate(over="ignore"):
+            out = np.quantile(loss, q, axis=1)
+        return np.where(out > 1e300, np.inf, out)
 
     def to_frame(self) -> pd.DataFrame:
         lo, med, hi = self.quantiles()

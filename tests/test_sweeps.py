@@ -1,0 +1,144 @@
+"""optlab.sweeps: every cell, start and seed is the run a single simulate() call gives, to the last bit."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import optlab
+from optlab import sweeps
+
+
+def test_every_sweep_cell_is_the_single_run_with_that_setting():
+    sw = sweeps.sensitivity("rosenbrock", "adam", x="lr", y="beta1", x_range=(1e-3, 3.0), y_range=(0.0, 0.99),
+                            n=(7, 5), steps=150, start=(-1.5, 2.0), hparams={"beta2": 0.99})
+    assert sw.final_loss.shape == (5, 7) and sw.x.shape == (7,) and sw.y.shape == (5,)
+    assert sw.x[0] == pytest.approx(1e-3) and sw.x[-1] == pytest.approx(3.0)
+    np.testing.assert_allclose(np.diff(np.log(sw.x)), np.log(sw.x[1] / sw.x[0]))  # lr on a log axis
+    np.testing.assert_allclose(np.diff(sw.y), sw.y[1] - sw.y[0])  # beta1 linear
+    for i, j in [(0, 0), (4, 6), (2, 3), (1, 5)]:
+        run = optlab.simulate("rosenbrock", "adam", start=(-1.5, 2.0), steps=150, lr=float(sw.x[j]),
+                              beta1=float(sw.y[i]), beta2=0.99)
+        m = run.metrics()
+        assert sw.final_loss[i, j] == m["final_loss"] or (np.isnan(sw.final_loss[i, j]) and m["diverged_at"])
+        assert sw.best_loss[i, j] == m["best_loss"]
+        assert (np.isnan(sw.steps_to_tol[i, j]) if m["steps_to_tol"] is None
+                else sw.steps_to_tol[i, j] == m["steps_to_tol"])
+
+
+def test_diverged_cells_are_marked_with_their_step():
+    sw = sweeps.sensitivity("rosenbrock", "sgd", x="lr", y="momentum", x_range=(1e-4, 0.1), y_range=(0.0, 0.9),
+                            n=6, steps=100)
+    diverged = ~np.isnan(sw.diverged_at)
+    assert diverged.any() and (~diverged).any()  # large lr diverges on Rosenbrock, small does not
+    i, j = np.argwhere(diverged)[0]
+    run = optlab.simulate("rosenbrock", "sgd", steps=100, lr=float(sw.x[j]), momentum=float(sw.y[i]))
+    assert run.diverged_at == sw.diverged_at[i, j]
+    assert np.isnan(sw.final_loss[diverged]).all()
+
+
+def test_settings_the_optimizer_rejects_are_left_out_not_raised():
+    # torch's SGD refuses nesterov without momentum: that row is blank, the others run
+    sw = sweeps.sensitivity("bowl", "nesterov", y="momentum", y_range=(0.0, 0.9), n=4, steps=20)
+    assert not sw.allowed[0].any() and sw.allowed[1:].all()
+    assert np.isnan(sw.final_loss[0]).all() and np.isfinite(sw.final_loss[1:]).all()
+
+
+def test_default_axes_and_ranges_come_from_the_declarations():
+    assert sweeps.default_axes("adam") == ("lr", "beta1")
+    assert sweeps.default_axes("sgd") == ("lr", "momentum")
+    assert sweeps.default_axes("rmsprop") == ("lr", "momentum")
+    assert sweeps.default_axes("adadelta") == ("lr", "rho")
+    assert "amsgrad" not in sweeps.sweepable("adam")  # flags are not swept
+    lo, hi = sweeps.axis_range("adam", "lr")
+    spec = optlab.get_optimizer("adam").param("lr")
+    assert (lo, hi) == (spec.ui_low, spec.ui_high)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x="nope"), "cannot be swept"),
+    (dict(x="amsgrad"), "cannot be swept"),
+    (dict(x="lr", y="lr"), "two different"),
+    (dict(n=1), "out of range"),
+    (dict(n=sweeps.MAX_SWEEP_CELLS + 1), "out of range"),
+    (dict(x_range=(-1.0, 1.0)), "not allowed"),
+    (dict(x_range=(0.1, 0.01)), "not allowed"),
+    (dict(y_range=(0.0, 1.0)), "not allowed"),  # beta1 = 1 is outside [0, 1)
+    (dict(n=200, steps=1000), "too many"),
+])
+def test_bad_sweep_arguments_say_what_is_allowed(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sweeps.sensitivity("rosenbrock", "adam", **{"steps": 10, **kwargs})
+
+
+def test_chunks_and_progress_do_not_change_the_numbers(monkeypatch):
+    whole = sweeps.sensitivity("rastrigin", "momentum", n=5, steps=60, noise=0.5, seed=3)
+    monkeypatch.setattr(sweeps, "CHUNK", 4)
+    seen = []
+    chunked = sweeps.sensitivity("rastrigin", "momentum", n=5, steps=60, noise=0.5, seed=3, progress=seen.append)
+    for name in ("final_loss", "best_loss", "steps_to_tol", "diverged_at"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(chunked, name))
+    assert len(seen) == 7 and seen == sorted(seen) and seen[-1] == 1.0  # 25 runs in chunks of at most 4
+
+
+def test_basin_map_classifies_each_start_as_its_single_run_ends():
+    bm = sweeps.basins("himmelblau", "sgd", n=12, steps=200, hparams={"lr": 0.01})
+    land = optlab.get_landscape("himmelblau")
+    assert bm.reached.shape == (12, 12) and set(np.unique(bm.reached)) <= {-2, -1, 0, 1, 2, 3}
+    assert len(set(bm.reached.ravel().tolist()) & {0, 1, 2, 3}) == 4  # SGD finds all four minima from a grid
+    rng = np.random.default_rng(0)
+    for i, j in rng.integers(0, 12, (6, 2)):
+        start = (bm.x[j], bm.y[i])
+        run = optlab.simulate("himmelblau", "sgd", start=start, steps=200, lr=0.01)
+        np.testing.assert_array_equal(bm.final[i, j], run.path[-1])
+        d = np.linalg.norm(land.minima - run.path[-1], axis=1)
+        expected = int(d.argmin()) if d.min() <= bm.radius else -1
+        assert bm.reached[i, j] == expected
+        if expected >= 0:  # the settle step: from there on the run stays within the radius
+            near = np.linalg.norm(run.path - land.minima[expected], axis=1) <= bm.radius
+            k = int(bm.settle_step[i, j])
+            assert near[k:].all() and (k == 0 or not near[k - 1])
+
+
+def test_basin_map_marks_divergence_and_landscapes_without_minima():
+    bm = sweeps.basins("rosenbrock", "sgd", n=6, steps=50, hparams={"lr": 0.05})
+    assert (bm.reached == sweeps.BasinMap.DIVERGED).any()
+    saddle = sweeps.basins("saddle", "sgd", n=4, steps=10, hparams={"lr": 0.1})
+    assert (saddle.reached < 0).all() and np.isnan(saddle.settle_step).all()
+    assert sum(bm.shares().values()) == pytest.approx(1.0)
+
+
+def test_seed_bands_are_quantiles_of_the_single_runs():
+    band = sweeps.seed_bands("rosenbrock", "sgd", n_seeds=9, seed=4, steps=80, hparams={"lr": 1e-3}, noise=2.0)
+    assert list(band.seeds) == list(range(4, 13))
+    losses = np.column_stack([optlab.simulate("rosenbrock", "sgd", steps=80, lr=1e-3, noise=2.0, seed=s).loss
+                              for s in range(4, 13)])
+    np.testing.assert_array_equal(band.loss, losses)
+    np.testing.assert_array_equal(band.quantiles(), np.quantile(losses, (0.1, 0.5, 0.9), axis=1))
+    assert (band.quantiles()[0] < band.quantiles()[2]).any()  # noise spreads the runs
+
+
+def test_a_diverged_seed_counts_as_worse_than_any_other():
+    band = sweeps.seed_bands("rosenbrock", "sgd", n_seeds=10, steps=60, hparams={"lr": 2e-3}, noise=60.0)
+    assert 0 < band.diverged < 10
+    q = band.quantiles((1.0,))[0]
+    assert np.isinf(q[-1])  # the worst run at the end is a diverged one
+
+
+def test_minibatch_seeds_give_genuinely_different_runs():
+    band = sweeps.seed_bands("linear_regression", "sgd", n_seeds=5, steps=50, hparams={"lr": 0.1}, batch_size=4)
+    assert len({tuple(col) for col in band.loss.T.tolist()}) == 5
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sweeps.sensitivity("booth", "adam", n=4, steps=20),
+    lambda: sweeps.basins("booth", "adam", n=4, steps=20),
+    lambda: sweeps.seed_bands("booth", "adam", n_seeds=3, steps=20, noise=0.1),
+])
+def test_exports_are_tidy_tables_that_survive_csv(make):
+    result = make()
+    frame = result.to_frame()
+    back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    assert list(back.columns) == list(frame.columns) and len(back) == len(frame) > 0
+    assert (back["optimizer"] == "adam").all() and (back["landscape"] == "booth").all()
