@@ -45,7 +45,7 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
     fig = go.Figure(go.Heatmap(
         x=sweep.x, y=sweep.y, z=z.astype(np.float32), colorscale="Viridis", reversescale=True,
         colorbar=dict(title=dict(text=title, side="right"), thickness=14),
-        hovertemplate=f"{sweep.x_name} = %{{x:.4g}}<br>{sweep.y_name} = %{{y:.4g}}<br>{hover}<extra></extra>",
+        hoverinfo="skip",  # the cell markers below carry the hover, so that a click selects one
     ))
     yy, xx = np.nonzero(~np.isnan(sweep.diverged_at))
     if len(xx):
@@ -59,11 +59,15 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
             marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black"))))
     # plotly.js cannot select a heatmap cell: an invisible marker per cell makes a click return x, y
     gx, gy = np.meshgrid(sweep.x, sweep.y)
-    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="cells", showlegend=False,
-                             marker=dict(opacity=0, size=8), hoverinfo="none"))
+    fig.add_trace(go.Scatter(
+        x=gx.ravel(), y=gy.ravel(), customdata=z.ravel().astype(np.float32), mode="markers", name="cells",
+        showlegend=False, marker=dict(opacity=0, size=10),
+        hovertemplate=f"{sweep.x_name} = %{{x:.4g}}<br>{sweep.y_name} = %{{y:.4g}}<br>"
+                      + hover.replace("%{z", "%{customdata") + "<br>click to run this setting<extra></extra>",
+    ))
     fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), type="log" if p_x.log else "linear")
     fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), type="log" if p_y.log else "linear")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select",
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", hoverdistance=-1,
                       plot_bgcolor="#e0e0e0", dragmode="zoom",
                       legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
                       title=dict(text=f"{get_optimizer(sweep.optimizer).title}, {sweep.steps} steps: "

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import optlab
+import optlab.sweeps
 from tests.browser import chromium, chromium_path, streamlit_server, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -139,3 +140,36 @@ def test_a_typed_formula_is_shared_and_reproduced(browser, server):
     land = optlab.formula_landscape("(x-1)^2 + 2*(y+1)^2")
     np.testing.assert_array_equal(np.column_stack([traces[0]["x"], traces[0]["y"]]),
                                   optlab.simulate(land, "adam", lr=0.1, steps=100).path)
+
+
+def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(browser, server):
+    link = f"{server}/?opt=adam&adam.lr=0.05&steps=100&explore=sensitivity&sweep.n=6"
+    context, page = open_page(browser, link)
+    chart = page.locator("[data-testid=stPlotlyChart]").last  # the sweep: the last chart on the page
+    chart.scroll_into_view_if_needed()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.6
+    page.mouse.move(x, y)  # plotly picks the nearest cell marker on hover, then the click selects it
+    page.wait_for_selector(".hovertext", timeout=10_000)
+    page.mouse.click(x, y)
+    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code').innerText"
+                           ".includes('adam.beta1=')", timeout=60_000)
+    wait_ready(page)
+    url = share_box(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    lr, beta1 = float(query["adam.lr"][0]), float(query["adam.beta1"][0])
+    sweep = optlab.sweeps.sensitivity("rosenbrock", "adam", n=6, steps=100)
+    assert lr in sweep.x.tolist() and beta1 in sweep.y.tolist()  # exactly a cell's setting
+    assert query["explore"] == ["sensitivity"]
+    traces = page.evaluate(TRACES_JS)
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+    fresh, page2 = open_page(browser, url)
+    assert page2.evaluate(TRACES_JS) == traces
+    drawn = {t["name"]: np.column_stack([t["x"], t["y"]]) for t in traces}
+    run = optlab.simulate("rosenbrock", "adam", lr=lr, beta1=beta1, steps=100)
+    np.testing.assert_array_equal(drawn["adam"], run.path)
+    i, j = sweep.y.tolist().index(beta1), sweep.x.tolist().index(lr)
+    assert run.loss[-1] == sweep.final_loss[i, j] or (np.isnan(sweep.final_loss[i, j]) and run.diverged_at)
+    fresh.close()
