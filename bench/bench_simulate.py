@@ -81,9 +81,43 @@ def torch_loop(batch, steps):
         opt.step()
 
 
+def views(rows: list, repeat: int) -> None:
+    """The explore views' compute (optlab.sweeps, no plotting), and batch = single runs, checked bit for bit."""
+    from optlab import sweeps
+
+    def sweep():
+        return sweeps.sensitivity("rosenbrock", "adam", x="lr", y="beta1", n=100, steps=500, start=START)
+
+    def basin(name, lr):
+        return lambda: sweeps.basins("himmelblau", name, n=200, steps=300, hparams={"lr": lr})
+
+    times = interleaved({
+        "sweep 100 x 100 (lr x beta1), 500 steps, Adam, Rosenbrock": sweep,
+        "basin map 200 x 200, 300 steps, Himmelblau, Adam lr=0.05": basin("adam", 0.05),
+        "basin map 200 x 200, 300 steps, Himmelblau, SGD lr=0.01": basin("sgd", 0.01),
+    }, max(3, repeat // 2))
+    for (label, ms), (runs, steps, target) in zip(times.items(), [(10_000, 500, "<= 150 ms"),
+                                                                  (40_000, 300, "<= 300 ms"),
+                                                                  (40_000, 300, "<= 300 ms")], strict=True):
+        rows.append((label, ms, runs * steps / (ms / 1e3) / 1e6, target))
+
+    # the same runs one by one: every sampled cell and start must match to the last bit
+    s, rng = sweep(), np.random.default_rng(0)
+    same = all(
+        optlab.simulate("rosenbrock", "adam", start=START, steps=500, lr=float(s.x[j]), beta1=float(s.y[i]))
+        .metrics()["best_loss"] == s.best_loss[i, j] for i, j in rng.integers(0, 100, (40, 2)))
+    b = basin("sgd", 0.01)()
+    same &= all(np.array_equal(optlab.simulate("himmelblau", "sgd", start=(b.x[j], b.y[i]), steps=300,
+                                               lr=0.01).path[-1], b.final[i, j])
+                for i, j in rng.integers(0, 200, (40, 2)))
+    verdict = "identical to the last bit" if same else "DIFFERENT"
+    print(f"views: 40 sweep cells and 40 basin starts re-run one by one: {verdict}\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--views", action="store_true", help="with --quick: also time the explore views")
     args = ap.parse_args()
     r_single, r_batch = (15, 3) if args.quick else (101, 11)
     try:
@@ -127,6 +161,9 @@ def main() -> None:
         row(label, ms, B, n, ">= 100 M/s" if i == 0 else "")
     if has_torch:
         row("  reference: torch.optim, one batched tensor", median_ms(lambda: torch_loop(B, n), 3), B, n)
+
+    if args.views or not args.quick:
+        views(rows, r_batch)
 
     width = max(len(r[0]) for r in rows)
     print(f"{'case':<{width}}  {'median ms':>10}  {'M run-steps/s':>13}  target")

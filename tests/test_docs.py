@@ -23,3 +23,13 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in readme and "bash scripts/test.sh" in ci
+
+
+def test_the_readme_python_example_runs():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Python API")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md (Python API)", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["run"].path.shape == (501, 2) and namespace["batch"].path.shape == (301, 3, 2)
+    assert namespace["sw"].final_loss.shape == (100, 100)
+    assert abs(sum(namespace["bm"].shares().values()) - 1) < 1e-12
