@@ -83,9 +83,8 @@ class Explore:
     def sweep_axes(self, optimizers) -> tuple[str, str, str, tuple[float, float], tuple[float, float]]:
         """(optimizer, x, y, x range, y range), defaults resolved."""
         opt = self.sweep_opt or optimizers[0]
-        dx, dy = sweeps.default_axes(opt)
-        x = self.sweep_x or dx
-        y = self.sweep_y or (dy if dy != x else next(n for n in sweeps.sweepable(opt) if n != x))
+        x, y = sweeps.default_axes(opt, self.sweep_x or "lr")
+        y = self.sweep_y or y
         (xlo, xhi), (ylo, yhi) = sweeps.axis_range(opt, x), sweeps.axis_range(opt, y)
         r = self.sweep_range
         return opt, x, y, (r.get("xmin", xlo), r.get("xmax", xhi)), (r.get("ymin", ylo), r.get("ymax", yhi))

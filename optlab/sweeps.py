@@ -46,11 +46,12 @@ def sweepable(optimizer: str) -> list[str]:
     return [p.name for p in get_optimizer(optimizer).hparams if p.kind is not bool]
 
 
-def default_axes(optimizer: str) -> tuple[str, str]:
-    """lr across, and down the first hyperparameter that is not lr (β1, momentum, α, ρ ...)."""
-    names = sweepable(optimizer)
-    preferred = ("beta1", "momentum", "alpha", "rho", "lr_decay", "beta2")
-    return "lr", next((n for n in preferred if n in names), names[1] if len(names) > 1 else names[0])
+def default_axes(optimizer: str, x: str = "lr") -> tuple[str, str]:
+    """``x`` across (default lr), and down the optimizer's next telling hyperparameter that is not x
+    (β1, momentum, α, ρ ...)."""
+    names = [n for n in sweepable(optimizer) if n != x]
+    preferred = ("beta1", "momentum", "alpha", "rho", "lr_decay", "beta2", "lr")
+    return x, next((n for n in preferred if n in names), names[0])
 
 
 def axis_range(optimizer: str, name: str) -> tuple[float, float]:

@@ -501,11 +501,11 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
     opt = c1.selectbox("optimizer", optimizer_names(), key="w:sweep.opt", format_func=lambda n: get_optimizer(n).title,
                        on_change=_forget, args=("w:sweep.x", "w:sweep.y", *ranges))
     names = sweeps.sweepable(opt)
-    dx, dy = sweeps.default_axes(opt)
-    _ensure("w:sweep.x", dx)
+    _ensure("w:sweep.x", "lr")
     x = c2.selectbox("across (x)", names, key="w:sweep.x", on_change=_forget, args=(*ranges[:2],))
-    if st.session_state.get("w:sweep.y") in (None, x) or st.session_state["w:sweep.y"] not in names:
-        st.session_state["w:sweep.y"] = dy if dy != x else next(n for n in names if n != x)
+    _, dy = sweeps.default_axes(opt, x)
+    if st.session_state.get("w:sweep.y") not in [n for n in names if n != x]:
+        st.session_state["w:sweep.y"] = dy
     y = c3.selectbox("down (y)", [n for n in names if n != x], key="w:sweep.y", on_change=_forget,
                      args=(*ranges[2:],))
     _ensure("w:sweep.n", C.SWEEP_N.default)
@@ -520,9 +520,8 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
         metric = st.radio("colour", C.SWEEP_METRICS, key="w:sweep.metric", horizontal=True,
                           format_func={"final_loss": "final loss", "steps_to_tol": "steps to tolerance"}.get)
     sweep_range = {k: float(v) for k, v, d in zip(C.RANGE_KEYS, got, (xlo, xhi, ylo, yhi), strict=True) if v != d}
-    e = replace(e, sweep_opt=None if opt == cfg.optimizers[0] else opt, sweep_x=None if x == dx else x,
-                sweep_y=None if y == (dy if dy != x else next(k for k in names if k != x)) else y,
-                sweep_range=sweep_range, sweep_n=n, sweep_metric=metric)
+    e = replace(e, sweep_opt=None if opt == cfg.optimizers[0] else opt, sweep_x=None if x == "lr" else x,
+                sweep_y=None if y == dy else y, sweep_range=sweep_range, sweep_n=n, sweep_metric=metric)
     _, _, _, xr, yr = e.sweep_axes(cfg.optimizers)
     bad = [f"{name}: {lo:g} to {hi:g}" for name, (lo, hi) in ((x, xr), (y, yr)) if not lo < hi]
     p_x, p_y = get_optimizer(opt).param(x), get_optimizer(opt).param(y)

@@ -140,3 +140,16 @@ def test_a_formula_landscape_can_be_swept():
     expected = sweeps.sensitivity(land, "adam", n=5, steps=50)
     assert np.isfinite(expected.final_loss).any()
     assert decode(heat["z"]).size == 25
+
+
+def test_changing_the_swept_optimizer_resets_its_axes_and_ranges():
+    at = open_app({"explore": "sensitivity", "sweep.n": "5", "steps": "50", "sweep.ymin": "0.5"})
+    assert at.selectbox(key="w:sweep.y").value == "beta1" and at.number_input(key="w:sweep.ymin").value == 0.5
+    at.selectbox(key="w:sweep.opt").set_value("sgd").run()
+    assert not at.exception
+    assert at.selectbox(key="w:sweep.x").value == "lr" and at.selectbox(key="w:sweep.y").value == "momentum"
+    assert at.number_input(key="w:sweep.ymin").value == sweeps.axis_range("sgd", "momentum")[0]  # not β1's 0.5
+    url = share_url(at)
+    assert "sweep.opt=sgd" in url and "sweep.ymin" not in url and "sweep.y=" not in url
+    at.selectbox(key="w:sweep.x").set_value("momentum").run()
+    assert at.selectbox(key="w:sweep.y").value == "lr" and "sweep.x=momentum" in share_url(at)
