@@ -484,6 +484,11 @@ def _explore(cfg: C.RunConfig) -> C.RunConfig:
     return replace(cfg, explore=e)
 
 
+def _csv_button(label: str, frame, file_name: str) -> None:
+    """A download whose CSV is written only when clicked (a basin map is tens of thousands of rows)."""
+    st.download_button(label, lambda: frame().to_csv(index=False), file_name, "text/csv", on_click="ignore")
+
+
 def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = True) -> int:
     m = C.capped(n, runs_per_cell, steps, square)
     if m < n:
@@ -553,7 +558,7 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                + (f"; {int((~sweep.allowed).sum()):,} settings {opt} does not allow (grey)"
                   if not sweep.allowed.all() else "")
                + ". Click a cell to run that setting in the comparison above.")
-    st.download_button("Sweep (CSV)", sweep.to_frame().to_csv(index=False), "optimizer-lab-sweep.csv", "text/csv")
+    _csv_button("Sweep (CSV)", lambda: sweep.to_frame(), "optimizer-lab-sweep.csv")
     return e
 
 
@@ -621,12 +626,12 @@ def _basins_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                f"{m.radius:.3g} of after {cfg.steps} steps (grey: none of them, e.g. a local minimum or still "
                "moving; black: diverged); lighter where it settled sooner. Hyperparameters and schedule as in the "
                "comparison.")
-    frame = pd.concat([mp.to_frame() for mp in maps.values()], ignore_index=True)
-    st.download_button("Basin maps (CSV)", frame.to_csv(index=False), "optimizer-lab-basins.csv", "text/csv")
+    _csv_button("Basin maps (CSV)", lambda: pd.concat([mp.to_frame() for mp in maps.values()], ignore_index=True),
+                "optimizer-lab-basins.csv")
     return e
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _basins(key: str, n: int):
     cfg, _ = C.from_query(_parse_key(key))
     return C.run_basins(cfg, n)
@@ -654,12 +659,12 @@ def _seeds_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                     config={"displaylogo": False})
     st.caption(f"Seeds {cfg.seed} to {cfg.seed + runs - 1}: the median loss per step and the band between the 10th "
                "and 90th percentiles. A diverged run counts as worse than any other.")
-    frame = pd.concat([b.to_frame() for b in bands.values()], ignore_index=True)
-    st.download_button("Seed bands (CSV)", frame.to_csv(index=False), "optimizer-lab-seeds.csv", "text/csv")
+    _csv_button("Seed bands (CSV)", lambda: pd.concat([b.to_frame() for b in bands.values()], ignore_index=True),
+                "optimizer-lab-seeds.csv")
     return e
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
 def _seed_bands(key: str, n: int):
     cfg, _ = C.from_query(_parse_key(key))
     return C.run_seed_bands(cfg, n)

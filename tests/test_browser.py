@@ -9,6 +9,7 @@ import os
 import urllib.parse
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import optlab
@@ -163,6 +164,11 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     assert query["explore"] == ["sensitivity"]
     traces = page.evaluate(TRACES_JS)
     assert page.locator("[data-testid=stException]").count() == 0
+    with page.expect_download(timeout=60_000) as download:  # the CSV is written when clicked
+        page.get_by_role("button", name="Sweep (CSV)").click()
+    frame = pd.read_csv(download.value.path())
+    assert len(frame) == 36 and list(frame.columns[:4]) == ["optimizer", "landscape", "lr", "beta1"]
+    np.testing.assert_array_equal(frame["final_loss"].to_numpy().reshape(6, 6), sweep.final_loss)
     context.close()
 
     fresh, page2 = open_page(browser, url)
