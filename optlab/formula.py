@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,10 +36,46 @@ MAX_LENGTH = 300
 MAX_DEPTH = 25  # nested parentheses, function calls, signs and powers
 MAX_EXPONENT = 100  # |constant exponent|
 MAX_CONSTANT = 1e300  # |any constant sub-expression|
+MAX_NODES = 5000  # size of f and its gradient as expression trees: bounds compiling and every evaluation
 X, Y = sympy.symbols("x y", real=True)
+
+
+class RealAbs(sympy.Function):
+    """|u| for real u, differentiated as sign(u)·u'.
+
+    sympy's Abs cannot tell that u is real when u contains powers such as y**1.5
+    (complex for y < 0), and differentiates it with re(u), im(u) and atan2: a tree
+    that grows exponentially with nesting (``abs(log(tan(x)^3 ...)^-100)`` took 18 s
+    to estimate its minima). Where u is not real the value is NaN anyway.
+    """
+
+    is_extended_real = True  # |u| is real and >= 0 whatever u is; sympy's assumption queries on an
+    is_extended_nonnegative = True  # unknown function can otherwise take seconds (tanh(abs(x)^-100): 30 s)
+
+    def _eval_is_zero(self):
+        return self.args[0].is_zero
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:
+            return sympy.Abs(arg)
+        if arg.is_extended_nonnegative:
+            return arg
+        if arg.is_extended_nonpositive:
+            return -arg
+        return None
+
+    def fdiff(self, argindex=1):
+        return sympy.sign(self.args[0])
+
+    def _latex(self, printer, exp=None):
+        body = rf"\left|{{{printer._print(self.args[0])}}}\right|"
+        return body if exp is None else f"{body}^{{{exp}}}"
+
+
 FUNCTIONS = {  # name -> (sympy, the same on a float64 for the constant tracker)
     "exp": (sympy.exp, np.exp), "log": (sympy.log, np.log), "sqrt": (sympy.sqrt, np.sqrt),
-    "abs": (sympy.Abs, np.abs), "tanh": (sympy.tanh, np.tanh), "sin": (sympy.sin, np.sin),
+    "abs": (RealAbs, np.abs), "tanh": (sympy.tanh, np.tanh), "sin": (sympy.sin, np.sin),
     "cos": (sympy.cos, np.cos), "tan": (sympy.tan, np.tan),
 }
 CONSTANTS = {"pi": (sympy.pi, math.pi), "e": (sympy.E, math.e)}
@@ -49,6 +86,10 @@ _TOKEN = re.compile(
     r"|(\*\*|[-+*/^(),]))",
     re.ASCII,
 )
+
+MINIMA_NOTE = "Minima are estimates: the lowest points found in the domain by a grid search and refinement."
+NOWHERE_FINITE = ("f is not a finite number anywhere in this domain (it overflows or is undefined there), so "
+                  "there is nothing to plot or minimise: move or widen the domain.")
 
 _domain = functools.partial(Param, low=-1e6, high=1e6, help="plotting domain and estimate of the minima")
 DOMAIN_PARAMS = (
@@ -89,9 +130,17 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
+_CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\x00": "a NUL byte", "\f": "a form feed",
+                  "\v": "a vertical tab"}
+
+
 def _bad_character(t: _Token) -> FormulaError:
     c = t.text
-    shown = repr(c) if c.isascii() and c.isprintable() else f"U+{ord(c):04X}"
+    if c.isascii() and c.isprintable():
+        shown = repr(c)
+    else:  # say what it is: a look-alike such as U+0445 (CYRILLIC SMALL LETTER HA) is invisible as itself
+        name = _CONTROL_NAMES.get(c) or unicodedata.name(c, "") or "a control character"
+        shown = f"U+{ord(c):04X} ({name})"
     hint = " (only ASCII: letters, digits, + - * / ^ ( ) and spaces)" if not c.isascii() else ""
     return FormulaError(f"unexpected character {shown} at column {t.col}{hint}")
 
@@ -156,29 +205,29 @@ class _Parser:
             t = self.take()
             rhs = operand()
             with np.errstate(all="ignore"):
-                expr, value = combine(t.text, node, rhs)
+                build, value = combine(t.text, node, rhs)
             if node.value is not None and rhs.value is not None:
                 value = _constant(value, f"the constant around {t.text!r} at column {t.col}", t.col)
+                node = _Node(_settled(build, value, node, rhs), value)
             else:
-                value = None
-            node = _Node(expr, value)
+                node = _Node(build(), None)
         return node
 
     def sum(self) -> _Node:
         def combine(op, a, b):
             if op == "+":
-                return a.expr + b.expr, _f(a) + _f(b)
-            return a.expr - b.expr, _f(a) - _f(b)
+                return lambda: a.expr + b.expr, _f(a) + _f(b)
+            return lambda: a.expr - b.expr, _f(a) - _f(b)
 
         return self.binary(("+", "-"), self.product, combine)
 
     def product(self) -> _Node:
         def combine(op, a, b):
             if op == "*":
-                return a.expr * b.expr, _f(a) * _f(b)
+                return lambda: a.expr * b.expr, _f(a) * _f(b)
             if b.value == 0:
                 raise FormulaError(f"division by zero at column {self.tokens[self.i - 1].col}")
-            return a.expr / b.expr, _f(a) / _f(b)
+            return lambda: a.expr / b.expr, _f(a) / _f(b)
 
         return self.binary(("*", "/"), self.unary, combine)
 
@@ -204,13 +253,13 @@ class _Parser:
         if exponent.value is not None and not abs(exponent.value) <= MAX_EXPONENT:
             raise FormulaError(f"the exponent after {t.text!r} at column {t.col} is too large "
                                f"(at most {MAX_EXPONENT} in size)")
-        value = None
         if base.value is not None and exponent.value is not None:
             if base.value == 0 and exponent.value < 0:
                 raise FormulaError(f"0 to a negative power at column {t.col}")
             with np.errstate(all="ignore"):
                 value = _constant(np.power(np.float64(base.value), exponent.value), "the power", t.col)
-        return _Node(base.expr**exponent.expr, value)
+            return _Node(_settled(lambda: base.expr**exponent.expr, value, base, exponent), value)
+        return _Node(base.expr**exponent.expr, None)
 
     def atom(self) -> _Node:
         t = self.take()
@@ -235,11 +284,11 @@ class _Parser:
                 arg = self.sum()
                 self.depth -= 1
                 self.expect(")", opened)
-                value = None
-                if arg.value is not None:
+                if arg.value is not None:  # a function of a constant is a constant: its float64 value
                     with np.errstate(all="ignore"):
                         value = _constant(num(np.float64(arg.value)), f"{t.text}(...)", t.col)
-                return _Node(sym(arg.expr), value)
+                    return _Node(sympy.Float(value), value)
+                return _Node(sym(arg.expr), None)
             shown = t.text if len(t.text) <= 20 else t.text[:20] + "…"
             raise FormulaError(f"unknown name {shown!r} at column {t.col}; allowed: {ALLOWED_NAMES}")
         if t.text == "(":
@@ -256,13 +305,40 @@ def _f(node: _Node) -> np.float64:
     return np.float64(0.0 if node.value is None else node.value)
 
 
+def _plain(expr: sympy.Expr) -> bool:
+    """A constant sympy can hold exactly and cheaply: small rationals, floats, pi, e, and sums and products
+    of those."""
+    if expr.is_Rational:
+        return max(abs(expr.p), expr.q) <= 2**53
+    if expr.is_Float or expr in (sympy.pi, sympy.E):
+        return True
+    return (expr.is_Add or expr.is_Mul) and all(_plain(a) for a in expr.args)
+
+
+def _settled(build, value: float, *operands: _Node) -> sympy.Expr:
+    """The sympy form of a constant sub-expression: exact where it stays plain (2*pi, 1/3, 2^10), else its
+    float64 value. sympy never reasons about constants such as log(tanh(30)) or (pi + e)^-100 (its
+    assumption system can raise on them or take seconds), and the NumPy code never computes a power of
+    Python floats, which raises OverflowError instead of giving inf."""
+    if all(_plain(o.expr) for o in operands):
+        expr = build()
+        if _plain(expr):
+            return expr
+    return sympy.Float(value)
+
+
 def parse_formula(text: str) -> sympy.Expr:
     """The sympy expression of a formula, or FormulaError saying what is wrong and where."""
     if not isinstance(text, str):
         raise FormulaError(f"a formula is text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH}")
-    expr = _Parser(text).parse().expr
+    try:
+        expr = _Parser(text).parse().expr
+    except FormulaError:
+        raise
+    except Exception as e:  # noqa: BLE001 - sympy's own errors (a last guard: text never reaches it unparsed)
+        raise FormulaError(f"the formula cannot be handled ({type(e).__name__}); simplify it") from None
     if not isinstance(expr, sympy.Expr) or expr.free_symbols - {X, Y}:  # the grammar allows no other
         raise FormulaError("only x and y may appear")
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
@@ -279,32 +355,68 @@ class CompiledFormula:
     value: object  # value(x, y) -> f, element-wise NumPy
     gradient: object  # gradient(x, y) -> (df/dx, df/dy)
     latex: str
+    value_and_grad: object = None  # (f, df/dx, df/dy) in one pass, sharing their common sub-expressions
 
 
 def _vectorised(fn):
+    """fn(x, y) -> tuple of arrays, as float64 arrays of the broadcast shape; never a warning or an exception
+    from the arithmetic (overflow gives inf, a domain error NaN)."""
     def call(x, y):
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
+        shape = np.broadcast_shapes(x.shape, y.shape)
         with np.errstate(all="ignore"):
-            out = np.asarray(fn(x, y), dtype=float)
-        return np.broadcast_to(out, np.broadcast_shapes(x.shape, y.shape)).copy()
+            outs = []
+            for out in fn(x, y):
+                out = np.asarray(out)
+                if np.iscomplexobj(out):  # e.g. the gradient of (-2)^x, (log 2 + iπ)·(-2)^x: not real, so NaN
+                    out = np.where(out.imag == 0, out.real, np.nan)
+                outs.append(np.broadcast_to(out.astype(float), shape).copy())
+        return tuple(outs)
     return call
+
+
+def _size(expr: sympy.Expr, limit: int) -> int:
+    """Nodes of an expression tree, counted up to limit + 1 only (a tree can be far larger than its text)."""
+    n = 0
+    for _ in sympy.preorder_traversal(expr):
+        n += 1
+        if n > limit:
+            break
+    return n
 
 
 @functools.lru_cache(maxsize=256)
 def compile_formula(text: str) -> CompiledFormula:
     """Parse, differentiate and compile a formula (cached)."""
-    expr = parse_formula(text)
-    dx, dy = sympy.diff(expr, X), sympy.diff(expr, Y)
-    # lambdify prints NumPy code from the tree built above (never from the text)
-    f, gx, gy = (_vectorised(sympy.lambdify((X, Y), e, modules="numpy")) for e in (expr, dx, dy))
-    probe = np.linspace(-1.0, 1.0, 5)
-    try:  # a last guard: anything the printer made that NumPy cannot evaluate is a rejection
-        for fn in (f, gx, gy):
+    expr = parse_formula(text).replace(sympy.Abs, RealAbs)  # sympy makes its own Abs: sqrt(x^2) = |x|
+    too_complex = FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
+                               "operations to evaluate; simplify it")
+    if _size(expr, MAX_NODES) > MAX_NODES:
+        raise too_complex
+
+    def compiled(exprs):
+        # lambdify prints NumPy code from the trees built above (never from the text); cse computes
+        # each repeated sub-expression once (a gradient repeats much of f)
+        return _vectorised(sympy.lambdify((X, Y), exprs, modules=[{"RealAbs": np.abs}, "numpy"], cse=True))
+
+    try:
+        dx, dy = sympy.diff(expr, X), sympy.diff(expr, Y)
+        if _size(expr, MAX_NODES) + _size(dx, MAX_NODES) + _size(dy, MAX_NODES) > MAX_NODES:
+            raise too_complex
+        f, g, fg = compiled([expr]), compiled([dx, dy]), compiled([expr, dx, dy])
+        probe = np.linspace(-1.0, 1.0, 5)
+        for fn in (f, g, fg):  # a last guard: what the printer made must run on NumPy arrays
             fn(probe, probe[::-1])
+        latex = sympy.latex(expr)
+    except FormulaError:
+        raise
+    except OverflowError:  # a power of Python floats, e.g. pi^10000 from ((pi*x)^100)^100
+        raise FormulaError("a constant in the formula or its gradient is beyond float64's range "
+                           "(about 1.8e308); use smaller numbers or powers") from None
     except Exception as e:  # noqa: BLE001
-        raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__})") from None
-    return CompiledFormula(text, expr, f, lambda x, y: (gx(x, y), gy(x, y)), sympy.latex(expr))
+        raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__}); simplify it") from None
+    return CompiledFormula(text, expr, lambda x, y: f(x, y)[0], g, latex, value_and_grad=fg)
 
 
 def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:
@@ -325,7 +437,8 @@ def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:
     return np.array(starts).reshape(-1, 2)
 
 
-def _estimate_minima(value, gradient, domain) -> tuple[tuple[tuple[float, float], ...], float | None]:
+def _estimate_minima(value, gradient, domain,
+                     value_and_grad=None) -> tuple[tuple[tuple[float, float], ...], float | None]:
     """Grid search, then Adam with a decaying step from the best cells; only points inside the domain."""
     from optlab.simulation import simulate
 
@@ -333,8 +446,9 @@ def _estimate_minima(value, gradient, domain) -> tuple[tuple[tuple[float, float]
     if not len(cells):
         return (), None
     (x0, x1), (y0, y1) = domain
-    probe = Landscape(name=CUSTOM, title="", value=value, gradient=gradient, domain=domain, minimizers=(),
-                      f_min=None, start=(0.0, 0.0), lesson="", latex="", tags=frozenset(), scalar_safe=False)
+    probe = Landscape(name=CUSTOM, title="", value=value, gradient=gradient, value_and_grad=value_and_grad,
+                      domain=domain, minimizers=(), f_min=None, start=(0.0, 0.0), lesson="", latex="",
+                      tags=frozenset(), scalar_safe=False)
     lr = 0.005 * max(x1 - x0, y1 - y0)
     ends = simulate(probe, "adam", start=np.vstack([cells, cells]), steps=600, record_state=False,
                     lr=np.repeat([lr, lr / 20], len(cells)), schedule="cosine").path[-1]
@@ -361,6 +475,9 @@ def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: fl
 
     The domain (xmin..xmax, ymin..ymax) is where it is plotted and where its minima
     are estimated numerically (a grid, then refinement): the minima are estimates.
+    Where f is not a finite number anywhere in the domain (``log(x - 10)`` on the default
+    one) the landscape is all NaN there, with no minima and ``minima_note`` saying so;
+    runs from inside it diverge at step 0.
     Raises FormulaError (a ValueError) for a formula that is not accepted or an empty domain.
     """
     domain = ((float(xmin), float(xmax)), (float(ymin), float(ymax)))
@@ -370,17 +487,14 @@ def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: fl
         raise FormulaError(f"the domain x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}] is empty: each "
                            "range must go from low to high")
     c = compile_formula(text)
-    probe = c.value(*np.meshgrid(np.linspace(xmin, xmax, 41), np.linspace(ymin, ymax, 41)))
-    if not np.isfinite(probe).any():
-        raise FormulaError("f is not a finite number anywhere in the domain (it overflows or is undefined there)")
-    minimizers, f_min = _estimate_minima(c.value, c.gradient, domain)
+    minimizers, f_min = _estimate_minima(c.value, c.gradient, domain, c.value_and_grad)
     start = (xmin + 0.15 * (xmax - xmin), ymin + 0.85 * (ymax - ymin))
     return Landscape(
-        name=CUSTOM, title="Your formula", value=c.value, gradient=c.gradient, domain=domain,
-        minimizers=minimizers, f_min=f_min, start=start,
+        name=CUSTOM, title="Your formula", value=c.value, gradient=c.gradient, value_and_grad=c.value_and_grad,
+        domain=domain, minimizers=minimizers, f_min=f_min, start=start,
         lesson="Your own function: its gradient is derived symbolically; the minimum marked is a numerical estimate.",
         latex=f"f(x,y) = {c.latex}", tags=frozenset({"custom"}), scalar_safe=False,
-        minima_note="Minima are estimates: the lowest points found in the domain by a grid search and refinement.",
+        minima_note=MINIMA_NOTE if f_min is not None else NOWHERE_FINITE,
         params=DOMAIN_PARAMS, param_values={"xmin": domain[0][0], "xmax": domain[0][1], "ymin": domain[1][0],
                                             "ymax": domain[1][1]},
         build=functools.partial(_rebuild, text), formula=text,
@@ -391,4 +505,5 @@ def _rebuild(text: str, **domain) -> Landscape:
     return formula_landscape(text, **domain)
 
 
-__all__ = ["CUSTOM", "DEFAULT_FORMULA", "FormulaError", "compile_formula", "formula_landscape", "parse_formula"]
+__all__ = ["CUSTOM", "DEFAULT_FORMULA", "NOWHERE_FINITE", "FormulaError", "compile_formula", "formula_landscape",
+           "parse_formula"]

@@ -91,3 +91,14 @@ def test_batch_travels_in_the_link():
                                                             steps=cfg.steps).path)
     _, problems = C.from_query({"landscape": "rosenbrock", "batch": "8"})
     assert "no minibatches" in problems[0]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_link_with_batch_reproduces_the_seeded_minibatch_run(name):
+    cfg, problems = C.from_query({"landscape": name, "opt": "sgd", "sgd.lr": "0.05", "batch": "7", "seed": "3",
+                                  "steps": "40"})
+    assert problems == [] and cfg.batch == 7
+    run = C.run_all(cfg)["sgd"]
+    np.testing.assert_array_equal(run.path, optlab.simulate(name, "sgd", lr=0.05, batch_size=7, seed=3, steps=40).path)
+    other = optlab.simulate(name, "sgd", lr=0.05, batch_size=7, seed=4, steps=40)
+    assert not np.array_equal(run.path, other.path), "another seed, other minibatches"
