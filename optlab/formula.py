@@ -18,7 +18,9 @@ overflow and domain errors (log of a negative) give inf/NaN, never exceptions.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
+import multiprocessing
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -386,29 +388,32 @@ def _size(expr: sympy.Expr, limit: int) -> int:
     return n
 
 
-@functools.lru_cache(maxsize=256)
-def compile_formula(text: str) -> CompiledFormula:
-    """Parse, differentiate and compile a formula (cached)."""
+SYMBOLIC_SECONDS = 3.0  # differentiating and printing one formula; sympy can take minutes on a few inputs
+_EXPRESSIONS = {"value": ("expr",), "gradient": ("dx", "dy"), "value_and_grad": ("expr", "dx", "dy")}
+
+
+def _symbolic(text: str) -> dict:
+    """Differentiate an accepted formula and print NumPy code for f, its gradient and both (in a child process).
+
+    Returns {"sources": {name: Python source}, "latex": ...}. The sources are what sympy's
+    lambdify prints from the expression trees (never from the text); cse computes each
+    repeated sub-expression once (a gradient repeats much of f).
+    """
     expr = parse_formula(text).replace(sympy.Abs, RealAbs)  # sympy makes its own Abs: sqrt(x^2) = |x|
     too_complex = FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
                                "operations to evaluate; simplify it")
     if _size(expr, MAX_NODES) > MAX_NODES:
         raise too_complex
-
-    def compiled(exprs):
-        # lambdify prints NumPy code from the trees built above (never from the text); cse computes
-        # each repeated sub-expression once (a gradient repeats much of f)
-        return _vectorised(sympy.lambdify((X, Y), exprs, modules=[{"RealAbs": np.abs}, "numpy"], cse=True))
-
     try:
-        dx, dy = sympy.diff(expr, X), sympy.diff(expr, Y)
-        if _size(expr, MAX_NODES) + _size(dx, MAX_NODES) + _size(dy, MAX_NODES) > MAX_NODES:
+        trees = {"expr": expr, "dx": sympy.diff(expr, X), "dy": sympy.diff(expr, Y)}
+        if sum(_size(t, MAX_NODES) for t in trees.values()) > MAX_NODES:
             raise too_complex
-        f, g, fg = compiled([expr]), compiled([dx, dy]), compiled([expr, dx, dy])
-        probe = np.linspace(-1.0, 1.0, 5)
-        for fn in (f, g, fg):  # a last guard: what the printer made must run on NumPy arrays
-            fn(probe, probe[::-1])
-        latex = sympy.latex(expr)
+        sources = {}
+        for name, parts in _EXPRESSIONS.items():
+            fn = sympy.lambdify((X, Y), [trees[p] for p in parts], modules=[{"RealAbs": np.abs}, "numpy"], cse=True)
+            sources[name] = inspect.getsource(fn)
+            _check_runs(_load(sources[name]))
+        return {"sources": sources, "latex": sympy.latex(expr)}
     except FormulaError:
         raise
     except OverflowError:  # a power of Python floats, e.g. pi^10000 from ((pi*x)^100)^100
@@ -416,7 +421,92 @@ def compile_formula(text: str) -> CompiledFormula:
                            "(about 1.8e308); use smaller numbers or powers") from None
     except Exception as e:  # noqa: BLE001
         raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__}); simplify it") from None
-    return CompiledFormula(text, expr, lambda x, y: f(x, y)[0], g, latex, value_and_grad=fg)
+
+
+@functools.cache
+def _numpy_namespace() -> dict:
+    """The globals lambdify gives its functions (NumPy's names, RealAbs as np.abs)."""
+    fn = sympy.lambdify((X, Y), [X], modules=[{"RealAbs": np.abs}, "numpy"])
+    return dict(fn.__globals__)
+
+
+def _load(source: str):
+    """The function printed by lambdify, compiled as lambdify itself does."""
+    namespace = dict(_numpy_namespace())
+    exec(compile(source, "<optlab formula>", "exec"), namespace)  # noqa: S102 - sympy's printed code, not user text
+    return _vectorised(namespace["_lambdifygenerated"])
+
+
+def _check_runs(fn) -> None:
+    probe = np.linspace(-1.0, 1.0, 5)
+    fn(probe, probe[::-1])  # a last guard: what the printer made must run on NumPy arrays
+
+
+def _child(text: str, conn) -> None:
+    try:
+        conn.send(("ok", _symbolic(text)))
+    except FormulaError as e:
+        conn.send(("error", str(e)))
+    except BaseException as e:  # noqa: BLE001 - report anything, so the parent never waits in vain
+        conn.send(("error", f"the formula cannot be compiled ({type(e).__name__}); simplify it"))
+    finally:
+        conn.close()
+
+
+@functools.cache
+def _context():
+    """fork where there is one: the child starts at once with sympy loaded, and imports nothing.
+
+    A fork from a threaded server can deadlock if another thread held a lock at that moment;
+    the deadline covers that case too (the child is killed, the user told to simplify).
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _symbolic_with_deadline(text: str, seconds: float) -> dict:
+    """_symbolic(text) in a child process that is killed after ``seconds`` (sympy cannot be interrupted)."""
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(text, send), daemon=True, name="optlab-formula")
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(seconds):
+            raise FormulaError(f"the formula is too complex: deriving its gradient took more than {seconds:g} s; "
+                               "simplify it")
+        status, payload = receive.recv()
+    except EOFError:  # the child died without a word (out of memory, killed)
+        raise FormulaError("the formula cannot be compiled (the worker stopped); simplify it") from None
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if status == "error":
+        raise FormulaError(payload)
+    return payload
+
+
+@functools.lru_cache(maxsize=256)
+def compile_formula(text: str) -> CompiledFormula:
+    """Parse, differentiate and compile a formula (cached).
+
+    Parsing happens here; differentiation and printing in a child process with a deadline
+    of SYMBOLIC_SECONDS, since sympy can take minutes on a few short inputs and cannot be
+    interrupted in a thread.
+    """
+    expr = parse_formula(text).replace(sympy.Abs, RealAbs)
+    if _size(expr, MAX_NODES) > MAX_NODES:  # cheap, and spares a child process
+        raise FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
+                           "operations to evaluate; simplify it")
+    out = _symbolic_with_deadline(text, SYMBOLIC_SECONDS)
+    fns = {name: _load(source) for name, source in out["sources"].items()}
+    for fn in fns.values():
+        _check_runs(fn)
+    f = fns["value"]
+    return CompiledFormula(text, expr, lambda x, y: f(x, y)[0], fns["gradient"], out["latex"],
+                           value_and_grad=fns["value_and_grad"])
 
 
 def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:

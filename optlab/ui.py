@@ -129,7 +129,8 @@ def _controls() -> C.RunConfig:
 
         st.markdown("### Landscape")
         landscape = st.selectbox("landscape", [*landscape_names(), C.CUSTOM], key="w:landscape",
-                                 format_func=_landscape_title, label_visibility="collapsed")
+                                 format_func=_landscape_title, label_visibility="collapsed",
+                                 on_change=_forget, args=("w:x0", "w:y0"))  # each landscape's own start
         formula, land = None, None
         if landscape == C.CUSTOM:
             formula, land = _formula_input()
@@ -144,6 +145,7 @@ def _controls() -> C.RunConfig:
         except ValueError as e:  # an empty custom domain
             st.error(str(e), icon=":material/error:")
             st.session_state["landscape_error"] = str(e)
+        _keep_start_in_a_new_domain(land)
 
         st.markdown("### Optimizers")
         chosen = st.multiselect("optimizers", optimizer_names(), key="w:opt", label_visibility="collapsed",
@@ -203,6 +205,18 @@ def _controls() -> C.RunConfig:
         schedule=schedule, schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch,
         view=view,
     )
+
+
+def _keep_start_in_a_new_domain(land) -> None:
+    """When the user changes a formula's domain so that the start falls outside, start from the new default."""
+    previous = st.session_state.get("domain")
+    st.session_state["domain"] = (land.name, land.domain)
+    if previous is None or previous == (land.name, land.domain) or previous[0] != land.name:
+        return  # a link's own start is kept; a new landscape has its own start already
+    (x_lo, x_hi), (y_lo, y_hi) = land.domain
+    x0, y0 = st.session_state.get("w:x0"), st.session_state.get("w:y0")
+    if x0 is not None and not (x_lo <= x0 <= x_hi and y_lo <= y0 <= y_hi):
+        _forget("w:x0", "w:y0")
 
 
 def _landscape_title(name: str) -> str:

@@ -246,3 +246,18 @@ def test_odd_formulas_render_with_nan_regions_not_tracebacks(formula):
     at = open_app({"landscape": "custom", "formula": formula, "opt": ["sgd", "adam"], "steps": "50"})
     assert not at.warning and len(at.get("plotly_chart")) == 3
     assert set(path_traces(at)) == {"sgd", "adam"}
+
+
+def test_a_new_landscape_starts_from_its_own_start_and_a_new_domain_keeps_the_start_inside():
+    at = open_app()
+    at.selectbox(key="w:landscape").set_value("booth").run()
+    assert not at.exception
+    booth = optlab.get_landscape("booth")
+    assert (at.number_input(key="w:x0").value, at.number_input(key="w:y0").value) == tuple(booth.start)
+    assert "x0=" not in share_url(at)  # the landscape's own start is the default: not in the link
+    at = open_app({"landscape": "custom", "formula": "log(x - 10) + y^2", "x0": "-1", "y0": "1"})
+    assert (at.number_input(key="w:x0").value, at.number_input(key="w:y0").value) == (-1.0, 1.0)  # the link's
+    at.number_input(key="w:custom.xmin").set_value(11.0).run()
+    at.number_input(key="w:custom.xmax").set_value(20.0).run()
+    x0 = at.number_input(key="w:x0").value
+    assert 11 <= x0 <= 20 and not at.exception and not at.error

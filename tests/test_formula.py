@@ -348,3 +348,39 @@ def test_in_the_app_a_formula_undefined_on_the_domain_says_so_and_the_domain_fix
     at.number_input(key="w:custom.xmin").set_value(11.0).run()  # was: still "not accepted" on any domain
     assert not at.exception and not at.error and len(at.get("plotly_chart")) == 3
     assert at.query_params["custom.xmin"] == "11" and at.query_params["formula"] == "log(x - 10) + y^2"
+
+
+def test_a_formula_whose_gradient_takes_forever_is_cut_off_and_the_worker_killed(monkeypatch):
+    import multiprocessing
+    import time
+
+    import optlab.formula as F
+
+    def forever(text):  # what sympy does on a few inputs: the forked child inherits this
+        time.sleep(600)
+
+    monkeypatch.setattr(F, "_symbolic", forever)
+    monkeypatch.setattr(F, "SYMBOLIC_SECONDS", 0.5)
+    compile_formula.cache_clear()
+    t = time.perf_counter()
+    with pytest.raises(FormulaError, match="too complex: deriving its gradient took more than 0.5 s"):
+        compile_formula("x^2 + y^3 + 1")
+    assert time.perf_counter() - t < 3
+    assert not multiprocessing.active_children()  # killed and reaped, nothing left running
+    compile_formula.cache_clear()
+
+
+def test_sympys_slow_inputs_never_hold_the_server_past_the_deadline():
+    import time
+
+    import optlab.formula as F
+
+    compile_formula.cache_clear()
+    for text in ["tanh(tanh(((x-y-pi)/6^x)^-100))", "tanh(-(abs(x))^-100)"]:
+        t = time.perf_counter()
+        try:
+            compile_formula(text)  # sympy's time varies run to run: accepted or cut off, never longer
+        except FormulaError as e:
+            assert "too complex" in str(e)
+        assert time.perf_counter() - t < F.SYMBOLIC_SECONDS + 1.5
+    compile_formula.cache_clear()
