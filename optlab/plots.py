@@ -140,8 +140,14 @@ def _head_trace(name: str, run: Run, k: int, xaxis=None, yaxis=None) -> dict:
     return trace
 
 
+def _head_xy(run: Run, k: int) -> dict:
+    """A frame's update of one position marker: only its coordinates (plotly keeps the rest of the trace)."""
+    x, y = _last_finite(run.path, k)
+    return dict(type="scatter", x=[float(x)], y=[float(y)])
+
+
 def _animation(fig: go.Figure, frames: np.ndarray, make_frame_data, head_indices: list[int]) -> go.Figure:
-    """Add browser-side animation frames that move only the position markers.
+    """Add browser-side animation frames that move only the position markers (x and y, nothing else).
 
     Frames are built as plain dicts and the figure is rebuilt without validation:
     validating a hundred frames would take longer than everything else on the page.
@@ -186,7 +192,7 @@ def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 5
         dragmode="zoom",
     )
     heads = list(range(first_head, first_head + len(runs)))
-    return _animation(fig, _frames_at(steps), lambda k: [_head_trace(n, r, k) for n, r in runs.items()], heads)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()], heads)
 
 
 def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int = 420) -> go.Figure:
@@ -211,14 +217,7 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int =
     fig.update_yaxes(range=[y0, y1])
     fig.update_layout(height=height * rows, margin=dict(l=10, r=10, t=40, b=95), showlegend=False)
 
-    def frame(k):
-        out = []
-        for i, name in enumerate(names):
-            ax = "" if i == 0 else str(i + 1)
-            out.append(_head_trace(name, runs[name], k, xaxis=f"x{ax}", yaxis=f"y{ax}"))
-        return out
-
-    return _animation(fig, _frames_at(steps), frame, heads)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names], heads)
 
 
 def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:
