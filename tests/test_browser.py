@@ -179,3 +179,26 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     i, j = sweep.y.tolist().index(beta1), sweep.x.tolist().index(lr)
     assert run.loss[-1] == sweep.final_loss[i, j] or (np.isnan(sweep.final_loss[i, j]) and run.diverged_at)
     fresh.close()
+
+
+def test_the_animation_moves_the_markers_and_keeps_the_contour(browser, server):
+    # plotly.js drops a contour's fill when frames play without a redraw: the page went blank behind the paths
+    count = """() => { const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+      return {contour: gd.querySelectorAll('g.contourlayer path').length, step: gd.layout.sliders[0].active,
+              heads: gd._fullData.filter(t => t.mode === 'markers' && t.marker.size >= 10)
+                                 .map(t => [t.x[0], t.y[0], t.marker.line.color])}; }"""
+    context, page = open_page(browser, f"{server}/?steps=200")
+    before = page.evaluate(count)
+    assert before["contour"] > 10
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.get_by_text("▶ Play").click()
+    page.wait_for_timeout(1500)
+    chart.get_by_text("❚❚ Pause").click()
+    page.wait_for_timeout(500)
+    after = page.evaluate(count)
+    assert after["step"] < before["step"]  # Play restarts from step 0 and has moved on
+    assert after["contour"] == before["contour"]  # the filled contour is still drawn
+    assert [h[2] for h in after["heads"]] == [h[2] for h in before["heads"]]  # markers keep their outline
+    assert [h[:2] for h in after["heads"]] != [h[:2] for h in before["heads"]]  # and have moved
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
