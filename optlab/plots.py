@@ -229,7 +229,9 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     scale = _scale(land)
     zz = scale(z)
     finite = zz[np.isfinite(zz)]
-    top = float(np.percentile(finite, 99.5))
+    # a linear scale is clipped at its 99.5th percentile, so that a few towering corners do not flatten the
+    # rest; a log scale is not (clipping there only cut a saw-toothed edge into the surface)
+    top = float(np.percentile(finite, 99.5)) if not scale.log else float(finite.max())
     traces = [go.Surface(x=xs, y=ys, z=np.minimum(zz, top), colorscale="Viridis", opacity=0.9, showscale=False,
                          hoverinfo="skip", name="f", contours=dict(z=dict(show=False)))]
     (x0, x1), (y0, y1) = land.domain
@@ -247,7 +249,8 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     fig.update_layout(
         height=height, margin=dict(l=0, r=0, t=30, b=0), uirevision=land.name, showlegend=False,
         scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title=scale.label,
-                   camera=dict(eye=dict(x=1.5, y=-1.5, z=1.1)), aspectmode="manual",
+                   # from high up: into valleys (Rosenbrock's), not at the ridge in front of them
+                   camera=dict(eye=dict(x=0.9, y=-1.3, z=1.7), center=dict(x=0, y=0, z=-0.15)), aspectmode="manual",
                    aspectratio=dict(x=1, y=1, z=0.6)),
     )
     return fig
