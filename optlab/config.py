@@ -418,30 +418,30 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
                             f"{', '.join(sweeps.sweepable(opt))}")
             name = None
         axes[key] = name
-    if axes["sweep.x"] and axes["sweep.x"] == axes["sweep.y"]:
-        problems.append(f"`sweep.y`: the same hyperparameter as `sweep.x` ({axes['sweep.y']}); using the default")
+    if axes["sweep.y"] and axes["sweep.y"] == (axes["sweep.x"] or "lr"):
+        problems.append(f"`sweep.y`: the same hyperparameter as the x axis ({axes['sweep.y']}); using the default")
         axes["sweep.y"] = None
     e = Explore(sweep_opt=sweep_opt, sweep_x=axes["sweep.x"], sweep_y=axes["sweep.y"])
     _, x, y, *_ = e.sweep_axes(optimizers)
-    specs = {"x": get_optimizer(opt).param(x), "y": get_optimizer(opt).param(y)}
     sweep_range = {}
     for k in RANGE_KEYS:
         raw = take(f"sweep.{k}")
         if raw is None:
             continue
-        spec = specs[k[0]]
         try:
-            value = _parse(replace(spec, name=f"sweep.{k}", kind=float), raw)
-            if spec.log and value <= 0:
-                raise ValueError(f"{raw!r} is not above 0 (a log axis)")
-            sweep_range[k] = value
-        except ValueError as err:
-            problems.append(f"`sweep.{k}`: {err}; using the default range")
+            sweep_range[k] = float(raw)
+            if not math.isfinite(sweep_range[k]):
+                raise ValueError
+        except ValueError:
+            problems.append(f"`sweep.{k}`: {raw!r} is not a number; using the default range")
+            sweep_range.pop(k, None)
     e = replace(e, sweep_range=sweep_range)
-    _, _, _, (xlo, xhi), (ylo, yhi) = e.sweep_axes(optimizers)
-    if not (xlo < xhi and ylo < yhi):
-        problems.append("`sweep.xmin`…`sweep.ymax`: each range needs low < high; using the default ranges")
-        e = replace(e, sweep_range={})
+    _, _, _, xr, yr = e.sweep_axes(optimizers)
+    for axis, name, (lo, hi) in (("x", x, xr), ("y", y, yr)):
+        problem = sweeps.range_problem(opt, name, lo, hi)
+        if problem:
+            problems.append(f"`sweep.{axis}min`/`sweep.{axis}max`: {problem}; using the default range")
+            e = replace(e, sweep_range={k: v for k, v in e.sweep_range.items() if k[0] != axis})
     metric = take("sweep.metric") or SWEEP_METRICS[0]
     if metric not in SWEEP_METRICS:
         problems.append(f"`sweep.metric`: unknown metric {metric!r}; allowed: {', '.join(SWEEP_METRICS)}")

@@ -64,6 +64,23 @@ def axis_range(optimizer: str, name: str) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+MAX_DECADES = 12  # a log axis spans at most this many powers of ten
+
+
+def range_problem(optimizer: str, name: str, lo: float, hi: float) -> str | None:
+    """Why (lo, hi) cannot be a sweep axis of this hyperparameter, or None."""
+    p = get_optimizer(optimizer).param(name)
+    if not (p.accepts(lo) and p.accepts(hi)):
+        return f"{name} from {lo:g} to {hi:g}: each end must be {p.allowed}"
+    if not lo < hi:
+        return f"{name} from {lo:g} to {hi:g}: the range must go from low to high"
+    if p.log and lo <= 0:
+        return f"{name} from {lo:g}: a log axis needs values above 0"
+    if p.log and hi / lo > 10.0**MAX_DECADES:
+        return f"{name} from {lo:g} to {hi:g}: a log axis spans at most {MAX_DECADES} decades"
+    return None
+
+
 def axis_values(p: Param, lo: float, hi: float, n: int) -> np.ndarray:
     """n values from lo to hi: log-spaced for a log-scale parameter, linear otherwise."""
     return np.geomspace(lo, hi, n) if p.log else np.linspace(lo, hi, n)
@@ -122,12 +139,11 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
     _check_budget(nx * ny, steps)
     axes = {}
     for name, given in ((x, x_range), (y, y_range)):
-        p = opt.param(name)
         lo, hi = given if given is not None else axis_range(optimizer, name)
-        if not (p.accepts(lo) and p.accepts(hi) and lo < hi) or (p.log and lo <= 0):
-            raise ValueError(f"range of {name!r} = ({lo!r}, {hi!r}) is not allowed; allowed: low < high, "
-                             f"each {p.allowed}{', above 0 (log axis)' if p.log else ''}")
-        axes[name] = axis_values(p, lo, hi, nx if name == x else ny)
+        problem = range_problem(optimizer, name, lo, hi)
+        if problem:
+            raise ValueError(f"range {problem}")
+        axes[name] = axis_values(opt.param(name), lo, hi, nx if name == x else ny)
     xx, yy = np.meshgrid(axes[x], axes[y])
     base = {**opt.defaults, **(hparams or {})}
     allowed = np.ones(xx.shape, dtype=bool)

@@ -412,6 +412,7 @@ def _sync_url(cfg: C.RunConfig) -> None:
 
 def main() -> None:
     _init_session()
+    _keep_explore_settings()
     _apply_pending_start()
     _apply_pending_setting()
     st.session_state["landscape_error"] = None
@@ -471,6 +472,38 @@ def _explore_widget_values(cfg: C.RunConfig) -> dict:
     return v
 
 
+EXPLORE_KEYS = ("w:sweep.opt", "w:sweep.x", "w:sweep.y", "w:sweep.xmin", "w:sweep.xmax", "w:sweep.ymin",
+                "w:sweep.ymax", "w:sweep.n", "w:sweep.metric", "w:basins.opt", "w:basins.n", "w:seeds.n")
+
+
+def _keep_explore_settings() -> None:
+    """Streamlit forgets the state of widgets a run does not draw: a view's settings would be lost while
+    another view is open. Writing them back makes them plain session state, kept until drawn again."""
+    for key in EXPLORE_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def _explore_state(cfg: C.RunConfig, view: str) -> C.Explore:
+    """The explore views' settings from the session (every view's, open or not), defaults left out."""
+    ss, first = st.session_state, cfg.optimizers[0]
+    opt = ss.get("w:sweep.opt") or first
+    x = ss.get("w:sweep.x") if ss.get("w:sweep.x") in sweeps.sweepable(opt) else "lr"
+    _, dy = sweeps.default_axes(opt, x)
+    y = ss.get("w:sweep.y") if ss.get("w:sweep.y") in sweeps.sweepable(opt) and ss.get("w:sweep.y") != x else dy
+    defaults = (*sweeps.axis_range(opt, x), *sweeps.axis_range(opt, y))
+    ranges = {k: float(ss[f"w:sweep.{k}"]) for k, d in zip(C.RANGE_KEYS, defaults, strict=True)
+              if ss.get(f"w:sweep.{k}") is not None and float(ss[f"w:sweep.{k}"]) != d}
+    basins = tuple(ss.get("w:basins.opt", cfg.optimizers[:2]))
+    return C.Explore(
+        view=None if view == "off" else view, sweep_opt=None if opt == first else opt,
+        sweep_x=None if x == "lr" else x, sweep_y=None if y == dy else y, sweep_range=ranges,
+        sweep_n=int(ss.get("w:sweep.n", C.SWEEP_N.default)), sweep_metric=ss.get("w:sweep.metric", C.SWEEP_METRICS[0]),
+        basins_opts=() if basins == tuple(cfg.optimizers[:2]) else basins,
+        basins_n=int(ss.get("w:basins.n", C.BASINS_N.default)), seeds_n=int(ss.get("w:seeds.n", C.SEEDS_N.default)),
+    )
+
+
 def _forget(*keys: str) -> None:
     for key in keys:
         st.session_state.pop(key, None)
@@ -484,18 +517,17 @@ def _explore(cfg: C.RunConfig) -> C.RunConfig:
                     label_visibility="collapsed",
                     help="Sensitivity: one optimizer over a grid of two hyperparameters. Basins: where each start "
                          "point of the domain ends up. Seed bands: the spread of noisy runs over many seeds.")
-    e = replace(cfg.explore, view=None if view == "off" else view)
     views = {"sensitivity": _sensitivity_view, "basins": _basins_view, "seeds": _seeds_view}
     if view in views:
         try:
-            e = views[view](cfg, e)
+            views[view](cfg)
         except ValueError as err:  # a setting simulate() refuses: say so, keep everything the user set
             st.error(f"This view cannot run with these settings: {err}", icon=":material/error:")
     else:
         st.caption("Pick a view: how sensitive an optimizer is to its hyperparameters, which minimum each start "
                    "point reaches, or how much noisy runs spread over seeds. Each uses this page's landscape, "
                    "settings and steps.")
-    return replace(cfg, explore=e)
+    return replace(cfg, explore=_explore_state(cfg, view))
 
 
 def _csv_button(label: str, frame, file_name: str) -> None:
@@ -512,7 +544,8 @@ def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = Tr
     return max(m, 2)
 
 
-def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+def _sensitivity_view(cfg: C.RunConfig) -> None:
+    e = _explore_state(cfg, "sensitivity")
     opt_default, *_ = e.sweep_axes(cfg.optimizers)
     _ensure("w:sweep.opt", opt_default)
     ranges = ("w:sweep.xmin", "w:sweep.xmax", "w:sweep.ymin", "w:sweep.ymax")
@@ -525,31 +558,27 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
     _, dy = sweeps.default_axes(opt, x)
     if st.session_state.get("w:sweep.y") not in [n for n in names if n != x]:
         st.session_state["w:sweep.y"] = dy
+        _forget(*ranges[2:])  # the old y's range does not fit the new y
     y = c3.selectbox("down (y)", [n for n in names if n != x], key="w:sweep.y", on_change=_forget,
                      args=(*ranges[2:],))
     _ensure("w:sweep.n", C.SWEEP_N.default)
     n = int(c4.number_input("cells per axis", 2, sweeps.MAX_SWEEP_CELLS, step=10, key="w:sweep.n"))
-    (xlo, xhi), (ylo, yhi) = sweeps.axis_range(opt, x), sweeps.axis_range(opt, y)
-    for key, value in zip(ranges, (xlo, xhi, ylo, yhi), strict=True):
+    for key, value in zip(ranges, (*sweeps.axis_range(opt, x), *sweeps.axis_range(opt, y)), strict=True):
         _ensure(key, value)
     with st.expander("ranges and colour"):
         r1, r2, r3, r4 = st.columns(4)
-        got = [col.number_input(label, format="%g", key=key) for col, label, key in
-               zip((r1, r2, r3, r4), (f"{x} from", f"{x} to", f"{y} from", f"{y} to"), ranges, strict=True)]
+        for col, label, key in zip((r1, r2, r3, r4), (f"{x} from", f"{x} to", f"{y} from", f"{y} to"), ranges,
+                                   strict=True):
+            col.number_input(label, format="%g", key=key)
+        _ensure("w:sweep.metric", C.SWEEP_METRICS[0])
         metric = st.radio("colour", C.SWEEP_METRICS, key="w:sweep.metric", horizontal=True,
                           format_func={"final_loss": "final loss", "steps_to_tol": "steps to tolerance"}.get)
-    sweep_range = {k: float(v) for k, v, d in zip(C.RANGE_KEYS, got, (xlo, xhi, ylo, yhi), strict=True) if v != d}
-    e = replace(e, sweep_opt=None if opt == cfg.optimizers[0] else opt, sweep_x=None if x == "lr" else x,
-                sweep_y=None if y == dy else y, sweep_range=sweep_range, sweep_n=n, sweep_metric=metric)
+    e = _explore_state(cfg, "sensitivity")
     _, _, _, xr, yr = e.sweep_axes(cfg.optimizers)
-    bad = [f"{name}: {lo:g} to {hi:g}" for name, (lo, hi) in ((x, xr), (y, yr)) if not lo < hi]
-    p_x, p_y = get_optimizer(opt).param(x), get_optimizer(opt).param(y)
-    bad += [f"{p.name} = {v:g} ({p.allowed})" for p, r in ((p_x, xr), (p_y, yr)) for v in r if not p.accepts(v)]
-    bad += [f"{p.name} from {r[0]:g}: a log axis needs values above 0" for p, r in ((p_x, xr), (p_y, yr))
-            if p.log and r[0] <= 0]
+    bad = [p for p in (sweeps.range_problem(opt, x, *xr), sweeps.range_problem(opt, y, *yr)) if p]
     if bad:
         st.error("This range cannot be swept: " + "; ".join(bad) + ".", icon=":material/error:")
-        return e
+        return
     cells = _capped(n, 1, cfg.steps, "Cells per axis")
     sub = replace(cfg.runs_only(), explore=replace(e, view=None, sweep_metric=C.SWEEP_METRICS[0], basins_opts=(),
                                                    basins_n=C.BASINS_N.default, seeds_n=C.SEEDS_N.default))
@@ -560,9 +589,10 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
         hp = cfg.hp(opt)
         current = (hp[x], hp[y])
     fig = _sensitivity_figure(sub.key(), cells, metric, current)
-    event = st.plotly_chart(fig, width="stretch", key="sweep", on_select="rerun", selection_mode="points",
+    event = st.plotly_chart(fig, width="stretch", key=f"sweep:{st.session_state.get('sweep_chart', 0)}",
+                            on_select="rerun", selection_mode="points",
                             config={"displaylogo": False})
-    _handle_cell_click(event, opt, x, y)
+    _handle_cell_click(event, sweep)
     finite = sweep.final_loss[np.isfinite(sweep.final_loss)]
     diverged = int(np.isfinite(sweep.diverged_at).sum())
     st.caption(f"{cells}×{cells} settings of {get_optimizer(opt).title}, {cfg.steps} steps from "
@@ -573,7 +603,6 @@ def _sensitivity_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                   if not sweep.allowed.all() else "")
                + ". Click a cell to run that setting in the comparison above.")
     _csv_button("Sweep (CSV)", lambda: sweep.to_frame(), "optimizer-lab-sweep.csv")
-    return e
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -587,15 +616,18 @@ def _sensitivity_figure(key: str, n: int, metric: str, current):
     return sweep_plots.sensitivity_figure(_sensitivity(key, n), metric, current)
 
 
-def _handle_cell_click(event, opt: str, x: str, y: str) -> None:
+def _handle_cell_click(event, sweep) -> None:
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if not points:
         return
-    cell = (opt, x, y, float(points[0]["x"]), float(points[0]["y"]))
-    if st.session_state.get("last_cell") == cell:
-        return
-    st.session_state["last_cell"] = cell
-    st.session_state["pending_setting"] = cell
+    xv, yv = float(points[0]["x"]), float(points[0]["y"])
+    st.session_state["sweep_chart"] = st.session_state.get("sweep_chart", 0) + 1  # a new chart: selection cleared
+    i, j = np.argmin(np.abs(sweep.y - yv)), np.argmin(np.abs(sweep.x - xv))
+    if not sweep.allowed[i, j]:
+        st.toast(f"{get_optimizer(sweep.optimizer).title} does not allow {sweep.x_name} = {xv:g}, "
+                 f"{sweep.y_name} = {yv:g}", icon=":material/block:")
+        st.rerun()
+    st.session_state["pending_setting"] = (sweep.optimizer, sweep.x_name, sweep.y_name, xv, yv)
     st.rerun()
 
 
@@ -614,24 +646,24 @@ def _apply_pending_setting() -> None:
              icon=":material/check:")
 
 
-def _basins_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+def _basins_view(cfg: C.RunConfig) -> None:
     land = cfg.land
-    _ensure("w:basins.opt", list(e.basin_optimizers(cfg.optimizers)))
+    _ensure("w:basins.opt", list(cfg.optimizers[:2]))
     _ensure("w:basins.n", C.BASINS_N.default)
     c1, c2 = st.columns([3, 1])
     chosen = c1.multiselect("optimizers (one or two)", optimizer_names(), key="w:basins.opt", max_selections=2,
                             format_func=lambda n: get_optimizer(n).title)
     n = int(c2.number_input("starts per axis", 2, sweeps.MAX_BASIN_CELLS, step=10, key="w:basins.n"))
-    e = replace(e, basins_opts=() if tuple(chosen) == tuple(cfg.optimizers[:2]) else tuple(chosen), basins_n=n)
     if not len(land.minima):
         st.info(f"{land.title} has no minimum to reach, so there are no basins. Basin maps tell most on landscapes "
                 "with several minima: Himmelblau, six-hump camel, Rastrigin, Styblinski–Tang.")
-        return e
+        return
     if not chosen:
         st.info("Pick one or two optimizers.")
-        return e
+        return
     cells = _capped(n, len(chosen), cfg.steps, "Starts per axis")
-    sub = replace(cfg.runs_only(), explore=replace(C.Explore(), basins_opts=tuple(chosen)))
+    # the start point is the one setting a basin map does not use: leave it out of the cache key
+    sub = replace(cfg.runs_only(), start=None, explore=replace(C.Explore(), basins_opts=tuple(chosen)))
     with st.spinner(f"Running {len(chosen) * cells * cells:,} starts, {cfg.steps} steps each…", show_time=True):
         maps = _basins(sub.key(), cells)
     st.plotly_chart(_basins_figure(sub.key(), cells), width="stretch", key="basins", config={"displaylogo": False})
@@ -642,7 +674,6 @@ def _basins_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                "comparison.")
     _csv_button("Basin maps (CSV)", lambda: pd.concat([mp.to_frame() for mp in maps.values()], ignore_index=True),
                 "optimizer-lab-basins.csv")
-    return e
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -656,15 +687,14 @@ def _basins_figure(key: str, n: int):
     return sweep_plots.basins_figure(_basins(key, n))
 
 
-def _seeds_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
+def _seeds_view(cfg: C.RunConfig) -> None:
     _ensure("w:seeds.n", C.SEEDS_N.default)
     n = int(st.number_input("seeds per optimizer", 2, sweeps.MAX_SEEDS, step=5, key="w:seeds.n"))
-    e = replace(e, seeds_n=n)
     noisy = cfg.noise > 0 or (cfg.batch and cfg.land.data_size)
     if not noisy:
         st.info("Without noise every seed gives the same run. Set **gradient noise σ** in the sidebar (under "
                 "*Schedule, noise, clipping*), or a **minibatch size** on a landscape built from data.")
-        return e
+        return
     runs = _capped(n, len(cfg.optimizers), cfg.steps, "Seeds", square=False)
     sub = replace(cfg.runs_only(), explore=C.Explore())
     with st.spinner(f"Running {len(cfg.optimizers) * runs:,} seeds, {cfg.steps} steps each…", show_time=True):
@@ -675,7 +705,6 @@ def _seeds_view(cfg: C.RunConfig, e: C.Explore) -> C.Explore:
                "and 90th percentiles. A diverged run counts as worse than any other.")
     _csv_button("Seed bands (CSV)", lambda: pd.concat([b.to_frame() for b in bands.values()], ignore_index=True),
                 "optimizer-lab-seeds.csv")
-    return e
 
 
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries

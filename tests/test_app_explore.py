@@ -112,7 +112,8 @@ def test_a_tampered_explore_link_warns_and_keeps_the_valid_parts():
 def test_an_unknown_explore_view_and_a_bad_range_are_reported():
     at = open_app({"explore": "everything", "sweep.xmin": "-1", "sweep.ymax": "0.2", "sweep.ymin": "0.5"})
     (warning,) = at.warning
-    assert "`explore`" in warning.value and "`sweep.xmin`" in warning.value and "low < high" in warning.value
+    assert "`explore`" in warning.value and "`sweep.xmin`/`sweep.xmax`: lr from -1" in warning.value
+    assert "`sweep.ymin`/`sweep.ymax`: beta1 from 0.5 to 0.2: the range must go from low to high" in warning.value
 
 
 def test_large_grids_are_capped_with_a_message():
@@ -153,3 +154,38 @@ def test_changing_the_swept_optimizer_resets_its_axes_and_ranges():
     assert "sweep.opt=sgd" in url and "sweep.ymin" not in url and "sweep.y=" not in url
     at.selectbox(key="w:sweep.x").set_value("momentum").run()
     assert at.selectbox(key="w:sweep.y").value == "lr" and "sweep.x=momentum" in share_url(at)
+
+
+def test_switching_views_keeps_every_views_settings():
+    at = open_app({"explore": "sensitivity", "sweep.n": "5", "steps": "50", "landscape": "himmelblau"})
+    at.number_input(key="w:sweep.n").set_value(12).run()
+    at.selectbox(key="w:sweep.y").set_value("beta2").run()
+    at.radio(key="w:explore").set_value("basins").run()
+    at.number_input(key="w:basins.n").set_value(30).run()
+    url = share_url(at)
+    assert "explore=basins" in url and "basins.n=30" in url and "sweep.n=12" in url and "sweep.y=beta2" in url
+    at.radio(key="w:explore").set_value("sensitivity").run()
+    assert at.number_input(key="w:sweep.n").value == 12 and at.selectbox(key="w:sweep.y").value == "beta2"
+    assert "basins.n=30" in share_url(at) and not at.exception
+
+
+def test_swapping_axes_leaves_no_stale_range():
+    at = open_app({"explore": "sensitivity", "sweep.n": "4", "steps": "30"})
+    at.selectbox(key="w:sweep.x").set_value("beta1").run()
+    at.selectbox(key="w:sweep.y").set_value("lr").run()
+    at.selectbox(key="w:sweep.x").set_value("lr").run()  # y must move off lr, with its own range
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="w:sweep.y").value != "lr"
+    assert "sweep.ymin" not in share_url(at) and "sweep.ymax" not in share_url(at)
+
+
+def test_a_link_whose_y_is_the_default_x_or_whose_range_is_absurd_is_reported():
+    at = open_app({"explore": "sensitivity", "sweep.y": "lr", "sweep.ymin": "0.001", "sweep.n": "4"})
+    (warning,) = at.warning
+    assert "`sweep.y`: the same hyperparameter as the x axis (lr)" in warning.value
+    assert not at.error and not at.exception and at.selectbox(key="w:sweep.y").value == "beta1"
+    at = open_app({"explore": "sensitivity", "sweep.x": "eps", "sweep.xmin": "1e-300", "sweep.xmax": "1e300",
+                   "sweep.n": "4"})
+    (warning,) = at.warning
+    assert "`sweep.xmin`/`sweep.xmax`: eps from 1e-300 to 1e+300: a log axis spans at most 12 decades" in warning.value
+    assert not at.error and not at.exception and "sweep.x=eps" in share_url(at)

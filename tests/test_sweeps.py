@@ -62,9 +62,10 @@ def test_default_axes_and_ranges_come_from_the_declarations():
     (dict(x="lr", y="lr"), "two different"),
     (dict(n=1), "out of range"),
     (dict(n=sweeps.MAX_SWEEP_CELLS + 1), "out of range"),
-    (dict(x_range=(-1.0, 1.0)), "not allowed"),
-    (dict(x_range=(0.1, 0.01)), "not allowed"),
-    (dict(y_range=(0.0, 1.0)), "not allowed"),  # beta1 = 1 is outside [0, 1)
+    (dict(x_range=(-1.0, 1.0)), r"range lr from -1 to 1: each end must be float in \[0, inf\)"),
+    (dict(x_range=(0.1, 0.01)), "from low to high"),
+    (dict(y_range=(0.0, 1.0)), r"each end must be float in \[0, 1\)"),  # beta1 = 1 is not allowed
+    (dict(x_range=(1e-20, 1.0)), "at most 12 decades"),
     (dict(n=200, steps=1000), "too many"),
 ])
 def test_bad_sweep_arguments_say_what_is_allowed(kwargs, message):
