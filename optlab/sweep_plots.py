@@ -6,13 +6,15 @@ Plotly serialises as compact typed arrays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optlab.optimizers import get_optimizer
 from optlab.plots import color
-from optlab.sweeps import BasinMap, SeedBand, Sweep
+from optlab.sweeps import TOL, BasinMap, SeedBand, Sweep
 
 # outcome colours of a basin map: one per declared minimum, then "none" and "diverged"
 BASIN_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4")
@@ -21,30 +23,49 @@ NONE_COLOR, DIVERGED_COLOR = "#9e9e9e", "#202020"
 
 def _axis_title(optimizer: str, name: str) -> str:
     p = get_optimizer(optimizer).param(name)
-    return f"{name} ({p.help.split(':')[0]})" if p.help else name
+    meaning = p.help.split(":")[0].split(" (")[0]  # "decay of the first moment m (the momentum)" -> before "("
+    return f"{name}: {meaning}" if meaning else name
+
+
+def sweep_colours(sweep: Sweep, metric: str) -> tuple[np.ndarray, str, float, float]:
+    """(z, colour-bar title, zmin, zmax): what a sweep's heatmap shows, with a range no outlier can ruin.
+
+    final_loss: log₁₀(f − f*) from 1e-16 up to 100 times the start's gap (a run that ends further
+    up has blown up, whatever its number); without a known minimum (saddles) a signed
+    log, sign(f)·log₁₀(1 + |f|), within 6 decades of the start's. steps_to_tol: steps.
+    """
+    finite = lambda a: a[np.isfinite(a)]  # noqa: E731
+    if metric == "steps_to_tol":
+        z = sweep.steps_to_tol
+        vals = finite(z)
+        return z, "steps to tolerance", 0.0, float(vals.max()) if vals.size else float(sweep.steps)
+    with np.errstate(all="ignore"):
+        if sweep.f_min is not None:
+            z = np.log10(np.maximum(sweep.final_loss - sweep.f_min, 1e-300))
+            lo, hi = -16.0, math.log10(max(sweep.start_loss - sweep.f_min, 1e-16)) + 2
+            title = "log₁₀(final f − f*)"
+        else:
+            signed = lambda f: np.sign(f) * np.log10(1 + np.abs(f))  # noqa: E731
+            z = signed(sweep.final_loss)
+            lo, hi = float(signed(sweep.start_loss)) - 6, float(signed(sweep.start_loss)) + 6
+            title = "sign·log₁₀(1 + |final f|)"
+    vals = finite(z)
+    if vals.size:  # no wider than the data, no wider than the band
+        lo, hi = max(lo, float(vals.min())), min(hi, float(vals.max()))
+    if not lo < hi:
+        lo, hi = lo - 0.5, lo + 0.5
+    return z, title, lo, hi
 
 
 def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[float, float] | None = None,
                        height: int = 480) -> go.Figure:
-    """Heatmap over the two hyperparameters; diverged cells crossed out; click a cell to load it.
-
-    final_loss is shown as log₁₀(f − f*) (log₁₀ f where the minimum is unknown), steps_to_tol
-    as a number of steps (blank: never within tolerance).
-    """
+    """Heatmap over the two hyperparameters; diverged cells crossed out; click a cell to load it."""
     p_x = get_optimizer(sweep.optimizer).param(sweep.x_name)
     p_y = get_optimizer(sweep.optimizer).param(sweep.y_name)
-    if metric == "steps_to_tol":
-        z, title, hover = sweep.steps_to_tol, "steps to tolerance", "%{z:.0f} steps"
-    elif sweep.f_min is not None:
-        with np.errstate(all="ignore"):  # at the minimum exactly: the smallest positive float
-            z = np.log10(np.maximum(sweep.final_loss - sweep.f_min, np.finfo(float).tiny))
-        title = "log₁₀(final f − f*)"
-        hover = title + " = %{z:.2f}"
-    else:  # no known minimum (saddles): f itself, which may be negative
-        z, title, hover = sweep.final_loss, "final f", "final f = %{z:.4g}"
+    z, title, lo, hi = sweep_colours(sweep, metric)
     fig = go.Figure(go.Heatmap(
-        x=sweep.x, y=sweep.y, z=z.astype(np.float32), colorscale="Viridis", reversescale=True,
-        colorbar=dict(title=dict(text=title, side="right"), thickness=14),
+        x=sweep.x, y=sweep.y, z=np.clip(z, lo, hi).astype(np.float32), zmin=lo, zmax=hi, colorscale="Viridis",
+        reversescale=True, colorbar=dict(title=dict(text=title, side="right"), thickness=14),
         hoverinfo="skip",  # the cell markers below carry the hover, so that a click selects one
     ))
     yy, xx = np.nonzero(~np.isnan(sweep.diverged_at))
@@ -56,20 +77,32 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
     if current is not None:
         fig.add_trace(go.Scatter(
             x=[current[0]], y=[current[1]], mode="markers", name="the comparison's setting", hoverinfo="skip",
-            marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black"))))
-    # plotly.js cannot select a heatmap cell: an invisible marker per cell makes a click return x, y
+            marker=dict(symbol="star", size=16, color="white", line=dict(width=1.5, color="black")),
+            unselected=dict(marker=dict(opacity=1))))
+    # plotly.js cannot select a heatmap cell: an invisible marker per cell makes a click return x, y.
+    # One trace per kind of cell, each with its own hover text.
     gx, gy = np.meshgrid(sweep.x, sweep.y)
-    fig.add_trace(go.Scatter(
-        x=gx.ravel(), y=gy.ravel(), customdata=z.ravel().astype(np.float32), mode="markers", name="cells",
-        showlegend=False, marker=dict(opacity=0, size=10),
-        hovertemplate=f"{sweep.x_name} = %{{x:.4g}}<br>{sweep.y_name} = %{{y:.4g}}<br>"
-                      + hover.replace("%{z", "%{customdata") + "<br>click to run this setting<extra></extra>",
-    ))
+    where = f"{sweep.x_name} = %{{x:.4g}}<br>{sweep.y_name} = %{{y:.4g}}<br>"
+    value = "%{customdata:.0f} steps" if metric == "steps_to_tol" else f"{title} = %{{customdata:.3g}}"
+    diverged = ~np.isnan(sweep.diverged_at)
+    never = sweep.allowed & ~diverged & np.isnan(z)
+    kinds = [
+        (sweep.allowed & ~diverged & ~never, z, value + "<br>click to run this setting"),
+        (diverged, sweep.diverged_at, "diverged at step %{customdata:.0f}<br>click to run this setting"),
+        (never, z, f"never within {TOL:g} of f*<br>click to run this setting" if metric == "steps_to_tol"
+         else "click to run this setting"),
+        (~sweep.allowed, z, f"{get_optimizer(sweep.optimizer).title} does not allow this setting"),
+    ]
+    for mask, data, text in kinds:
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=gx[mask], y=gy[mask], customdata=data[mask].astype(np.float32), mode="markers", showlegend=False,
+                marker=dict(opacity=0, size=10), hovertemplate=where + text + "<extra></extra>"))
     fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), type="log" if p_x.log else "linear")
     fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), type="log" if p_y.log else "linear")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", hoverdistance=-1,
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), clickmode="event+select", hoverdistance=-1,
                       plot_bgcolor="#e0e0e0", dragmode="zoom",
-                      legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"),
+                      legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom"),
                       title=dict(text=f"{get_optimizer(sweep.optimizer).title}, {sweep.steps} steps: "
                                       "click a cell to run that setting", font=dict(size=14), y=0.98, x=0,
                                  xanchor="left"))

@@ -98,6 +98,7 @@ class Sweep:
     y: np.ndarray
     steps: int
     f_min: float | None
+    start_loss: float  # f at the start, the same for every cell
     final_loss: np.ndarray  # NaN where the run diverged or the setting is not allowed
     best_loss: np.ndarray
     steps_to_tol: np.ndarray  # float: NaN where never within TOL of f*
@@ -155,11 +156,12 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
         raise ValueError(f"{optimizer} rejects every setting of this grid; allowed: see its hyperparameters")
     hp = {**(hparams or {}), x: xx.ravel()[cells], y: yy.ravel()[cells]}
     summary = _summarise(land, optimizer, cells.size, steps, progress, start=start, **common, **hp)
-    out = {k: np.full(xx.size, np.nan) for k in ("final_loss", "best_loss", "steps_to_tol", "diverged_at")}
+    out = {k: np.full(xx.size, np.nan) for k in ("final_loss", "best_loss", "steps_to_tol", "diverged_at")}  # cells
     for k in out:
         out[k][cells] = summary[k]
     return Sweep(landscape=land.name, optimizer=opt.name, x_name=x, y_name=y, x=axes[x], y=axes[y], steps=steps,
-                 f_min=land.f_min, allowed=allowed, **{k: v.reshape(xx.shape) for k, v in out.items()})
+                 f_min=land.f_min, start_loss=float(summary["start_loss"][0]), allowed=allowed,
+                 **{k: v.reshape(xx.shape) for k, v in out.items()})
 
 
 # --- basins ----------------------------------------------------------------------------------
@@ -326,7 +328,8 @@ def _summarise(land: Landscape, optimizer: str, B: int, steps: int, progress, **
                 hit = loss - f_min <= TOL
                 to_tol = np.where(hit.any(axis=0), hit.argmax(axis=0), np.nan).astype(float)
         diverged = np.array([np.nan if d is None else d for d in run.diverged_at], dtype=float)
-        return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged}
+        return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged,
+                "start_loss": loss[0]}
 
     return _in_chunks(land, optimizer, B, steps, progress, reduce, **kwargs)
 

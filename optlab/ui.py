@@ -588,6 +588,9 @@ def _sensitivity_view(cfg: C.RunConfig) -> None:
     if opt in cfg.optimizers:
         hp = cfg.hp(opt)
         current = (hp[x], hp[y])
+    if metric == "steps_to_tol" and cfg.land.f_min is None:
+        st.caption(f"{cfg.land.title} has no known minimum, so no steps to tolerance: coloured by the final loss.")
+        metric = "final_loss"
     fig = _sensitivity_figure(sub.key(), cells, metric, current)
     event = st.plotly_chart(fig, width="stretch", key=f"sweep:{st.session_state.get('sweep_chart', 0)}",
                             on_select="rerun", selection_mode="points",
@@ -595,10 +598,12 @@ def _sensitivity_view(cfg: C.RunConfig) -> None:
     _handle_cell_click(event, sweep)
     finite = sweep.final_loss[np.isfinite(sweep.final_loss)]
     diverged = int(np.isfinite(sweep.diverged_at).sum())
+    others = "as in the comparison" if opt in cfg.optimizers else "torch's defaults"
     st.caption(f"{cells}×{cells} settings of {get_optimizer(opt).title}, {cfg.steps} steps from "
-               f"({cfg.start_point[0]:g}, {cfg.start_point[1]:g}), other hyperparameters as in the comparison. "
+               f"({cfg.start_point[0]:g}, {cfg.start_point[1]:g}), other hyperparameters {others}. "
                f"{diverged:,} diverged (×)"
-               + (f"; best final loss {finite.min():.3g}" if finite.size else "")
+               + (f"; best final f {finite.min():.4g}" + ("" if sweep.f_min is None else f" (f* = {sweep.f_min:.4g})")
+                  if finite.size else "")
                + (f"; {int((~sweep.allowed).sum()):,} settings {opt} does not allow (grey)"
                   if not sweep.allowed.all() else "")
                + ". Click a cell to run that setting in the comparison above.")

@@ -35,7 +35,9 @@ def test_a_sensitivity_link_draws_exactly_the_sweep_simulate_gives():
                                   y_range=sweeps.axis_range("adam", "beta1"), n=9, steps=120, start=(-1.5, 2.0))
     np.testing.assert_array_equal(decode(heat["x"]), expected.x)
     np.testing.assert_array_equal(decode(heat["y"]), expected.y)
-    gap = np.log10(np.maximum(expected.final_loss, np.finfo(float).tiny)).astype(np.float32)  # f* = 0
+    lo, hi = heat["zmin"], heat["zmax"]
+    assert lo >= -16 and hi <= np.log10(expected.start_loss) + 2  # f* = 0: the colour band
+    gap = np.clip(np.log10(np.maximum(expected.final_loss, 1e-300)), lo, hi).astype(np.float32)
     np.testing.assert_array_equal(decode(heat["z"]).reshape(9, 9), gap)
     star = next(t for t in fig["data"] if t.get("name") == "the comparison's setting")
     assert (star["x"][0], star["y"][0]) == (0.05, 0.9)  # the page's own Adam setting

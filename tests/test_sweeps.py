@@ -143,3 +143,19 @@ def test_exports_are_tidy_tables_that_survive_csv(make):
     back = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
     assert list(back.columns) == list(frame.columns) and len(back) == len(frame) > 0
     assert (back["optimizer"] == "adam").all() and (back["landscape"] == "booth").all()
+
+
+def test_sweep_colours_keep_outliers_from_flattening_the_map():
+    from optlab.sweep_plots import sweep_colours
+
+    bowl = sweeps.sensitivity("bowl", "sgd", x_range=(1e-3, 3.0), n=8, steps=200)
+    z, _, lo, hi = sweep_colours(bowl, "final_loss")
+    assert (bowl.final_loss == 0).any() and lo == -16.0  # exactly at the minimum: the floor, not -300
+    assert hi <= np.log10(bowl.start_loss) + 2  # blown-up but finite runs do not stretch the scale
+    rosen = sweeps.sensitivity("rosenbrock", "adam", x_range=(1e-3, 10.0), n=8, steps=100)
+    _, _, lo, hi = sweep_colours(rosen, "final_loss")
+    assert lo < hi <= np.log10(rosen.start_loss) + 2
+    saddle = sweeps.sensitivity("saddle", "sgd", n=12, steps=300)  # no f*: runs escape towards -inf
+    z, title, lo, hi = sweep_colours(saddle, "final_loss")
+    assert title.startswith("sign") and np.isfinite(np.clip(z, lo, hi).astype(np.float32)[np.isfinite(z)]).all()
+    assert hi - lo <= 12
