@@ -286,3 +286,12 @@ def test_state_recording_is_automatic_up_to_a_few_hundred_runs():
     assert small.state and small.grad is not None
     assert not large.state and large.grad is None
     assert forced.state["m"].shape == (3, RECORD_STATE_MAX_RUNS + 1, 2)
+
+
+def test_a_loss_that_overflows_at_a_finite_point_is_divergence_even_if_the_run_comes_back():
+    # on the bowl, f = (x² + y²)/2 overflows at x = 1e155 while its gradient (x) does not: one SGD step
+    # with lr = 1 lands on the minimum. The path ends finite; the loss was not: diverged at step 0.
+    single = optlab.simulate("bowl", "sgd", start=(1e155, 0.0), lr=1.0, steps=3)
+    batch = optlab.simulate("bowl", "sgd", start=[(1e155, 0.0), (1.0, 1.0)], lr=1.0, steps=3)
+    assert single.diverged_at == 0 and np.isnan(single.path).all()
+    assert batch.diverged_at == [0, None] and np.isfinite(batch.path[:, 1]).all()
