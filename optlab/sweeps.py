@@ -33,7 +33,8 @@ MAX_SWEEP_CELLS = 200  # per axis
 MAX_BASIN_CELLS = 300  # per axis
 MAX_SEEDS = 500
 MAX_RUN_STEPS = 30_000_000  # runs × steps of one view: about a second here
-CHUNK = 8192  # runs per simulate() call: bounds memory, paces progress reports
+CHUNK = 16384  # at most this many runs per simulate() call ...
+CHUNK_RUN_STEPS = 4_000_000  # ... and this many run-steps: path and loss of a chunk stay near 100 MB
 TOL = 1e-4  # steps to tolerance: the first step with f − f* ≤ TOL, as the comparison table
 BASIN_RADIUS = 0.02  # a run has reached a minimum when it ends within this fraction of the domain's diagonal
 
@@ -343,7 +344,8 @@ def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs
     start = np.asarray(land.start if start is None else start, dtype=float)
     start = np.broadcast_to(start.reshape(-1, 2), (B, 2))
     parts: list[dict] = []
-    bounds = np.linspace(0, B, -(-B // CHUNK) + 1).astype(int).tolist()  # equal chunks of at most CHUNK
+    size = max(1, min(CHUNK, CHUNK_RUN_STEPS // (steps + 1)))
+    bounds = np.linspace(0, B, -(-B // size) + 1).astype(int).tolist()  # equal chunks of at most `size` runs
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         args = {k: v[lo:hi] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == B else v
                 for k, v in kwargs.items()}
