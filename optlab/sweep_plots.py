@@ -109,16 +109,8 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
     return fig
 
 
-def _basin_scale(k: int, steps: int) -> tuple[list, int]:
-    """A colorscale with one band per outcome (k minima, none, diverged), light = settled early,
-    dark = settled late; and the number of bands."""
-    colors = [BASIN_COLORS[i % len(BASIN_COLORS)] for i in range(k)] + [NONE_COLOR, DIVERGED_COLOR]
-    n = len(colors)
-    scale = []
-    for i, c in enumerate(colors):
-        scale += [[i / n, _tint(c, 0.75)], [(i + 0.999) / n, c]]
-    scale.append([1.0, colors[-1]])  # plotly.js ignores a colorscale that does not end at 1
-    return scale, n
+OTHER_COLORS = ("#fdb462", "#80b1d3", "#fb8072", "#bc80bd", "#b3de69", "#fccde5", "#ffed6f", "#bebada",
+                "#8dd3c7", "#ccebc5")  # lighter than the global minima's, and no green first (the first global's)
 
 
 def _tint(hex_color: str, amount: float) -> str:
@@ -127,35 +119,67 @@ def _tint(hex_color: str, amount: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
+def _merged_ends(maps: dict[str, BasinMap]) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+    """The other end points of all panels, merged within the radius so that one point has one colour:
+    (points, labels, per map the merged index of each of its own end points)."""
+    points: list[np.ndarray] = []
+    labels: list[str] = []
+    index = {}
+    for name, m in maps.items():
+        own = []
+        for e, point in enumerate(m.ends):
+            near = [i for i, p in enumerate(points) if np.hypot(*(p - point)) <= m.radius]
+            if near:
+                own.append(near[0])
+            else:
+                points.append(point)
+                labels.append(m.label(len(m.minima) + e))
+                own.append(len(points) - 1)
+        index[name] = np.array(own, dtype=int)
+    return np.array(points).reshape(-1, 2), labels, index
+
+
 def basins_figure(maps: dict[str, BasinMap], height: int = 460) -> go.Figure:
-    """One panel per optimizer, same axes: each start coloured by the minimum it reaches
-    (grey: none of them, black: diverged), lighter where it settled in fewer steps."""
+    """One panel per optimizer, same axes: each start coloured by where its run ends (a global minimum,
+    another point where many runs end, elsewhere, diverged), lighter where it settled sooner."""
     first = next(iter(maps.values()))
     k, steps = len(first.minima), first.steps
-    scale, n = _basin_scale(k, steps)
+    ends, end_labels, index = _merged_ends(maps)
+    colors = ([BASIN_COLORS[i % len(BASIN_COLORS)] for i in range(k)]
+              + [OTHER_COLORS[i % len(OTHER_COLORS)] for i in range(len(ends))] + [NONE_COLOR, DIVERGED_COLOR])
+    labels = ([first.label(i) for i in range(k)] + end_labels
+              + [first.label(BasinMap.NONE), first.label(BasinMap.DIVERGED)])
+    n = len(colors)
+    scale = []  # one band per outcome: light = settled early, dark = settled late
+    for i, c in enumerate(colors):
+        scale += [[i / n, _tint(c, 0.55)], [(i + 0.999) / n, c]]
+    scale.append([1.0, colors[-1]])  # plotly.js ignores a colorscale that does not end at 1
     fig = make_subplots(rows=1, cols=len(maps), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[_basin_title(name, m) for name, m in maps.items()])
-    for col, (_name, m) in enumerate(maps.items(), start=1):
-        band = np.where(m.reached >= 0, m.reached, np.where(m.reached == BasinMap.NONE, k, k + 1))
+    for col, (name, m) in enumerate(maps.items(), start=1):
+        r = m.reached
+        band = np.where(r == BasinMap.DIVERGED, n - 1, np.where(r == BasinMap.NONE, n - 2, r))
+        others = r >= k
+        if others.any():
+            band[others] = k + index[name][r[others] - k]
         settled = np.where(np.isnan(m.settle_step), steps, m.settle_step) / max(steps, 1)
-        z = (band + 0.999 * settled) / n
         fig.add_trace(go.Heatmap(
-            x=m.x, y=m.y, z=z.astype(np.float32), zmin=0, zmax=1, colorscale=scale, showscale=False,
-            customdata=np.where(np.isnan(m.settle_step), -1, m.settle_step).astype(np.int16),
-            hovertemplate="start (%{x:.3g}, %{y:.3g})<br>settled after %{customdata} steps (-1: never)"
-                          "<extra></extra>",
+            x=m.x, y=m.y, z=((band + 0.999 * settled) / n).astype(np.float32), zmin=0, zmax=1, colorscale=scale,
+            showscale=False, customdata=np.where(np.isnan(m.settle_step), -1, m.settle_step).astype(np.int16),
+            hovertemplate="start (%{x:.3g}, %{y:.3g})<br>stays where it ends from step %{customdata} "
+                          "(-1: diverged)<extra></extra>",
         ), row=1, col=col)
-        if k:
-            fig.add_trace(go.Scatter(x=m.minima[:, 0], y=m.minima[:, 1], mode="markers", showlegend=False,
-                                     hoverinfo="skip", marker=dict(symbol="star", size=13, color="white",
-                                                                   line=dict(width=1.2, color="black"))),
-                          row=1, col=col)
-    labels = [first.label(i) for i in range(k)] + [first.label(BasinMap.NONE), first.label(BasinMap.DIVERGED)]
-    colors = [BASIN_COLORS[i % len(BASIN_COLORS)] for i in range(k)] + [NONE_COLOR, DIVERGED_COLOR]
+        marks = [(m.minima, "star", 13)] + ([(ends, "circle", 8)] if len(ends) else [])
+        for points, symbol, size in marks:
+            if len(points):
+                fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
+                                         hoverinfo="skip", marker=dict(symbol=symbol, size=size, color="white",
+                                                                       line=dict(width=1.2, color="black"))),
+                              row=1, col=col)
     for label, c in zip(labels, colors, strict=True):  # legend entries for the outcome colours
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
                                  marker=dict(symbol="square", size=12, color=c)))
-    fig.update_xaxes(title_text="x₀ (start)", range=[first.x[0], first.x[-1]])
+    fig.update_xaxes(title_text="x₀ (start)", range=[first.x[0], first.x[-1]], matches="x")
     fig.update_yaxes(title_text="y₀ (start)", range=[first.y[0], first.y[-1]], col=1)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
@@ -163,10 +187,7 @@ def basins_figure(maps: dict[str, BasinMap], height: int = 460) -> go.Figure:
 
 
 def _basin_title(name: str, m: BasinMap) -> str:
-    shares = m.shares()
-    best = max((v for k, v in shares.items() if k.startswith("minimum")), default=0.0)
-    reached = sum(v for k, v in shares.items() if k.startswith("minimum"))
-    return f"{get_optimizer(name).title}: {reached:.0%} reach a global minimum (largest basin {best:.0%})"
+    return f"{get_optimizer(name).title}: {m.global_share():.0%} reach a global minimum"
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -175,14 +196,23 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def seed_bands_figure(bands: dict[str, SeedBand], height: int = 380) -> go.Figure:
-    """Median loss per step over the seeds, with the 10–90 % band, one colour per optimizer."""
+    """Median loss per step over the seeds, with the 10–90 % band, one colour per optimizer.
+
+    The y axis stops at 100 times the start's f − f* (or 10 times the highest median): a band
+    that goes further, or is unbounded because seeds diverged, is drawn to that edge.
+    """
     fig = go.Figure()
     first = next(iter(bands.values()))
     gap = first.f_min is not None
+    qs = {name: band.quantiles() - (band.f_min if gap else 0.0) for name, band in bands.items()}
+    start = max(float(np.abs(q[1, 0])) for q in qs.values())
+    medians = np.concatenate([q[1][np.isfinite(q[1])] for q in qs.values()])
+    top = max(100 * start, 10 * float(np.abs(medians).max()) if medians.size else 0.0, 1e-12)
     for name, band in bands.items():
-        q = band.quantiles() - (band.f_min if gap else 0.0)
         with np.errstate(invalid="ignore"):
-            q = np.where(np.isfinite(q) & ((q > 0) if gap else True), q, np.nan)  # log axis: > 0 only
+            q = np.minimum(qs[name], top)  # beyond the axis, or unbounded (+inf): drawn at the edge
+            if gap:
+                q = np.where(q > 0, q, np.nan)  # a log axis shows only > 0
         steps = np.arange(q.shape[1])
         c = color(name)
         title = get_optimizer(name).title
@@ -191,11 +221,16 @@ def seed_bands_figure(bands: dict[str, SeedBand], height: int = 380) -> go.Figur
         fig.add_trace(go.Scatter(x=steps, y=q[2], mode="lines", line=dict(width=0), fill="tonexty",
                                  fillcolor=_rgba(c, 0.22), legendgroup=name, name=f"{title}: 10–90 %",
                                  hoverinfo="skip"))
+        diverged = f" ({band.diverged} diverged)" if band.diverged else ""
         fig.add_trace(go.Scatter(x=steps, y=q[1], mode="lines", line=dict(color=c, width=2), legendgroup=name,
-                                 name=f"{title}: median of {len(band.seeds)} seeds"
-                                      + (f" ({band.diverged} diverged)" if band.diverged else "")))
+                                 name=f"{title}: median of {len(band.seeds)} seeds{diverged}"))
     fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="f − f*" if gap else "f", type="log" if gap else "linear")
+    if gap:
+        lows = np.concatenate([q[0][np.isfinite(q[0]) & (q[0] > 0)] for q in qs.values()])
+        low = float(lows.min()) if lows.size else top * 1e-6
+        fig.update_yaxes(title_text="f − f*", type="log", range=[np.log10(low) - 0.2, np.log10(top)])
+    else:
+        fig.update_yaxes(title_text="f", range=[None, top])
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
     return fig

@@ -168,7 +168,12 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
 # --- basins ----------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class BasinMap:
-    """Where each start of a grid ends: arrays have shape (len(y), len(x))."""
+    """Where each start of a grid ends: arrays have shape (len(y), len(x)).
+
+    ``reached`` codes: 0 … k−1 a declared global minimum (``minima``); k … k+m−1 another point
+    where many runs end (``ends``: a local minimum, usually; found by clustering the end
+    points); NONE elsewhere (still moving, or few runs end there); DIVERGED.
+    """
 
     landscape: str
     optimizer: str
@@ -176,44 +181,59 @@ class BasinMap:
     y: np.ndarray
     steps: int
     minima: np.ndarray  # (k, 2): the landscape's declared global minima
+    ends: np.ndarray  # (m, 2): other points where at least MIN_SHARE of the starts end
+    ends_f: np.ndarray  # (m,): f there
     radius: float
-    reached: np.ndarray  # int: index into minima; -1 none of them; -2 diverged
-    settle_step: np.ndarray  # float: the step from which the run stays within radius of that minimum
+    reached: np.ndarray  # int codes, see above
+    settle_step: np.ndarray  # float: the step from which the run stays within radius of where it ends
     final: np.ndarray  # (len(y), len(x), 2): the last point (NaN if diverged)
 
     NONE, DIVERGED = -1, -2
 
     def label(self, code: int) -> str:
+        k = len(self.minima)
         if code == self.DIVERGED:
             return "diverged"
         if code == self.NONE:
-            return "no global minimum"
-        mx, my = self.minima[code]
-        return f"minimum ({mx:.3g}, {my:.3g})"
+            return "elsewhere (other points, or still moving)"
+        if code < k:
+            mx, my = self.minima[code]
+            return f"global minimum ({mx:.3g}, {my:.3g})"
+        (ex, ey), f = self.ends[code - k], self.ends_f[code - k]
+        near = lambda v: f"{round(float(v), 2) + 0.0:g}"  # a cluster's point: 2 decimals, no "-0"  # noqa: E731
+        return f"ends near ({near(ex)}, {near(ey)}), f = {f:.4g}"
 
     def shares(self) -> dict[str, float]:
         """The fraction of starts in each outcome."""
         codes, counts = np.unique(self.reached, return_counts=True)
         return {self.label(int(c)): n / self.reached.size for c, n in zip(codes, counts, strict=True)}
 
+    def global_share(self) -> float:
+        return float(((self.reached >= 0) & (self.reached < len(self.minima))).mean())
+
     def to_frame(self) -> pd.DataFrame:
         xx, yy = np.meshgrid(self.x, self.y)
         return pd.DataFrame({
             "optimizer": self.optimizer, "landscape": self.landscape, "x0": xx.ravel(), "y0": yy.ravel(),
-            "outcome": [self.label(int(c)) for c in self.reached.ravel()],
-            "minimum": np.where(self.reached.ravel() >= 0, self.reached.ravel(), -1),
+            "outcome": [self.label(int(c)) for c in self.reached.ravel()], "code": self.reached.ravel(),
             "settle_step": _as_int(self.settle_step.ravel()),
             "x_final": self.final[..., 0].ravel(), "y_final": self.final[..., 1].ravel(),
         })
+
+
+MIN_SHARE = 0.002  # an end point shared by at least this fraction of the starts gets its own colour
+MAX_ENDS = 8
 
 
 def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams: dict | None = None,
            radius: float | None = None, progress: Progress | None = None, **common) -> BasinMap:
     """Start ``optimizer`` from every point of an n × n grid over the domain; classify where each ends.
 
-    A run reaches a minimum when its last point is within ``radius`` (default: 2 % of the
-    domain's diagonal) of one of the landscape's declared global minima; its settle step
-    is the first step from which it stays that close.
+    A run reaches a global minimum when its last point is within ``radius`` (default: 2 % of
+    the domain's diagonal) of one the landscape declares. The other end points are clustered
+    (lowest f first, within ``radius``): a cluster holding at least MIN_SHARE of the starts
+    is an outcome of its own, usually a local minimum. The settle step is the first step
+    from which a run stays within ``radius`` of where it ends.
     """
     land = get_landscape(landscape)
     if not 2 <= n <= MAX_BASIN_CELLS:
@@ -225,35 +245,57 @@ def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams
     minima = np.asarray(land.minima, dtype=float).reshape(-1, 2)
     if radius is None:
         radius = BASIN_RADIUS * math.hypot(x1 - x0, y1 - y0)
+    r2 = radius * radius
 
     def reduce(run, path):  # path: (T + 1, b, 2)
-        b = path.shape[1]
-        nearest, settle = np.full(b, -1), np.full(b, np.nan)
-        if len(minima):
-            with np.errstate(invalid="ignore"):
-                end = path[-1]
-                d2 = (end[:, None, 0] - minima[None, :, 0]) ** 2 + (end[:, None, 1] - minima[None, :, 1]) ** 2
-                nearest = np.where(d2.min(axis=1) <= radius * radius, d2.argmin(axis=1), -1)
-                target = minima[np.maximum(nearest, 0)]  # (b, 2)
-                d2 = path[..., 0] - target[:, 0]  # (T + 1, b), squared distances built in place
-                np.multiply(d2, d2, out=d2)
-                dy = path[..., 1] - target[:, 1]
-                np.multiply(dy, dy, out=dy)
-                np.add(d2, dy, out=d2)
-                away = ~(d2 <= radius * radius)  # NaN (diverged) counts as away
-            # settle step = 1 + the last step away from the minimum (0 if never away)
-            settle = np.max(away * np.arange(1, path.shape[0] + 1)[:, None], axis=0).astype(float)
-            settle[nearest < 0] = np.nan
+        end = path[-1]
+        with np.errstate(invalid="ignore"):
+            d2 = path[..., 0] - end[:, 0]  # (T + 1, b): squared distance to the end, built in place
+            np.multiply(d2, d2, out=d2)
+            dy = path[..., 1] - end[:, 1]
+            np.multiply(dy, dy, out=dy)
+            np.add(d2, dy, out=d2)
+            away = ~(d2 <= r2)
+        # settle step = 1 + the last step away from the end point (0 if never away)
+        settle = np.max(away * np.arange(1, path.shape[0] + 1)[:, None], axis=0).astype(float)
         diverged = np.array([d is not None for d in run.diverged_at])
-        nearest = np.where(diverged, BasinMap.DIVERGED, nearest)
-        return {"reached": nearest, "settle_step": settle, "final_x": path[-1, :, 0], "final_y": path[-1, :, 1]}
+        settle[diverged] = np.nan
+        return {"settle_step": settle, "final_x": end[:, 0], "final_y": end[:, 1], "final_f": run.loss[-1],
+                "diverged": diverged}
 
     out = _in_chunks(land, optimizer, starts.shape[0], steps, progress, reduce, start=starts,
                      **(hparams or {}), **common)
+    final = np.stack([out["final_x"], out["final_y"]], axis=-1)
+    reached, ends, ends_f = _classify(final, out["final_f"], out["diverged"], minima, radius)
     shape = (n, n)
-    return BasinMap(landscape=land.name, optimizer=optimizer, x=xs, y=ys, steps=steps, minima=minima, radius=radius,
-                    reached=out["reached"].astype(int).reshape(shape), settle_step=out["settle_step"].reshape(shape),
-                    final=np.stack([out["final_x"], out["final_y"]], axis=-1).reshape(n, n, 2))
+    return BasinMap(landscape=land.name, optimizer=optimizer, x=xs, y=ys, steps=steps, minima=minima, ends=ends,
+                    ends_f=ends_f, radius=radius, reached=reached.reshape(shape),
+                    settle_step=out["settle_step"].reshape(shape), final=final.reshape(n, n, 2))
+
+
+def _classify(final, final_f, diverged, minima, radius):
+    """Outcome codes (see BasinMap), and the other end points found by clustering."""
+    r2 = radius * radius
+    codes = np.full(len(final), BasinMap.NONE)
+    if len(minima):
+        with np.errstate(invalid="ignore"):
+            d2 = ((final[:, None, :] - minima[None]) ** 2).sum(axis=-1)  # (runs, k)
+            codes = np.where(d2.min(axis=1) <= r2, d2.argmin(axis=1), BasinMap.NONE)
+    codes[diverged] = BasinMap.DIVERGED
+    ends, ends_f = [], []
+    left = np.flatnonzero((codes == BasinMap.NONE) & np.isfinite(final_f))
+    min_count = max(2, math.ceil(MIN_SHARE * len(final)))
+    for _ in range(4 * MAX_ENDS):  # greedy: the lowest remaining end point and everything near it
+        if len(ends) == MAX_ENDS or len(left) < min_count:
+            break
+        best = left[np.argmin(final_f[left])]
+        near = ((final[left] - final[best]) ** 2).sum(axis=1) <= r2
+        if near.sum() >= min_count:
+            codes[left[near]] = len(minima) + len(ends)
+            ends.append(final[best])
+            ends_f.append(final_f[best])
+        left = left[~near]
+    return codes, np.array(ends, dtype=float).reshape(-1, 2), np.array(ends_f, dtype=float)
 
 
 # --- seed bands ------------------------------------------------------------------------------

@@ -673,10 +673,10 @@ def _basins_view(cfg: C.RunConfig) -> None:
         maps = _basins(sub.key(), cells)
     st.plotly_chart(_basins_figure(sub.key(), cells), width="stretch", key="basins", config={"displaylogo": False})
     m = next(iter(maps.values()))
-    st.caption(f"Each of {cells}×{cells} start points, coloured by the global minimum (★) its run ends within "
-               f"{m.radius:.3g} of after {cfg.steps} steps (grey: none of them, e.g. a local minimum or still "
-               "moving; black: diverged); lighter where it settled sooner. Hyperparameters and schedule as in the "
-               "comparison.")
+    st.caption(f"Each of {cells}×{cells} start points, coloured by where its run is after {cfg.steps} steps: "
+               f"within {m.radius:.3g} of a global minimum (★), or of another point where many runs end, usually a "
+               "local minimum (○); grey: elsewhere; black: diverged. Lighter where the run settled sooner. "
+               "Hyperparameters and schedule as in the comparison.")
     _csv_button("Basin maps (CSV)", lambda: pd.concat([mp.to_frame() for mp in maps.values()], ignore_index=True),
                 "optimizer-lab-basins.csv")
 

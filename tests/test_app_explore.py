@@ -79,7 +79,7 @@ def test_basin_maps_of_two_optimizers():
     expected = sweeps.basins("himmelblau", "sgd", n=15, steps=150, hparams={"lr": 0.01})
     np.testing.assert_array_equal(decode(heats[1]["customdata"]).reshape(15, 15),
                                   np.where(np.isnan(expected.settle_step), -1, expected.settle_step))
-    assert any(t.get("name") == "minimum (3, 2)" for t in fig["data"])
+    assert any(t.get("name") == "global minimum (3, 2)" for t in fig["data"])
     assert "Basin maps (CSV)" in [b.label for b in at.get("download_button")]
 
 
