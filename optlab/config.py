@@ -451,10 +451,12 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
     for name in q.get("basins.opt", []):
         if name not in optimizer_names():
             problems.append(f"`basins.opt`: unknown optimizer {name!r} ignored")
-        elif name not in basins_opts and len(basins_opts) < 2:
+        elif name in basins_opts:
+            problems.append(f"`basins.opt`: {name} was listed twice; shown once")
+        elif len(basins_opts) < 2:
             basins_opts.append(name)
         else:
-            problems.append(f"`basins.opt`: {name!r} ignored (two different optimizers at most)")
+            problems.append(f"`basins.opt`: {name!r} ignored (two optimizers at most)")
     return replace(e, view=view, sweep_n=read("sweep.n", SWEEP_N), sweep_metric=metric,
                    basins_opts=tuple(basins_opts), basins_n=read("basins.n", BASINS_N),
                    seeds_n=read("seeds.n", SEEDS_N))

@@ -321,12 +321,13 @@ class SeedBand:
         return np.where(out > 1e300, np.inf, out)
 
     def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per seed and step, with that step's band (the same for every seed)."""
         lo, med, hi = self.quantiles()
-        T = self.loss.shape[0]
+        T, N = self.loss.shape
         return pd.DataFrame({
-            "optimizer": self.optimizer, "landscape": self.landscape, "step": np.arange(T),
-            "loss_q10": lo, "loss_median": med, "loss_q90": hi,
-            **{f"loss_seed_{s}": self.loss[:, i] for i, s in enumerate(self.seeds.tolist())},
+            "optimizer": self.optimizer, "landscape": self.landscape, "seed": np.repeat(self.seeds, T),
+            "step": np.tile(np.arange(T), N), "loss": self.loss.T.ravel(),
+            "loss_q10": np.tile(lo, N), "loss_median": np.tile(med, N), "loss_q90": np.tile(hi, N),
         })
 
 

@@ -182,3 +182,12 @@ def test_sweep_colours_keep_outliers_from_flattening_the_map():
     z, title, lo, hi = sweep_colours(saddle, "final_loss")
     assert title.startswith("sign") and np.isfinite(np.clip(z, lo, hi).astype(np.float32)[np.isfinite(z)]).all()
     assert hi - lo <= 12
+
+
+def test_seed_band_export_is_one_row_per_seed_and_step():
+    band = sweeps.seed_bands("booth", "sgd", n_seeds=4, seed=7, steps=10, hparams={"lr": 0.01}, noise=0.5)
+    frame = band.to_frame()
+    assert len(frame) == 4 * 11 and sorted(frame.seed.unique()) == [7, 8, 9, 10]
+    one = frame[frame.seed == 9].sort_values("step")
+    np.testing.assert_array_equal(one.loss.to_numpy(), band.loss[:, 2])
+    np.testing.assert_array_equal(one.loss_median.to_numpy(), band.quantiles()[1])
