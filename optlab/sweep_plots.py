@@ -109,8 +109,8 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
     return fig
 
 
-OTHER_COLORS = ("#fdb462", "#80b1d3", "#fb8072", "#bc80bd", "#b3de69", "#fccde5", "#ffed6f", "#bebada",
-                "#8dd3c7", "#ccebc5")  # lighter than the global minima's, and no green first (the first global's)
+OTHER_COLORS = ("#80b1d3", "#ffed6f", "#bc80bd", "#fb8072", "#b3de69", "#fccde5", "#bebada", "#fdb462",
+                "#8dd3c7", "#ccebc5")  # lighter than the global minima's; the first ones far from green and orange
 
 
 def _tint(hex_color: str, amount: float) -> str:
