@@ -480,22 +480,30 @@ def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = T
     return min(cells_per_axis, math.isqrt(budget) if square else budget)
 
 
-def run_sensitivity(cfg: RunConfig, n: int) -> sweeps.Sweep:
+def run_sensitivity(cfg: RunConfig, n: int, progress=None) -> sweeps.Sweep:
     opt, x, y, xr, yr = cfg.explore.sweep_axes(cfg.optimizers)
     return sweeps.sensitivity(cfg.land, opt, x=x, y=y, x_range=xr, y_range=yr, n=n, start=cfg.start_point,
-                              seed=cfg.seed, hparams=cfg.hparams.get(opt, {}), **_common(cfg))
+                              seed=cfg.seed, hparams=cfg.hparams.get(opt, {}), progress=progress, **_common(cfg))
 
 
-def run_basins(cfg: RunConfig, n: int) -> dict[str, sweeps.BasinMap]:
+def _parts(progress, i: int, n: int):
+    """Progress of part i of n, as a fraction of the whole."""
+    return None if progress is None else (lambda f: progress((i + f) / n))
+
+
+def run_basins(cfg: RunConfig, n: int, progress=None) -> dict[str, sweeps.BasinMap]:
+    names = cfg.explore.basin_optimizers(cfg.optimizers)
     return {name: sweeps.basins(cfg.land, name, n=n, seed=cfg.seed, hparams=cfg.hparams.get(name, {}),
-                                **_common(cfg))
-            for name in cfg.explore.basin_optimizers(cfg.optimizers)}
+                                progress=_parts(progress, i, len(names)), **_common(cfg))
+            for i, name in enumerate(names)}
 
 
-def run_seed_bands(cfg: RunConfig, n: int) -> dict[str, sweeps.SeedBand]:
+def run_seed_bands(cfg: RunConfig, n: int, progress=None) -> dict[str, sweeps.SeedBand]:
+    names = cfg.optimizers
     return {name: sweeps.seed_bands(cfg.land, name, n_seeds=n, seed=cfg.seed, start=cfg.start_point,
-                                    hparams=cfg.hparams.get(name, {}), **_common(cfg))
-            for name in cfg.optimizers}
+                                    hparams=cfg.hparams.get(name, {}), progress=_parts(progress, i, len(names)),
+                                    **_common(cfg))
+            for i, name in enumerate(names)}
 
 
 def run_all(cfg: RunConfig) -> dict[str, Run]:

@@ -7,7 +7,9 @@ share box, the address bar and the presets all go through one codec.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -530,6 +532,27 @@ def _explore(cfg: C.RunConfig) -> C.RunConfig:
     return replace(cfg, explore=_explore_state(cfg, view))
 
 
+@contextlib.contextmanager
+def _progress_bar(delay: float = 0.5):
+    """A progress callback for a computation inside a cached function: a bar appears once the computation
+    has taken ``delay`` seconds, and is removed at the end. Created inside the cached function (not
+    passed in), so that a cache hit replays "create, fill, remove", which shows nothing."""
+    started, bar = time.perf_counter(), None
+
+    def report(fraction: float) -> None:
+        nonlocal bar
+        if bar is None and time.perf_counter() - started < delay:
+            return
+        bar = bar or st.progress(0.0)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{fraction:.0%} of the runs done")
+
+    try:
+        yield report
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
 def _csv_button(label: str, frame, file_name: str) -> None:
     """A download whose CSV is written only when clicked (a basin map is tens of thousands of rows)."""
     st.download_button(label, lambda: frame().to_csv(index=False), file_name, "text/csv", on_click="ignore")
@@ -613,7 +636,8 @@ def _sensitivity_view(cfg: C.RunConfig) -> None:
 @st.cache_data(max_entries=16, show_spinner=False)
 def _sensitivity(key: str, n: int):
     cfg, _ = C.from_query(_parse_key(key))
-    return C.run_sensitivity(cfg, n)
+    with _progress_bar() as progress:
+        return C.run_sensitivity(cfg, n, progress)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -684,7 +708,8 @@ def _basins_view(cfg: C.RunConfig) -> None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _basins(key: str, n: int):
     cfg, _ = C.from_query(_parse_key(key))
-    return C.run_basins(cfg, n)
+    with _progress_bar() as progress:
+        return C.run_basins(cfg, n, progress)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -715,4 +740,5 @@ def _seeds_view(cfg: C.RunConfig) -> None:
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
 def _seed_bands(key: str, n: int):
     cfg, _ = C.from_query(_parse_key(key))
-    return C.run_seed_bands(cfg, n)
+    with _progress_bar() as progress:
+        return C.run_seed_bands(cfg, n, progress)

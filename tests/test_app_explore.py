@@ -191,3 +191,26 @@ def test_a_link_whose_y_is_the_default_x_or_whose_range_is_absurd_is_reported():
     (warning,) = at.warning
     assert "`sweep.xmin`/`sweep.xmax`: eps from 1e-300 to 1e+300: a log axis spans at most 12 decades" in warning.value
     assert not at.error and not at.exception and "sweep.x=eps" in share_url(at)
+
+
+def test_a_long_view_shows_a_progress_bar_that_leaves_nothing_behind(monkeypatch):
+    import time
+
+    # a computation longer than half a second reports its chunks; the bar is gone when it is done,
+    # and a cache hit (which replays the bar's messages) raises nothing
+    real = sweeps.sensitivity
+    seen = []
+
+    def slow(*args, progress=None, **kwargs):
+        def report(f):
+            seen.append(f)
+            time.sleep(0.3)
+            progress(f)
+        return real(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(sweeps, "sensitivity", slow)
+    monkeypatch.setattr(sweeps, "CHUNK", 5)
+    at = open_app({"explore": "sensitivity", "sweep.n": "4", "steps": "20"})
+    assert len(seen) == 4 and seen[-1] == 1.0 and not at.get("progress")
+    at.run()  # a cache hit
+    assert not at.exception and not at.get("progress")
