@@ -308,14 +308,7 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
         landscape_params = {}
 
     used.add("opt")
-    optimizers: list[str] = []
-    for name in q.get("opt", []):
-        if name not in optimizer_names():
-            problems.append(f"`opt`: unknown optimizer {name!r} ignored")
-        elif name in optimizers:
-            problems.append(f"`opt`: {name} was listed twice; shown once")
-        else:
-            optimizers.append(name)
+    optimizers = _read_optimizers(q, "opt", problems)
     if "opt" not in q:
         optimizers = list(DEFAULT_OPTIMIZERS)
     elif not optimizers:
@@ -399,6 +392,21 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
     return cfg, problems
 
 
+def _read_optimizers(q: dict, key: str, problems: list[str], limit: int | None = None) -> list[str]:
+    """A repeated optimizer key (``opt``, ``basins.opt``): known names, each once, order kept."""
+    names: list[str] = []
+    for name in q.get(key, []):
+        if name not in optimizer_names():
+            problems.append(f"`{key}`: unknown optimizer {name!r} ignored")
+        elif name in names:
+            problems.append(f"`{key}`: {name} was listed twice; shown once")
+        elif limit is not None and len(names) >= limit:
+            problems.append(f"`{key}`: {name!r} ignored ({limit} optimizers at most)")
+        else:
+            names.append(name)
+    return names
+
+
 def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
     """The explore views' part of a link; each invalid value is reported and left at its default."""
     view = take("explore")
@@ -447,16 +455,7 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
         problems.append(f"`sweep.metric`: unknown metric {metric!r}; allowed: {', '.join(SWEEP_METRICS)}")
         metric = SWEEP_METRICS[0]
     used.add("basins.opt")
-    basins_opts: list[str] = []
-    for name in q.get("basins.opt", []):
-        if name not in optimizer_names():
-            problems.append(f"`basins.opt`: unknown optimizer {name!r} ignored")
-        elif name in basins_opts:
-            problems.append(f"`basins.opt`: {name} was listed twice; shown once")
-        elif len(basins_opts) < 2:
-            basins_opts.append(name)
-        else:
-            problems.append(f"`basins.opt`: {name!r} ignored (two optimizers at most)")
+    basins_opts = _read_optimizers(q, "basins.opt", problems, limit=2)
     return replace(e, view=view, sweep_n=read("sweep.n", SWEEP_N), sweep_metric=metric,
                    basins_opts=tuple(basins_opts), basins_n=read("basins.n", BASINS_N),
                    seeds_n=read("seeds.n", SEEDS_N))

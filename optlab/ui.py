@@ -532,6 +532,13 @@ def _explore(cfg: C.RunConfig) -> C.RunConfig:
     return replace(cfg, explore=_explore_state(cfg, view))
 
 
+def _run_view(run, key: str, n: int):
+    """A view's computation for a config key (inside its cached function), with a progress bar."""
+    cfg, _ = C.from_query(_parse_key(key))
+    with _progress_bar() as progress:
+        return run(cfg, n, progress)
+
+
 @contextlib.contextmanager
 def _progress_bar(delay: float = 0.5):
     """A progress callback for a computation inside a cached function: a bar appears once the computation
@@ -635,9 +642,7 @@ def _sensitivity_view(cfg: C.RunConfig) -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _sensitivity(key: str, n: int):
-    cfg, _ = C.from_query(_parse_key(key))
-    with _progress_bar() as progress:
-        return C.run_sensitivity(cfg, n, progress)
+    return _run_view(C.run_sensitivity, key, n)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -707,9 +712,7 @@ def _basins_view(cfg: C.RunConfig) -> None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _basins(key: str, n: int):
-    cfg, _ = C.from_query(_parse_key(key))
-    with _progress_bar() as progress:
-        return C.run_basins(cfg, n, progress)
+    return _run_view(C.run_basins, key, n)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -739,6 +742,4 @@ def _seeds_view(cfg: C.RunConfig) -> None:
 
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
 def _seed_bands(key: str, n: int):
-    cfg, _ = C.from_query(_parse_key(key))
-    with _progress_bar() as progress:
-        return C.run_seed_bands(cfg, n, progress)
+    return _run_view(C.run_seed_bands, key, n)
