@@ -569,7 +569,7 @@ def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = Tr
     m = C.capped(n, runs_per_cell, steps, square)
     if m < n:
         st.warning(f"{what} reduced from {n} to {m} so that runs × steps stays within "
-                   f"{sweeps.MAX_RUN_STEPS:,} (about a second of computing); fewer steps allow more.",
+                   f"{sweeps.MAX_RUN_STEPS:,} (a second or two of computing); fewer steps allow more.",
                    icon=":material/speed:")
     return max(m, 2)
 
