@@ -369,52 +369,16 @@ def _step_type(coefficient_names: tuple[str, ...]) -> type:
     return collections.namedtuple("Step", ("t", "lr", *coefficient_names))
 
 
-CHUNK_RUNS = 16384  # a larger batch runs in chunks of about this many runs (see _run_arrays)
-
-
 def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma, clip, T, record,
                 minibatches=None):
-    """A batch on arrays of shape (2, B), in chunks of at most CHUNK_RUNS runs.
-
-    Runs never interact and every operation is element-wise, so a chunk gives the same
-    bits alone as inside the whole batch. Chunks bound each step's temporaries (a few
-    MB); measured on a quiet machine, their size hardly changes the speed.
-    """
     B = theta.shape[1]
     path = np.empty((T + 1, 2, B))
     loss = np.empty((T + 1, B))
     path[0] = theta
     grad = np.empty((T + 1, 2, B)) if record else None
     grad_used = np.empty((T, 2, B)) if record else None
-    state_rec = {b.name: np.empty((T, 2, B)) for b in opt.buffers} if record else {}
-    out = (path, loss, grad, grad_used, state_rec)
-    bounds = np.linspace(0, B, -(-B // CHUNK_RUNS) + 1).astype(int).tolist()
-    for lo, hi in itertools.pairwise(bounds):
-        part = _runs_slice(lo, hi, B, theta, hp, coefficients, lrs, noise, sigma, minibatches, out)
-        _run_chunk(land, opt, *part, clip, T, record)
-    return out
-
-
-def _runs_slice(lo, hi, B, theta, hp, coefficients, lrs, noise, sigma, minibatches, out):
-    """The per-run arguments of _run_chunk for runs lo:hi; values shared by every run are kept whole."""
-    if (lo, hi) == (0, B):
-        return theta, hp, coefficients, lrs, noise, sigma, minibatches, out
-
-    def cut(a):  # per-run arrays have B entries on their last axis; shared ones have 1
-        return a[..., lo:hi] if isinstance(a, np.ndarray) and a.shape[-1] == B else a
-
-    path, loss, grad, grad_used, state_rec = out
-    return (theta[:, lo:hi], SimpleNamespace(**{k: cut(v) for k, v in vars(hp).items()}),
-            {k: cut(v) for k, v in coefficients.items()}, cut(lrs), cut(noise), cut(sigma),
-            None if minibatches is None else (minibatches[0], cut(minibatches[1])),
-            (cut(path), cut(loss), cut(grad), cut(grad_used), {k: cut(v) for k, v in state_rec.items()}))
-
-
-def _run_chunk(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma, minibatches, out, clip, T,
-               record):
-    path, loss, grad, grad_used, state_rec = out
-    B = theta.shape[1]
     names = [b.name for b in opt.buffers]
+    state_rec = {n: np.empty((T, 2, B)) for n in names} if record else {}
     # Per-step numbers that are the same for every run become Python floats: NumPy's
     # scalar fast path is several times quicker than broadcasting a (1,) array.
     columns = {c: (v[:, 0].tolist() if v.shape[1] == 1 else v) for c, v in coefficients.items()}
@@ -448,6 +412,7 @@ def _run_chunk(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma,
         loss[T] = f
         if record:
             grad[T, 0], grad[T, 1] = gx, gy
+    return path, loss, grad, grad_used, state_rec
 
 
 def _run_scalar(land, opt: Optimizer, start, hp, coefficients, lrs, noise, sigma, clip, T, record):
