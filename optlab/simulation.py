@@ -105,12 +105,8 @@ class Run:
             best_loss = np.fmin.reduce(loss, axis=0)  # ignores NaN rows (nan if all are)
             lengths = np.linalg.norm(np.diff(path, axis=0), axis=-1)
             path_length = np.nansum(lengths, axis=0)
-            f_min = self.landscape.f_min
-            if f_min is None:
-                steps_to_tol = [None] * loss.shape[1]
-            else:
-                hit = loss - f_min <= tol
-                steps_to_tol = [int(c.argmax()) if c.any() else None for c in hit.T]
+            first = first_within(loss, self.landscape.f_min, tol)
+            steps_to_tol = [None if math.isnan(s) else int(s) for s in first.tolist()]
             minima = self.landscape.minima
             if len(minima):
                 d = np.linalg.norm(path[-1][:, None, :] - minima[None], axis=-1).min(axis=1)
@@ -160,6 +156,16 @@ class Run:
             s = per_step(values)
             cols[f"{name}_x"], cols[f"{name}_y"] = s[..., 0].ravel(), s[..., 1].ravel()
         return pd.DataFrame(cols)
+
+
+def first_within(loss: np.ndarray, f_min: float | None, tol: float) -> np.ndarray:
+    """Per run (column of ``loss``, shape (steps + 1, B)): the first step with loss − f_min ≤ tol,
+    as a float; NaN where never, or where the landscape has no known minimum."""
+    if f_min is None:
+        return np.full(loss.shape[1], np.nan)
+    with np.errstate(invalid="ignore"):
+        hit = loss - f_min <= tol
+    return np.where(hit.any(axis=0), hit.argmax(axis=0), np.nan).astype(float)
 
 
 def _item(v, i):

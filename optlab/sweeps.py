@@ -27,7 +27,7 @@ import pandas as pd
 from optlab.landscape import Landscape, get_landscape
 from optlab.optimizers import get_optimizer
 from optlab.params import Param
-from optlab.simulation import simulate
+from optlab.simulation import first_within, simulate
 
 MAX_SWEEP_CELLS = 200  # per axis
 MAX_BASIN_CELLS = 300  # per axis
@@ -360,17 +360,11 @@ def _check_budget(runs: int, steps: int) -> None:
 
 def _summarise(land: Landscape, optimizer: str, B: int, steps: int, progress, **kwargs) -> dict:
     """final_loss, best_loss, steps_to_tol and diverged_at of B runs (NaN for never/none)."""
-    f_min = land.f_min
 
     def reduce(run, path):
         loss = run.loss  # (T + 1, b)
-        with np.errstate(invalid="ignore"):
-            best = np.fmin.reduce(loss, axis=0)
-            if f_min is None:
-                to_tol = np.full(loss.shape[1], np.nan)
-            else:
-                hit = loss - f_min <= TOL
-                to_tol = np.where(hit.any(axis=0), hit.argmax(axis=0), np.nan).astype(float)
+        best = np.fmin.reduce(loss, axis=0)  # ignores NaN rows, as Run.metrics
+        to_tol = first_within(loss, land.f_min, TOL)
         diverged = np.array([np.nan if d is None else d for d in run.diverged_at], dtype=float)
         return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged,
                 "start_loss": loss[0]}
