@@ -76,6 +76,7 @@ async def time_to_charts(browser, url: str, charts: int) -> float:
 async def page_runs(browser, url: str) -> tuple[float, str, list]:
     """Time to charts for one session, and what it shows: the share link and the main chart's traces."""
     context, page, elapsed = await _open(browser, url, 3)
+    await page.get_by_role("button", name="Share and export").click()
     share = (await page.locator("[data-testid=stCode] code").first.inner_text()).strip()
     traces = await page.evaluate("""() => document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0]
         ._fullData.filter(t => t.mode === 'lines+markers').map(t => [t.name, Array.from(t.x), Array.from(t.y)])""")

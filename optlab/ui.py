@@ -285,9 +285,14 @@ def _parse_key(key: str) -> dict[str, list[str]]:
 
 
 # --- page sections ------------------------------------------------------------------------
-def _header(cfg: C.RunConfig) -> None:
+def _header(cfg: C.RunConfig):
+    """Title, landscape and preset notice; returns the "Share and export" popover, filled at the end of the run
+    (the link holds the inspector's and explore views' settings). A popover's content is drawn only when it is
+    opened, so its code box and downloads cost the first view nothing."""
     land = cfg.land
-    st.title("Optimizer Lab")
+    title, share = st.columns([4, 1], vertical_alignment="bottom")
+    title.title("Optimizer Lab")
+    box = share.popover("Share and export", icon=":material/share:", width="stretch")
     st.caption("How optimizers move on a 2-D loss surface — with torch.optim's exact update rules.")
     c1, c2 = st.columns([3, 2])
     with c1:
@@ -299,6 +304,7 @@ def _header(cfg: C.RunConfig) -> None:
     preset = PRESETS.get(st.session_state.get("preset") or "")
     if preset is not None and C.to_query(preset.config) == C.to_query(cfg.runs_only()):
         st.info(f"**{preset.title}.** {preset.notice}", icon=":material/visibility:")
+    return box
 
 
 def _charts(cfg: C.RunConfig, figs: dict) -> None:
@@ -383,25 +389,25 @@ def _inspector(cfg: C.RunConfig, runs: dict) -> C.RunConfig:
         for line in d["worked"]:
             st.latex(line)
     with right:
-        st.dataframe(d["table"], width="stretch", column_config={
-            "x": st.column_config.NumberColumn(format="%.6g"), "y": st.column_config.NumberColumn(format="%.6g")})
+        st.table(d["table"].style.format("{:.6g}"))
         if d["note"]:
             st.caption(d["note"])
     return replace(cfg, inspect=None if name == names[0] else name, k=None if k == 1 else k)
 
 
-def _share_and_export(cfg: C.RunConfig, runs: dict) -> None:
-    st.subheader("Share and export")
-    url = C.to_url(cfg, st.context.url)
-    st.caption("This link reproduces exactly these runs (copy button on the right):")
-    st.code(url, language=None, wrap_lines=True)
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Trajectories (CSV)", trajectories_csv(runs), "optimizer-lab-trajectories.csv",
-                       "text/csv", width="stretch")
-    c2.download_button("Configuration (JSON)", C.to_json(cfg), "optimizer-lab-config.json", "application/json",
-                       width="stretch")
-    c3.download_button("torch.optim script", torch_script(cfg), "optimizer_lab_runs.py", "text/x-python",
-                       width="stretch")
+def _share_and_export(box, cfg: C.RunConfig, runs: dict | None = None) -> None:
+    with box:
+        url = C.to_url(cfg, st.context.url)
+        st.caption("This link reproduces exactly this view (copy button on the right):")
+        st.code(url, language=None, wrap_lines=True)
+        if runs is None:
+            return
+        st.download_button("Trajectories (CSV)", trajectories_csv(runs), "optimizer-lab-trajectories.csv",
+                           "text/csv", width="stretch")
+        st.download_button("Configuration (JSON)", C.to_json(cfg), "optimizer-lab-config.json", "application/json",
+                           width="stretch")
+        st.download_button("torch.optim script", torch_script(cfg), "optimizer_lab_runs.py", "text/x-python",
+                           width="stretch")
 
 
 def _sync_url(cfg: C.RunConfig) -> None:
@@ -428,7 +434,7 @@ def main() -> None:
         st.warning("Some parts of this link were ignored and replaced by defaults:\n\n"
                    + "\n".join(f"- {p}" for p in problems), icon=":material/warning:")
     if not cfg.optimizers:
-        _header(cfg)
+        _share_and_export(_header(cfg), cfg)
         st.info("Pick at least one optimizer in the sidebar.")
         _sync_url(cfg)
         return
@@ -437,14 +443,14 @@ def main() -> None:
     for name, why in rejected.items():
         st.error(f"{get_optimizer(name).title} is not run: {why}.", icon=":material/block:")
     if len(rejected) == len(cfg.optimizers):
-        _header(cfg)
+        _share_and_export(_header(cfg), cfg)
         _sync_url(cfg)
         return
     shown = replace(cfg, optimizers=tuple(n for n in cfg.optimizers if n not in rejected))
     key = _runs_key(shown)
     runs = _runs(key)
     figs = _figures(key, cfg.view)
-    _header(shown)
+    share = _header(shown)
     diverged = [get_optimizer(n).title + f" (step {r.diverged_at})" for n, r in runs.items() if r.diverged_at]
     if diverged:
         st.error("Diverged — the loss or θ left the finite numbers: " + ", ".join(diverged)
@@ -453,7 +459,7 @@ def main() -> None:
     _table(cfg, runs)
     cfg = _inspector(cfg, runs)
     cfg = replace(cfg, explore=_explore(shown).explore)
-    _share_and_export(cfg, runs)
+    _share_and_export(share, cfg, runs)
     _sync_url(cfg)
 
 

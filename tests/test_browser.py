@@ -54,7 +54,12 @@ def table_text(page) -> list[list[str]]:
                                      "Array.from(r.querySelectorAll('th,td')).map(c => c.innerText.trim()))")
 
 
-def share_box(page) -> str:
+def share_box(page, containing: str = "") -> str:
+    """The link in the "Share and export" popover, opened as a user opens it (once it holds ``containing``)."""
+    if page.locator("[data-testid=stCode] code").count() == 0:
+        page.get_by_role("button", name="Share and export").click()
+    page.wait_for_function("text => { const c = document.querySelector('[data-testid=stCode] code');"
+                           " return c && c.innerText.includes(text); }", arg=containing, timeout=60_000)
     return page.locator("[data-testid=stCode] code").first.inner_text().strip()
 
 
@@ -67,10 +72,8 @@ def test_shared_link_round_trip(browser, server):
     slider = page.locator("[data-testid=stSidebar] [data-testid=stSlider] input[type=range]").first
     slider.focus()
     slider.press("ArrowRight")
-    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code')"
-                           ".innerText.includes('adam.lr=0.1')", timeout=60_000)
+    url = share_box(page, "adam.lr=0.1")
     wait_ready(page)
-    url = share_box(page)
     assert url.startswith(server) and "adam.lr=0.1" in url
     assert "adam.lr=0.1" in page.url  # the address bar follows too
     traces, table = page.evaluate(TRACES_JS), table_text(page)
@@ -100,9 +103,7 @@ def test_a_click_on_the_contour_sets_the_start(browser, server):
     page.mouse.move(x, y)
     page.wait_for_selector(".hovertext", timeout=10_000)
     page.mouse.click(x, y)
-    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code').innerText.includes('x0=')",
-                           timeout=60_000)
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(share_box(page)).query)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(share_box(page, "x0=")).query)
     x0, y0 = float(query["x0"][0]), float(query["y0"][0])
     assert 2 < x0 < 5 and 1 < y0 < 4  # the upper-right part of [-5, 5]²
     wait_ready(page)
@@ -125,10 +126,8 @@ def test_a_typed_formula_is_shared_and_reproduced(browser, server):
     box = page.locator("[data-testid=stSidebar] [data-testid=stTextInput] input").first
     box.fill("(x-1)^2 + 2*(y+1)^2")
     box.press("Enter")
-    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code')"
-                           ".innerText.includes('formula=%28x-1%29')", timeout=60_000)
+    url = share_box(page, "formula=%28x-1%29")
     wait_ready(page)
-    url = share_box(page)
     traces = page.evaluate(TRACES_JS)
     context.close()
 
@@ -153,10 +152,8 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     page.mouse.move(x, y)  # plotly picks the nearest cell marker on hover, then the click selects it
     page.wait_for_selector(".hovertext", timeout=10_000)
     page.mouse.click(x, y)
-    page.wait_for_function("() => document.querySelector('[data-testid=stCode] code').innerText"
-                           ".includes('adam.beta1=')", timeout=60_000)
+    url = share_box(page, "adam.beta1=")
     wait_ready(page)
-    url = share_box(page)
     query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
     lr, beta1 = float(query["adam.lr"][0]), float(query["adam.beta1"][0])
     sweep = optlab.sweeps.sensitivity("rosenbrock", "adam", n=6, steps=100)
