@@ -1,6 +1,6 @@
 """Dashboard speed: server reruns (AppTest), figure size, browser time-to-charts, 8 sessions at once.
 
-    python bench/bench_app.py [--quick]
+    python bench/bench_app.py [--quick] [--parts]
 
 Prints medians (and worst cases for the load test). Needs Chromium (scripts/test.sh
 installs it). Machines here are shared and noisy: the "hello" page, one Plotly chart,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import time
@@ -140,6 +141,27 @@ async def browser_part(repeat: int) -> dict:
     return out
 
 
+async def parts_part(repeat: int) -> dict:
+    """Time to charts of the default page, of the same page with the hello chart in place of its three
+    figures, and of its three figures alone (bench/parts_app.py): what costs the browser time."""
+    from playwright.async_api import async_playwright
+
+    pages = {"hello": (ROOT / "bench" / "hello_app.py", {}, 1), "default page": (ROOT / "app.py", {}, 3),
+             "page with hello charts": (ROOT / "bench" / "parts_app.py", {"OPTLAB_PAGE_PART": "trivial_figures"}, 3),
+             "its 3 figures alone": (ROOT / "bench" / "parts_app.py", {"OPTLAB_PAGE_PART": "figures_only"}, 3)}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with contextlib.ExitStack() as stack:
+            urls = {name: (stack.enter_context(streamlit_server(str(app), env=env))[0], charts)
+                    for name, (app, env, charts) in pages.items()}
+            times = {name: [] for name in urls}
+            for _ in range(repeat + 1):  # the first round warms every server
+                for name, (url, charts) in urls.items():
+                    times[name].append(await time_to_charts(browser, url, charts))
+        await browser.close()
+    return {name: statistics.median(t[1:]) for name, t in times.items()}
+
+
 def _parse(query: str) -> dict:
     from urllib.parse import parse_qs
 
@@ -149,8 +171,15 @@ def _parse(query: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--parts", action="store_true", help="only the browser's time to charts, page part by part")
     args = ap.parse_args()
     repeat = 5 if args.quick else 15
+    if args.parts:
+        t = asyncio.run(parts_part(repeat))
+        for name, seconds in t.items():
+            print(f"browser, time to charts, {name:24s}: {seconds * 1e3:7.0f} ms median, "
+                  f"{seconds / t['hello']:.2f}x hello")
+        return
     r = apptest_reruns(repeat)
     print(f"AppTest, default page, warm rerun, nothing changed : {r['unchanged'] * 1e3:7.0f} ms median  "
           "(target <= 300)")

@@ -1,0 +1,24 @@
+"""The dashboard with parts swapped out, for `python bench/bench_app.py --parts`: where the browser's time goes.
+
+OPTLAB_PAGE_PART=trivial_figures  the whole default page, its three figures replaced by the hello page's chart
+OPTLAB_PAGE_PART=figures_only     the default page's three figures in their columns, nothing else on the page
+"""
+
+import os
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from optlab import ui
+
+part = os.environ.get("OPTLAB_PAGE_PART", "trivial_figures")
+st.set_page_config(page_title="Optimizer Lab", layout="wide")
+if part == "figures_only":
+    cfg = ui.PRESETS[ui.DEFAULT_PRESET].config
+    ui._charts(cfg, ui._figures(ui._runs_key(cfg), cfg.view))
+else:
+    x = np.linspace(0, 6.28, 200)
+    hello = go.Figure(go.Scatter(x=x, y=np.sin(x)))
+    ui._figures = lambda key, view: {"main": hello, "surface": hello, "progress": hello}
+    ui.main()
