@@ -176,7 +176,8 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_frame_data, head_indices
         )],
         sliders=[dict(
             active=len(frames) - 1, x=0.2, y=-0.09, len=0.8, xanchor="left", yanchor="top",
-            currentvalue=dict(prefix="step ", font=dict(size=12)), pad=dict(t=0, b=0),
+            currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),  # clear of the x title
+            pad=dict(t=0, b=0),
             steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
                 mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                 for k in frames],
