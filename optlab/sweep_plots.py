@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from optlab.optimizers import get_optimizer
@@ -114,8 +115,7 @@ OTHER_COLORS = ("#80b1d3", "#ffed6f", "#bc80bd", "#fb8072", "#b3de69", "#fccde5"
 
 
 def _tint(hex_color: str, amount: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    r, g, b = (round(v + (255 - v) * amount) for v in (r, g, b))
+    r, g, b = (round(v + (255 - v) * amount) for v in hex_to_rgb(hex_color))
     return f"rgb({r},{g},{b})"
 
 
@@ -191,7 +191,7 @@ def _basin_title(name: str, m: BasinMap) -> str:
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = hex_to_rgb(hex_color)
     return f"rgba({r},{g},{b},{alpha})"
 
 
