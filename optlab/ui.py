@@ -318,11 +318,17 @@ def _charts(cfg: C.RunConfig, figs: dict) -> None:
     st.plotly_chart(figs["progress"], width="stretch", key="progress", config={"displaylogo": False})
 
 
+def _clicked(event) -> tuple[float, float] | None:
+    """The (x, y) of the point a chart's selection event holds, or None."""
+    points = (event or {}).get("selection", {}).get("points", [])
+    return (float(points[0]["x"]), float(points[0]["y"])) if points else None
+
+
 def _handle_click(cfg: C.RunConfig, event) -> None:
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
+    point = _clicked(event)
+    if point is None:
         return
-    x, y = float(points[0]["x"]), float(points[0]["y"])
+    x, y = point
     if st.session_state.get("last_click") == (x, y):
         return
     st.session_state["last_click"] = (x, y)
@@ -657,10 +663,10 @@ def _sensitivity_figure(key: str, n: int, metric: str, current):
 
 
 def _handle_cell_click(event, sweep) -> None:
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
+    point = _clicked(event)
+    if point is None:
         return
-    xv, yv = float(points[0]["x"]), float(points[0]["y"])
+    xv, yv = point
     st.session_state["sweep_chart"] = st.session_state.get("sweep_chart", 0) + 1  # a new chart: selection cleared
     i, j = np.argmin(np.abs(sweep.y - yv)), np.argmin(np.abs(sweep.x - xv))
     if not sweep.allowed[i, j]:
