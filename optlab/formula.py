@@ -388,6 +388,19 @@ def _size(expr: sympy.Expr, limit: int) -> int:
     return n
 
 
+def _too_complex() -> FormulaError:
+    return FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
+                        "operations to evaluate; simplify it")
+
+
+def _parsed(text: str) -> sympy.Expr:
+    """parse_formula, with sympy's Abs as RealAbs (sympy makes its own Abs: sqrt(x^2) = |x|), and not too large."""
+    expr = parse_formula(text).replace(sympy.Abs, RealAbs)
+    if _size(expr, MAX_NODES) > MAX_NODES:
+        raise _too_complex()
+    return expr
+
+
 SYMBOLIC_SECONDS = 3.0  # differentiating and printing one formula; sympy can take minutes on a few inputs
 _EXPRESSIONS = {"value": ("expr",), "gradient": ("dx", "dy"), "value_and_grad": ("expr", "dx", "dy")}
 
@@ -399,15 +412,11 @@ def _symbolic(text: str) -> dict:
     lambdify prints from the expression trees (never from the text); cse computes each
     repeated sub-expression once (a gradient repeats much of f).
     """
-    expr = parse_formula(text).replace(sympy.Abs, RealAbs)  # sympy makes its own Abs: sqrt(x^2) = |x|
-    too_complex = FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
-                               "operations to evaluate; simplify it")
-    if _size(expr, MAX_NODES) > MAX_NODES:
-        raise too_complex
+    expr = _parsed(text)
     try:
         trees = {"expr": expr, "dx": sympy.diff(expr, X), "dy": sympy.diff(expr, Y)}
         if sum(_size(t, MAX_NODES) for t in trees.values()) > MAX_NODES:
-            raise too_complex
+            raise _too_complex()
         sources = {}
         for name, parts in _EXPRESSIONS.items():
             fn = sympy.lambdify((X, Y), [trees[p] for p in parts], modules=[{"RealAbs": np.abs}, "numpy"], cse=True)
@@ -496,10 +505,7 @@ def compile_formula(text: str) -> CompiledFormula:
     of SYMBOLIC_SECONDS, since sympy can take minutes on a few short inputs and cannot be
     interrupted in a thread.
     """
-    expr = parse_formula(text).replace(sympy.Abs, RealAbs)
-    if _size(expr, MAX_NODES) > MAX_NODES:  # cheap, and spares a child process
-        raise FormulaError(f"the formula is too complex: f and its gradient would take more than {MAX_NODES} "
-                           "operations to evaluate; simplify it")
+    expr = _parsed(text)  # here too: cheap, and a rejected formula spares a child process
     out = _symbolic_with_deadline(text, SYMBOLIC_SECONDS)
     fns = {name: _load(source) for name, source in out["sources"].items()}
     for fn in fns.values():
