@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from optlab import sweeps
-from optlab.landscape import Landscape, get_landscape, landscape_names
+from optlab.landscape import CUSTOM, Landscape, get_landscape, landscape_names
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
 from optlab.schedules import get_schedule, schedule_names
@@ -47,7 +47,6 @@ CLIP = Param("clip", 0.0, low=0.0, high=1e12, ui_low=0.0, ui_high=100.0, symbol=
 COORD = Param("x0", 0.0, low=-1e6, high=1e6)
 BATCH = Param("batch", 0, low=0, high=100_000, kind=int,
               help="minibatch size: examples per gradient (0: all of them); on landscapes built from data")
-CUSTOM = "custom"  # landscape=custom&formula=...: a typed-in formula (optlab.formula)
 
 # Page state that travels in the link but does not change the runs.
 VIEWS = ("overlay", "multiples")

@@ -29,10 +29,9 @@ from typing import NamedTuple
 import numpy as np
 import sympy
 
-from optlab.landscape import Landscape
+from optlab.landscape import CUSTOM, Landscape
 from optlab.params import Param
 
-CUSTOM = "custom"  # the landscape name in links: landscape=custom&formula=...
 DEFAULT_FORMULA = "x^2 + 10*y^2 + 2*sin(3*x)"
 MAX_LENGTH = 300
 MAX_DEPTH = 25  # nested parentheses, function calls, signs and powers

@@ -19,6 +19,7 @@ import numpy as np
 from optlab.params import Param
 
 Domain = tuple[tuple[float, float], tuple[float, float]]
+CUSTOM = "custom"  # the name of a typed-in formula's landscape (optlab.formula); landscape=custom in links
 
 
 @dataclass(frozen=True, eq=False)
