@@ -6,9 +6,8 @@ OPTLAB_PAGE_PART=figures_only     the default page's three figures in their colu
 
 import os
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
+from hello_app import figure as hello_figure  # streamlit puts this script's folder on sys.path
 
 from optlab import ui
 
@@ -18,7 +17,6 @@ if part == "figures_only":
     cfg = ui.PRESETS[ui.DEFAULT_PRESET].config
     ui._charts(cfg, ui._figures(ui._runs_key(cfg), cfg.view))
 else:
-    x = np.linspace(0, 6.28, 200)
-    hello = go.Figure(go.Scatter(x=x, y=np.sin(x)))
+    hello = hello_figure()
     ui._figures = lambda key, view: {"main": hello, "surface": hello, "progress": hello}
     ui.main()
