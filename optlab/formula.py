@@ -17,11 +17,23 @@ overflow and domain errors (log of a negative) give inf/NaN, never exceptions.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import ctypes
 import functools
 import inspect
 import math
-import multiprocessing
+import os
+import pickle
 import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -146,6 +158,59 @@ def _bad_character(t: _Token) -> FormulaError:
     return FormulaError(f"unexpected character {shown} at column {t.col}{hint}")
 
 
+_FLOAT_MAX_LOG2 = 1024  # |v| < 2^1024 for every finite float64
+_FLOAT_MIN_NORMAL = 2.2250738585072014e-308
+
+
+def _out_of_range(n: sympy.Number) -> str | None:
+    """'too large' or 'too small' where the exact number n has no float64 near it, else None.
+
+    Tested on the exact number's size (bit lengths, mpmath's exponent), never by computing it in
+    full or converting first: 3^9801 is a 15,000-bit integer whose float is inf.
+    """
+    if n.is_zero or n.is_infinite or n is sympy.nan:
+        return None if n.is_zero else "not a finite number"
+    if n.is_Rational:
+        p, q = abs(int(n.p)), int(n.q)
+        size = p.bit_length() - q.bit_length()  # log2|n| within 1
+        if size > _FLOAT_MAX_LOG2 or (size >= _FLOAT_MAX_LOG2 - 1 and not math.isfinite(p / q)):
+            return "too large"
+        if size < -1021 and (size < -1100 or p / q < _FLOAT_MIN_NORMAL):
+            return "too small"
+        return None
+    if n.is_Float:
+        mant, exp = n._mpf_[1], n._mpf_[2]
+        size = exp + int(mant).bit_length()
+        if size > _FLOAT_MAX_LOG2:
+            return "too large"
+        if size < -1021:
+            return "too small"
+    return None
+
+
+def _check_numbers(expr: sympy.Expr, where: str) -> None:
+    """Refuse a tree holding a constant float64 cannot hold (over- or underflow), rather than let it become
+    inf or 0 and the formula another function: ((x/3)^100)^100 makes (1/3)^10000·x^10000."""
+    for n in expr.atoms(sympy.Number):
+        problem = _out_of_range(n)
+        if problem:
+            size = abs(int(n.p)).bit_length() - int(n.q).bit_length() if n.is_Rational else None
+            raise _range_error(where, problem, None if size is None else size * math.log10(2))
+    for power in expr.atoms(sympy.Pow):  # pi^10000: exact in sympy, beyond float64 as soon as it is evaluated
+        base, exponent = power.args
+        if base.is_number and exponent.is_number and base.is_positive and exponent.is_real:
+            digits = float(exponent) * math.log10(float(base))
+            if abs(digits) > 307.5:
+                raise _range_error(where, "too large" if digits > 0 else "too small", digits)
+
+
+def _range_error(where: str, problem: str, digits: float | None) -> FormulaError:
+    shown = "" if digits is None else f" (about 1e{round(digits)})"
+    hint = (": powers of powers multiply, e.g. ((2*x)^100)^100 = 2^10000·x^10000" if "power" in where else "")
+    return FormulaError(f"{where} makes a constant{shown} that is {problem} for float64 (whose range is about "
+                        f"1e-308 to 1e308){hint}; use smaller numbers or powers")
+
+
 def _constant(value, what: str, col: int) -> float:
     if not (np.isfinite(value) and abs(value) <= MAX_CONSTANT):
         kind = "not a real number" if np.isnan(value) else "infinite" if np.isinf(value) else "too large"
@@ -212,6 +277,7 @@ class _Parser:
                 node = _Node(_settled(build, value, node, rhs), value)
             else:
                 node = _Node(build(), None)
+                _check_numbers(node.expr, f"{t.text!r} at column {t.col}")
         return node
 
     def sum(self) -> _Node:
@@ -260,7 +326,9 @@ class _Parser:
             with np.errstate(all="ignore"):
                 value = _constant(np.power(np.float64(base.value), exponent.value), "the power", t.col)
             return _Node(_settled(lambda: base.expr**exponent.expr, value, base, exponent), value)
-        return _Node(base.expr**exponent.expr, None)
+        node = _Node(base.expr**exponent.expr, None)
+        _check_numbers(node.expr, f"the power at column {t.col}")  # before the next power multiplies it again
+        return node
 
     def atom(self) -> _Node:
         t = self.take()
@@ -400,28 +468,49 @@ def _parsed(text: str) -> sympy.Expr:
     return expr
 
 
-SYMBOLIC_SECONDS = 3.0  # differentiating and printing one formula; sympy can take minutes on a few inputs
+SYMBOLIC_SECONDS = 2.0  # CPU seconds to parse, differentiate and print one formula (a typical one takes 20–90 ms)
+WAIT_SECONDS = 20.0  # wall-clock backstop: a worker that has not answered by then (an overloaded machine) is stopped
+WORKER_MEMORY = 1 << 30  # bytes of memory a worker may take beyond what it starts with
+MAX_REMEMBERED = 512  # rejected formulas remembered, so that a rerun does not pay for a rejection again
 _EXPRESSIONS = {"value": ("expr",), "gradient": ("dx", "dy"), "value_and_grad": ("expr", "dx", "dy")}
 
 
-def _symbolic(text: str) -> dict:
-    """Differentiate an accepted formula and print NumPy code for f, its gradient and both (in a child process).
+class FormulaBusy(FormulaError):
+    """The formula could not be compiled right now (every worker busy, or the machine overloaded): not a
+    verdict on the formula, so it is not remembered, and trying again may succeed."""
 
-    Returns {"sources": {name: Python source}, "latex": ...}. The sources are what sympy's
-    lambdify prints from the expression trees (never from the text); cse computes each
-    repeated sub-expression once (a gradient repeats much of f).
+
+def _printer():
+    """NumPy code with fully qualified names (numpy.sin): it runs in a namespace of just `numpy`, never in
+    sympy's module-level one, which lambdify fills lazily and is not safe to share between threads."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    return NumPyPrinter({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": True,
+                         "user_functions": {"RealAbs": "numpy.abs"}})
+
+
+def _symbolic(text: str) -> dict:
+    """Parse an accepted formula, differentiate it and print NumPy code for f, its gradient and both.
+
+    Runs in a worker process (``_in_worker``): all symbolic work on the user's text happens there, bounded
+    in CPU time and memory. Returns {"sources": {name: Python source}, "latex": ..., "expr": the tree}.
+    The sources are what sympy's lambdify prints from the expression trees (never from the text); cse
+    computes each repeated sub-expression once (a gradient repeats much of f).
     """
     expr = _parsed(text)
     try:
         trees = {"expr": expr, "dx": sympy.diff(expr, X), "dy": sympy.diff(expr, Y)}
         if sum(_size(t, MAX_NODES) for t in trees.values()) > MAX_NODES:
             raise _too_complex()
+        for name in ("dx", "dy"):
+            _check_numbers(trees[name], f"its gradient ∂f/∂{name[1]}")
         sources = {}
         for name, parts in _EXPRESSIONS.items():
-            fn = sympy.lambdify((X, Y), [trees[p] for p in parts], modules=[{"RealAbs": np.abs}, "numpy"], cse=True)
+            fn = sympy.lambdify((X, Y), [trees[p] for p in parts], modules=[{"RealAbs": np.abs}, "numpy"], cse=True,
+                                printer=_printer())
             sources[name] = inspect.getsource(fn)
             _check_runs(_load(sources[name]))
-        return {"sources": sources, "latex": sympy.latex(expr)}
+        return {"sources": sources, "latex": sympy.latex(expr), "expr": expr}
     except FormulaError:
         raise
     except OverflowError:  # a power of Python floats, e.g. pi^10000 from ((pi*x)^100)^100
@@ -431,16 +520,9 @@ def _symbolic(text: str) -> dict:
         raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__}); simplify it") from None
 
 
-@functools.cache
-def _numpy_namespace() -> dict:
-    """The globals lambdify gives its functions (NumPy's names, RealAbs as np.abs)."""
-    fn = sympy.lambdify((X, Y), [X], modules=[{"RealAbs": np.abs}, "numpy"])
-    return dict(fn.__globals__)
-
-
 def _load(source: str):
-    """The function printed by lambdify, compiled as lambdify itself does."""
-    namespace = dict(_numpy_namespace())
+    """The function printed by lambdify, compiled in a namespace of its own that holds only NumPy."""
+    namespace = {"numpy": np, "__builtins__": {}}
     exec(compile(source, "<optlab formula>", "exec"), namespace)  # noqa: S102 - sympy's printed code, not user text
     return _vectorised(namespace["_lambdifygenerated"])
 
@@ -450,68 +532,258 @@ def _check_runs(fn) -> None:
     fn(probe, probe[::-1])  # a last guard: what the printer made must run on NumPy arrays
 
 
-def _child(text: str, conn) -> None:
+def _limit_worker() -> None:
+    """In a worker, before any work: die with its parent, give way to the server's sessions, bound memory."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the forkserver exits
+        if os.getppid() == 1:  # the parent is already gone
+            os._exit(1)
+    with contextlib.suppress(OSError):
+        os.nice(5)  # a compile is worth less than another session's click
     try:
-        conn.send(("ok", _symbolic(text)))
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu = math.ceil(SYMBOLIC_SECONDS) + 2  # the kernel's backstop behind the parent's own CPU-time check
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = size + WORKER_MEMORY
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _work(conn: socket.socket) -> None:
+    """A worker's whole life: say its pid, read (text, work), answer, exit. Forked by _serve."""
+    _limit_worker()
+    conn.sendall(struct.pack("!q", os.getpid()))
+    text, work = pickle.loads(_receive(conn))
+    try:
+        answer = ("ok", work(text))
     except FormulaError as e:
-        conn.send(("error", str(e)))
+        answer = ("error", str(e))
+    except MemoryError:
+        answer = ("error", f"the formula needs more than {WORKER_MEMORY >> 20} MB of memory to compile; simplify it")
     except BaseException as e:  # noqa: BLE001 - report anything, so the parent never waits in vain
-        conn.send(("error", f"the formula cannot be compiled ({type(e).__name__}); simplify it"))
-    finally:
-        conn.close()
+        answer = ("error", f"the formula cannot be compiled ({type(e).__name__}); simplify it")
+    _send(conn, pickle.dumps(answer))
 
 
-@functools.cache
-def _context():
-    """fork where there is one: the child starts at once with sympy loaded, and imports nothing.
+def _send(conn: socket.socket, data: bytes) -> None:
+    conn.sendall(struct.pack("!q", len(data)) + data)
 
-    A fork from a threaded server can deadlock if another thread held a lock at that moment;
-    the deadline covers that case too (the child is killed, the user told to simplify).
+
+def _receive(conn: socket.socket) -> bytes:
+    (size,) = struct.unpack("!q", _exactly(conn, 8))
+    return _exactly(conn, size)
+
+
+def _exactly(conn: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = conn.recv(min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(control_fd: int) -> None:
+    """The forkserver: a single-threaded process that forks one worker per request.
+
+    Started once by exec (``_Server``), so a worker holds none of the server's sockets (a fork of the
+    Streamlit server kept its listening socket open after a crash) and none of its locks (a fork of a
+    threaded process can inherit a lock another thread held). Each request is a socket passed over the
+    control socket; the worker answers on it. Exits when its parent does (stdin closes); its workers are
+    killed then too (PR_SET_PDEATHSIG in _limit_worker).
     """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    control = socket.socket(fileno=control_fd)
+    _symbolic("exp(x)*sin(y) + sqrt(abs(x))*log(y) - x/y")  # warm up once: sympy imports its printers lazily
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+    while True:
+        ready, _, _ = select.select([control, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1):
+            os._exit(0)
+        if control in ready:
+            msg, fds, _, _ = socket.recv_fds(control, 1, 4)
+            if not msg:
+                os._exit(0)
+            for fd in fds:
+                if os.fork() == 0:
+                    control.close()
+                    try:
+                        _work(socket.socket(fileno=fd))
+                    finally:
+                        os._exit(0)
+                os.close(fd)
+
+
+class _Server:
+    """The parent's handle on the forkserver: started on first use, restarted if it died."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+
+    def connect(self) -> socket.socket:
+        mine, theirs = socket.socketpair()
+        try:
+            with self.lock:
+                if self.proc is None or self.proc.poll() is not None:
+                    self._start()
+                socket.send_fds(self.control, [b"w"], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return mine
+
+    def _start(self) -> None:
+        if self.control is not None:
+            self.control.close()
+        self.control, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"import optlab.formula as f; f._serve({theirs.fileno()})"],
+            stdin=subprocess.PIPE, pass_fds=[theirs.fileno()], close_fds=True, env=env, start_new_session=True)
+        theirs.close()
+
+
+_SERVER = _Server()
+
+
+def start_worker() -> None:
+    """Start the formula worker's server now (it takes a second or two to load sympy) rather than on the
+    first formula. Returns at once; the app calls it when it starts."""
+    with _SERVER.lock:
+        if _SERVER.proc is None or _SERVER.proc.poll() is not None:
+            _SERVER._start()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used, from /proc; None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # workers at once: at most one per core
+
+
+def _too_slow(seconds: float) -> FormulaError:
+    return FormulaError(f"the formula is too complex: deriving its gradient took more than {seconds:g} s; "
+                        "simplify it")
 
 
 def _symbolic_with_deadline(text: str, seconds: float) -> dict:
-    """_symbolic(text) in a child process that is killed after ``seconds`` (sympy cannot be interrupted)."""
-    ctx = _context()
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(text, send), daemon=True, name="optlab-formula")
-    child.start()
-    send.close()
+    """_symbolic(text) in a worker process, killed once it has used ``seconds`` of CPU time (sympy cannot be
+    interrupted in a thread). CPU time, not wall time: a busy machine does not turn a formula down."""
+    if not _SLOTS.acquire(timeout=WAIT_SECONDS):
+        raise FormulaBusy("the formula cannot be compiled right now: the server is busy compiling others; "
+                          "try again in a moment")
     try:
-        if not receive.poll(seconds):
-            raise FormulaError(f"the formula is too complex: deriving its gradient took more than {seconds:g} s; "
-                               "simplify it")
-        status, payload = receive.recv()
-    except EOFError:  # the child died without a word (out of memory, killed)
-        raise FormulaError("the formula cannot be compiled (the worker stopped); simplify it") from None
+        return _in_worker(text, seconds)
     finally:
-        receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join(5)
+        _SLOTS.release()
+
+
+def _in_worker(text: str, seconds: float) -> dict:
+    work = _symbolic  # looked up now: a test may stand another function in for it
+    if not hasattr(socket, "send_fds") or not hasattr(os, "fork"):  # not POSIX: no bounds, in this thread
+        return work(text)
+    conn = _SERVER.connect()
+    started = time.monotonic()
+    used, pid = 0.0, None
+    try:
+        (pid,) = struct.unpack("!q", _exactly(conn, 8))
+        _send(conn, pickle.dumps((text, work)))
+        while True:
+            ready, _, _ = select.select([conn], [], [], 0.01 if time.monotonic() - started < 0.2 else 0.05)
+            if ready:
+                break
+            cpu = _cpu_seconds(pid)
+            used = cpu if cpu is not None else used
+            if used > seconds or (cpu is None and time.monotonic() - started > seconds):
+                raise _too_slow(seconds)
+            if time.monotonic() - started > WAIT_SECONDS:
+                raise FormulaBusy(f"the formula could not be compiled right now: the server is overloaded (no "
+                                  f"answer in {WAIT_SECONDS:g} s); try again in a moment")
+        status, payload = pickle.loads(_receive(conn))
+        pid = None  # answered: it exits by itself
+    except EOFError:  # the worker died without a word: its CPU limit, its memory limit, or killed
+        if used > 0.9 * seconds:
+            raise _too_slow(seconds) from None
+        raise FormulaError("the formula cannot be compiled (the worker stopped, most likely out of memory); "
+                           "simplify it") from None
+    finally:
+        conn.close()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
     if status == "error":
         raise FormulaError(payload)
     return payload
 
 
-@functools.lru_cache(maxsize=256)
-def compile_formula(text: str) -> CompiledFormula:
-    """Parse, differentiate and compile a formula (cached).
+_REJECTED: collections.OrderedDict[str, str] = collections.OrderedDict()
+_REJECTED_LOCK = threading.Lock()
 
-    Parsing happens here; differentiation and printing in a child process with a deadline
-    of SYMBOLIC_SECONDS, since sympy can take minutes on a few short inputs and cannot be
-    interrupted in a thread.
-    """
-    expr = _parsed(text)  # here too: cheap, and a rejected formula spares a child process
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> CompiledFormula:
     out = _symbolic_with_deadline(text, SYMBOLIC_SECONDS)
     fns = {name: _load(source) for name, source in out["sources"].items()}
     for fn in fns.values():
         _check_runs(fn)
     f = fns["value"]
-    return CompiledFormula(text, expr, lambda x, y: f(x, y)[0], fns["gradient"], out["latex"],
+    return CompiledFormula(text, out["expr"], lambda x, y: f(x, y)[0], fns["gradient"], out["latex"],
                            value_and_grad=fns["value_and_grad"])
+
+
+def compile_formula(text: str) -> CompiledFormula:
+    """Parse, differentiate and compile a formula (cached; rejections are remembered too).
+
+    All of it happens in a worker process bounded to SYMBOLIC_SECONDS of CPU time and WORKER_MEMORY
+    of memory: sympy can take minutes or gigabytes on a few short inputs and cannot be interrupted
+    in a thread. Safe to call from many threads at once. Raises FormulaError, or FormulaBusy when
+    the server is too busy to try now.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula is text, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:  # before anything is sent anywhere
+        raise FormulaError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH}")
+    with _REJECTED_LOCK:
+        known = _REJECTED.get(text)
+        if known is not None:
+            _REJECTED.move_to_end(text)
+    if known is not None:
+        raise FormulaError(known)
+    try:
+        return _compiled(text)
+    except FormulaBusy:
+        raise
+    except FormulaError as e:
+        with _REJECTED_LOCK:
+            _REJECTED[text] = str(e)
+            while len(_REJECTED) > MAX_REMEMBERED:
+                _REJECTED.popitem(last=False)
+        raise
+
+
+def _clear_compiled() -> None:
+    _compiled.cache_clear()
+    with _REJECTED_LOCK:
+        _REJECTED.clear()
+
+
+compile_formula.cache_clear = _clear_compiled
 
 
 def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:
@@ -600,5 +872,5 @@ def _rebuild(text: str, **domain) -> Landscape:
     return formula_landscape(text, **domain)
 
 
-__all__ = ["CUSTOM", "DEFAULT_FORMULA", "NOWHERE_FINITE", "FormulaError", "compile_formula", "formula_landscape",
-           "parse_formula"]
+__all__ = ["CUSTOM", "DEFAULT_FORMULA", "NOWHERE_FINITE", "FormulaBusy", "FormulaError", "compile_formula",
+           "formula_landscape", "parse_formula"]
