@@ -196,12 +196,39 @@ def _check_numbers(expr: sympy.Expr, where: str) -> None:
         if problem:
             size = abs(int(n.p)).bit_length() - int(n.q).bit_length() if n.is_Rational else None
             raise _range_error(where, problem, None if size is None else size * math.log10(2))
-    for power in expr.atoms(sympy.Pow):  # pi^10000: exact in sympy, beyond float64 as soon as it is evaluated
-        base, exponent = power.args
-        if base.is_number and exponent.is_number and base.is_positive and exponent.is_real:
-            digits = float(exponent) * math.log10(float(base))
-            if abs(digits) > 307.5:
+    walk = sympy.preorder_traversal(expr)
+    for node in walk:  # constant sub-trees such as pi^10000 or exp(10000): exact in sympy, inf in float64
+        if node.is_number and not node.is_Number:
+            walk.skip()
+            digits = _log10_size(node)
+            if digits is not None and abs(digits) > 307.5:
                 raise _range_error(where, "too large" if digits > 0 else "too small", digits)
+
+
+def _log10_size(c: sympy.Expr, depth: int = 0) -> float | None:
+    """log10 |c| of a constant tree, estimated from its parts without evaluating it (sympy's evalf can hang
+    on towers); None where it cannot tell (then its float64 value is computed as usual)."""
+    if depth > 50:
+        return None
+    if c.is_Number:
+        if c.is_zero or not c.is_finite:
+            return None
+        if c.is_Rational:
+            return math.log10(abs(int(c.p))) - math.log10(int(c.q))
+        mant, exp = c._mpf_[1], c._mpf_[2]
+        return math.log10(int(mant)) + exp * math.log10(2)
+    if c in (sympy.pi, sympy.E):
+        return math.log10(float(c))
+    parts = [_log10_size(a, depth + 1) for a in c.args] if (c.is_Mul or c.is_Pow or c.is_Add) else None
+    if c.is_Mul and None not in parts:
+        return sum(parts)
+    if c.is_Add and None not in parts:
+        return max(parts)  # within log10(number of terms), unless terms cancel
+    if c.is_Pow and parts[0] is not None and c.args[1].is_Number and c.args[1].is_finite:
+        return float(c.args[1]) * parts[0]
+    if isinstance(c, sympy.exp) and c.args[0].is_Number and c.args[0].is_finite:
+        return float(c.args[0]) / math.log(10)
+    return None
 
 
 def _range_error(where: str, problem: str, digits: float | None) -> FormulaError:
