@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
@@ -221,6 +222,25 @@ def to_url(cfg: RunConfig, base: str | None) -> str:
     return f"{(base or '').rstrip('/')}/?{query}"
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """What a link held, as a Markdown code span that renders as plain text: truncated, control characters
+    escaped, backticks replaced (a value such as [Sign in](http://…) or ![](http://…/p.png) must not become a
+    link or an image the browser fetches)."""
+    text = str(text)
+    cut = text[:limit]
+    body = repr(cut)[1:-1].replace("`", "'")
+    return f"`{body}{'…' if len(text) > limit else ''}`"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def plain(text: str) -> str:
+    """text with Markdown's special characters escaped, so that it is shown as written (`__import__` is not
+    bold, a [link](…) not a link)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
 def _parse(spec: Param, raw: str):
     """A query value as the spec's type; ValueError with a reason if it is not valid."""
     text = raw.strip()
@@ -229,18 +249,43 @@ def _parse(spec: Param, raw: str):
             return True
         if text.lower() in ("false", "0", "no", "off"):
             return False
-        raise ValueError(f"{raw!r} is not true or false")
+        raise ValueError(f"{shown(raw)} is not true or false")
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+        raise ValueError(f"{shown(raw)} is not a number") from None
     if spec.kind is int:
         if not value.is_integer():
-            raise ValueError(f"{raw!r} is not a whole number")
+            raise ValueError(f"{shown(raw)} is not a whole number")
         value = int(value)
     if not spec.accepts(value):
-        raise ValueError(f"{raw!r} is out of range ({spec.allowed})")
+        raise ValueError(f"{shown(raw)} is out of range ({spec.allowed})")
     return value
+
+
+MAX_LINK_FIELDS = 200  # a page's link has far fewer; a longer one is read up to here
+MAX_LINK_CHARS = 16_384
+
+
+def read_query_string(raw: str) -> tuple[dict[str, list[str]], list[str]]:
+    """A raw query string read as Streamlit would, but only its first MAX_LINK_FIELDS parameters and
+    MAX_LINK_CHARS characters, with a note of what was cut; invalid percent-escapes become U+FFFD."""
+    from urllib.parse import parse_qsl
+
+    problems = []
+    fields = [f for f in raw.lstrip("?").split("&") if f]
+    if len(fields) > MAX_LINK_FIELDS:
+        problems.append(f"the link has {len(fields):,} parameters, far more than this page has: only the first "
+                        f"{MAX_LINK_FIELDS} were read")
+        fields = fields[:MAX_LINK_FIELDS]
+    text = "&".join(fields)
+    if len(text) > MAX_LINK_CHARS:
+        problems.append(f"the link is {len(raw):,} characters long: only the first {MAX_LINK_CHARS:,} were read")
+        text = text[:MAX_LINK_CHARS].rsplit("&", 1)[0]
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+        query.setdefault(key, []).append(value)
+    return query, problems
 
 
 def _as_lists(query: Mapping) -> dict[str, list[str]]:
@@ -282,17 +327,19 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
 
     landscape = take("landscape") or "rosenbrock"
     if landscape not in (*landscape_names(), CUSTOM):
-        problems.append(f"`landscape`: unknown landscape {landscape!r}; using rosenbrock")
+        problems.append(f"`landscape`: unknown landscape {shown(landscape)}; using rosenbrock")
         landscape = "rosenbrock"
     formula = None
     if landscape == CUSTOM:
-        from optlab.formula import DEFAULT_FORMULA, FormulaError, compile_formula
+        from optlab.formula import DEFAULT_FORMULA, FormulaBusy, FormulaError, compile_formula
 
         formula = take("formula")
         try:
             compile_formula(formula if formula is not None else DEFAULT_FORMULA)
+        except FormulaBusy:  # not a verdict on the formula: it is kept, and the page says it cannot run now
+            pass
         except FormulaError as e:
-            problems.append(f"`formula`: {formula[:80]!r} is not accepted ({e}); using the default formula")
+            problems.append(f"`formula`: {shown(formula)} is not accepted ({plain(e)}); using the default formula")
             formula = None
     land = RunConfig(landscape=landscape, formula=formula).land
     landscape_params = {}
@@ -330,20 +377,23 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
             hparams[name] = values
 
     steps = read("steps", STEPS)
-    x0, y0 = take("x0"), take("y0")
     start = None
-    if x0 is not None or y0 is not None:
-        try:
-            sx = land.start[0] if x0 is None else _parse(replace(COORD, name="x0"), x0)
-            sy = land.start[1] if y0 is None else _parse(replace(COORD, name="y0"), y0)
-            start = (float(sx), float(sy))
-        except ValueError as e:
-            problems.append(f"`x0`/`y0`: {e}; using the landscape's start")
+    coords = []
+    for axis, key in enumerate(("x0", "y0")):  # each on its own: a valid y0 is kept when x0 is not
+        raw = take(key)
+        coords.append(land.start[axis])
+        if raw is not None:
+            try:
+                coords[axis] = _parse(replace(COORD, name=key), raw)
+            except ValueError as e:
+                problems.append(f"`{key}`: {e}; using the landscape's {key} ({_fmt(land.start[axis])})")
+    if tuple(float(c) for c in coords) != tuple(float(c) for c in land.start):
+        start = (float(coords[0]), float(coords[1]))
     seed = read("seed", SEED)
 
     schedule = take("schedule") or "constant"
     if schedule not in schedule_names():
-        problems.append(f"`schedule`: unknown schedule {schedule!r}; using constant")
+        problems.append(f"`schedule`: unknown schedule {shown(schedule)}; using constant")
         schedule = "constant"
     schedule_params = {}
     for p in get_schedule(schedule).params:
@@ -362,11 +412,11 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
 
     view = take("view") or "overlay"
     if view not in VIEWS:
-        problems.append(f"`view`: unknown view {view!r}; using overlay")
+        problems.append(f"`view`: unknown view {shown(view)}; using overlay")
         view = "overlay"
     inspect = take("inspect")
     if inspect is not None and inspect not in optimizers:
-        problems.append(f"`inspect`: {inspect!r} is not one of the selected optimizers")
+        problems.append(f"`inspect`: {shown(inspect)} is not one of the selected optimizers")
         inspect = None
     k = None
     raw_k = take("k")
@@ -380,7 +430,7 @@ def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:
 
     for key in q:
         if key not in used:
-            problems.append(f"`{key}` is not a parameter of this page; ignored")
+            problems.append(f"{shown(key)} is not a parameter of this page; ignored")
 
     cfg = RunConfig(
         landscape=landscape, landscape_params=landscape_params, formula=formula, batch=batch,
@@ -396,11 +446,11 @@ def _read_optimizers(q: dict, key: str, problems: list[str], limit: int | None =
     names: list[str] = []
     for name in q.get(key, []):
         if name not in optimizer_names():
-            problems.append(f"`{key}`: unknown optimizer {name!r} ignored")
+            problems.append(f"`{key}`: unknown optimizer {shown(name)} ignored")
         elif name in names:
             problems.append(f"`{key}`: {name} was listed twice; shown once")
         elif limit is not None and len(names) >= limit:
-            problems.append(f"`{key}`: {name!r} ignored ({limit} optimizers at most)")
+            problems.append(f"`{key}`: {shown(name)} ignored ({limit} optimizers at most)")
         else:
             names.append(name)
     return names
@@ -410,18 +460,18 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
     """The explore views' part of a link; each invalid value is reported and left at its default."""
     view = take("explore")
     if view is not None and view not in EXPLORE_VIEWS:
-        problems.append(f"`explore`: unknown view {view!r}; allowed: {', '.join(EXPLORE_VIEWS)}")
+        problems.append(f"`explore`: unknown view {shown(view)}; allowed: {', '.join(EXPLORE_VIEWS)}")
         view = None
     sweep_opt = take("sweep.opt")
     if sweep_opt is not None and sweep_opt not in optimizer_names():
-        problems.append(f"`sweep.opt`: unknown optimizer {sweep_opt!r}; using {optimizers[0]}")
+        problems.append(f"`sweep.opt`: unknown optimizer {shown(sweep_opt)}; using {optimizers[0]}")
         sweep_opt = None
     opt = sweep_opt or optimizers[0]
     axes = {}
     for key in ("sweep.x", "sweep.y"):
         name = take(key)
         if name is not None and name not in sweeps.sweepable(opt):
-            problems.append(f"`{key}`: {opt} has no numeric hyperparameter {name!r}; allowed: "
+            problems.append(f"`{key}`: {opt} has no numeric hyperparameter {shown(name)}; allowed: "
                             f"{', '.join(sweeps.sweepable(opt))}")
             name = None
         axes[key] = name
@@ -440,7 +490,7 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
             if not math.isfinite(sweep_range[k]):
                 raise ValueError
         except ValueError:
-            problems.append(f"`sweep.{k}`: {raw!r} is not a number; using the default range")
+            problems.append(f"`sweep.{k}`: {shown(raw)} is not a number; using the default range")
             sweep_range.pop(k, None)
     e = replace(e, sweep_range=sweep_range)
     _, _, _, xr, yr = e.sweep_axes(optimizers)
@@ -451,7 +501,7 @@ def _read_explore(take, read, q, used, problems, optimizers) -> Explore:
             e = replace(e, sweep_range={k: v for k, v in e.sweep_range.items() if k[0] != axis})
     metric = take("sweep.metric") or SWEEP_METRICS[0]
     if metric not in SWEEP_METRICS:
-        problems.append(f"`sweep.metric`: unknown metric {metric!r}; allowed: {', '.join(SWEEP_METRICS)}")
+        problems.append(f"`sweep.metric`: unknown metric {shown(metric)}; allowed: {', '.join(SWEEP_METRICS)}")
         metric = SWEEP_METRICS[0]
     used.add("basins.opt")
     basins_opts = _read_optimizers(q, "basins.opt", problems, limit=2)

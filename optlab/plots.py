@@ -48,6 +48,8 @@ class Scale:
 
     def __init__(self, z: np.ndarray, f_min: float | None):
         finite = z[np.isfinite(z)]
+        if not finite.size:  # nowhere finite on the plotting grid (sqrt(x)*sqrt(-x): only on the line x = 0)
+            finite = np.zeros(1) if f_min is None else np.full(1, f_min)
         self.floor = f_min if f_min is not None else float(finite.min())
         above = finite - self.floor
         spread = np.percentile(above, 95) / max(np.percentile(above, 5), 1e-12)
@@ -61,6 +63,12 @@ class Scale:
             return f
         with np.errstate(all="ignore"):
             return np.log10(np.maximum(f - self.floor, 0) + self.delta)
+
+
+def _finite(z: np.ndarray) -> np.ndarray:
+    """z's finite values; [0, 1] where there are none, so that a blank plot still has a colour range."""
+    finite = z[np.isfinite(z)]
+    return finite if finite.size else np.array([0.0, 1.0])
 
 
 def _scale(land: Landscape) -> Scale:
@@ -81,7 +89,7 @@ def _contour_traces(land: Landscape, showscale: bool = True) -> list:
     xs, ys, z = _grid(land, GRID)
     scale = _scale(land)
     zz = scale(z)
-    finite = zz[np.isfinite(zz)]
+    finite = _finite(zz)
     lo, hi = float(finite.min()), float(np.percentile(finite, 99.5))
     traces = [
         go.Contour(
@@ -236,7 +244,7 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     xs, ys, z = _grid(land, 80)
     scale = _scale(land)
     zz = scale(z)
-    finite = zz[np.isfinite(zz)]
+    finite = _finite(zz)
     # a linear scale is clipped at its 99.5th percentile, so that a few towering corners do not flatten the
     # rest; a log scale is not (clipping there only cut a saw-toothed edge into the surface)
     top = float(np.percentile(finite, 99.5)) if not scale.log else float(finite.max())

@@ -26,6 +26,7 @@ from optlab.presets import PRESETS
 from optlab.schedules import get_schedule, schedule_names
 
 DEFAULT_PRESET = "adam_vs_sgd"
+MAX_PROBLEMS = 12  # lines of a tampered link's warning
 LOG_GRID = sorted({round(m * 10.0**e, 12) for e in range(-6, 4) for m in (1, 2, 5)})
 
 
@@ -73,14 +74,27 @@ def _reset() -> None:
     _apply_preset(DEFAULT_PRESET)
 
 
+def _link() -> tuple[dict[str, list[str]], list[str]]:
+    """The link's parameters, and what could not be read of it. Streamlit drops a whole query string of over
+    1,000 parameters or 512 Ki characters without a word (``sanitize_query_string``); its start is read here."""
+    query = _query_dict()
+    if query:
+        return query, []
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    raw = getattr(get_script_run_ctx(), "query_string", "") or ""
+    return C.read_query_string(raw) if raw.strip("&") else ({}, [])
+
+
 def _init_session() -> None:
     if "w:landscape" in st.session_state:
         return
-    query = _query_dict()
-    if not query:
+    query, unread = _link()
+    if not query and not unread:
         _apply_preset(DEFAULT_PRESET)
         return
     cfg, problems = C.from_query(query)
+    problems = unread + problems
     _load(cfg, problems)
     st.session_state["preset"] = next((p.name for p in PRESETS.values() if C.to_query(p.config) == C.to_query(cfg)),
                                       None)
@@ -136,7 +150,7 @@ def _controls() -> C.RunConfig:
         formula, land = None, None
         if landscape == C.CUSTOM:
             formula, land = _formula_input()
-        land = land or get_landscape(landscape)
+        land = land or _last_valid_landscape(landscape)
         landscape_params = {}
         for p in land.params:
             value = _param_widget(p, f"w:{landscape}.{p.name}")
@@ -231,16 +245,21 @@ FORMULA_HELP = ("f(x, y) in ordinary notation: numbers, x, y, + − * / and ^ or
 
 def _formula_input():
     """The formula box: (the text, its landscape), or the default formula's landscape while the text is rejected."""
-    from optlab.formula import DEFAULT_FORMULA, MAX_LENGTH, FormulaError, formula_landscape
+    from optlab.formula import DEFAULT_FORMULA, MAX_LENGTH, FormulaBusy, FormulaError, formula_landscape, start_worker
 
+    start_worker()  # at once, not on the first formula: loading sympy in the worker's server takes a second
     _ensure("w:formula", DEFAULT_FORMULA)
     text = st.text_input("f(x, y) =", key="w:formula", help=FORMULA_HELP, max_chars=MAX_LENGTH)
     try:
         land = formula_landscape(text)
+    except FormulaBusy as e:
+        st.warning(C.plain(e), icon=":material/hourglass:")
+        st.session_state["landscape_error"] = f"Your formula could not be compiled right now: {C.plain(e)}."
+        return text, None
     except FormulaError as e:
-        st.error(f"Not accepted: {e}", icon=":material/error:")
-        st.session_state["landscape_error"] = f"Your formula is not accepted: {e}"
-        return text, formula_landscape(DEFAULT_FORMULA)
+        st.error(f"Not accepted: {C.plain(e)}", icon=":material/error:")
+        st.session_state["landscape_error"] = f"Your formula is not accepted: {C.plain(e)}."
+        return text, None
     # the domain widgets come next; their values for this run are already in the session state
     domain = {p.name: st.session_state.get(f"w:{C.CUSTOM}.{p.name}", p.default) for p in land.params}
     try:
@@ -251,6 +270,25 @@ def _formula_input():
         st.warning(shown.minima_note, icon=":material/warning:")
         st.session_state["landscape_error"] = shown.minima_note
     return text, land
+
+
+def _last_valid_landscape(name: str):
+    """The landscape to take the controls from: for a formula not accepted (or not compiled yet), the last
+    one shown in this session, else the default formula."""
+    if name != C.CUSTOM:
+        return get_landscape(name)
+    from optlab.formula import DEFAULT_FORMULA, formula_landscape
+
+    last = st.session_state.get("last_valid")
+    return last.land if last is not None and last.landscape == C.CUSTOM else formula_landscape(DEFAULT_FORMULA)
+
+
+def _last_valid_view(cfg: C.RunConfig) -> C.RunConfig:
+    """cfg with the last valid landscape of this session in place of one that cannot be shown."""
+    last = st.session_state.get("last_valid")
+    if last is not None and last.landscape == cfg.landscape:
+        return replace(cfg, formula=last.formula, landscape_params=dict(last.landscape_params), start=last.start)
+    return replace(cfg, formula=None, landscape_params={}, start=None)
 
 
 # --- computing (cached) -----------------------------------------------------------------
@@ -378,7 +416,7 @@ def _inspector(cfg: C.RunConfig, runs: dict) -> C.RunConfig:
     c1, c2 = st.columns([1, 3])
     name = c1.selectbox("optimizer", names, format_func=lambda n: get_optimizer(n).title, key="w:inspect")
     run = runs[name]
-    last = max((run.diverged_at - 1) if run.diverged_at else run.steps, 1)
+    last = max((run.diverged_at - 1) if run.diverged_at is not None else run.steps, 1)
     st.session_state["w:k"] = min(max(int(st.session_state.get("w:k") or 1), 1), last)
     if last > 1:
         k = c2.slider("step k", 1, last, key="w:k")
@@ -431,14 +469,20 @@ def main() -> None:
     _apply_pending_setting()
     st.session_state["landscape_error"] = None
     cfg = _controls()
-    if st.session_state["landscape_error"]:  # the typed-in text stays in its box; the link keeps the last valid view
-        st.title("Optimizer Lab")
-        st.error(st.session_state["landscape_error"] + " Fix it in the sidebar.", icon=":material/error:")
-        return
+    error = st.session_state["landscape_error"]
+    if error:  # the typed-in text stays in its box; the page and the link keep the last valid view
+        cfg = _last_valid_view(cfg)
+        what = (f"the formula {C.shown(cfg.land.formula, 60)}" if cfg.land.formula is not None
+                else "the last valid landscape")
+        st.error(f"{error} Fix it in the sidebar. Until then, this page shows the last valid view, with "
+                 f"{what}.", icon=":material/error:")
     problems = st.session_state.get("url_problems") or []
-    if problems:
+    if problems:  # each echo of the link is a truncated code span (C.shown); at most MAX_PROBLEMS lines
+        listed = problems[:MAX_PROBLEMS]
+        more = len(problems) - len(listed)
         st.warning("Some parts of this link were ignored and replaced by defaults:\n\n"
-                   + "\n".join(f"- {p}" for p in problems), icon=":material/warning:")
+                   + "\n".join(f"- {p}" for p in listed) + (f"\n- … and {more:,} more" if more else ""),
+                   icon=":material/warning:")
     if not cfg.optimizers:
         _share_and_export(_header(cfg), cfg)
         st.info("Pick at least one optimizer in the sidebar.")
@@ -457,7 +501,9 @@ def main() -> None:
     runs = _runs(key)
     figs = _figures(key, cfg.view)
     share = _header(shown)
-    diverged = [get_optimizer(n).title + f" (step {r.diverged_at})" for n, r in runs.items() if r.diverged_at]
+    diverged = [get_optimizer(n).title + (f" (step {r.diverged_at})" if r.diverged_at else " (at its start: f is not "
+                                          "finite there; move the start)")
+                for n, r in runs.items() if r.diverged_at is not None]  # step 0 too: a start where f is NaN
     if diverged:
         st.error("Diverged — the loss or θ left the finite numbers: " + ", ".join(diverged)
                  + ". Their paths stop there; try a smaller learning rate.", icon=":material/error:")
@@ -467,6 +513,8 @@ def main() -> None:
     cfg = replace(cfg, explore=_explore(shown).explore)
     _share_and_export(share, cfg, runs)
     _sync_url(cfg)
+    if not error:
+        st.session_state["last_valid"] = cfg.runs_only()
 
 
 # --- explore: sensitivity sweep, basin maps, seed bands (optlab.sweeps) ------------------------

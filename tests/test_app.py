@@ -1,6 +1,7 @@
 """The dashboard driven by Streamlit's AppTest: default page, presets, landscapes, links."""
 
 import base64
+import re
 from pathlib import Path
 
 import numpy as np
@@ -226,9 +227,15 @@ def test_a_rejected_formula_is_explained_and_kept_in_its_box():
     assert not at.error and len(at.get("plotly_chart")) == 3
 
 
+def as_shown(markdown: str) -> str:
+    """The text a reader sees of Markdown whose special characters are escaped (optlab.config.plain)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def test_a_tampered_formula_link_warns_and_keeps_the_rest():
     at = open_app({"landscape": "custom", "formula": "__import__('os').system('ls')", "steps": "42"})
-    assert "`formula`" in at.warning[0].value and "unknown name '__import__'" in at.warning[0].value
+    assert "`formula`" in at.warning[0].value and "unknown name '__import__'" in as_shown(at.warning[0].value)
+    assert "\\_\\_import\\_\\_" in at.warning[0].value, "escaped: Markdown would show a bold 'import'"
     assert "steps=42" in share_url(at)
     assert len(at.get("plotly_chart")) == 3
 
