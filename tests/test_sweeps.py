@@ -38,6 +38,19 @@ def test_diverged_cells_are_marked_with_their_step():
     assert np.isnan(sw.final_loss[diverged]).all()
 
 
+def test_sgd_sweep_with_dampening_keeps_the_momentum_zero_row_plain_sgd():
+    # SGD's default axes (lr × momentum, from 0): the μ = 0 row steps by g whatever the dampening, as torch does
+    sw = sweeps.sensitivity("himmelblau", "sgd", n=4, steps=50, start=(-1.0, -1.5), hparams={"dampening": 0.5},
+                            x_range=(1e-3, 0.02), y_range=(0.0, 0.9))
+    assert sw.y[0] == 0.0
+    for j, lr in enumerate(sw.x):
+        plain = optlab.simulate("himmelblau", "sgd", start=(-1.0, -1.5), steps=50, lr=float(lr))
+        assert sw.final_loss[0, j] == plain.loss[-1] and sw.best_loss[0, j] == plain.loss.min()
+        damped = optlab.simulate("himmelblau", "sgd", start=(-1.0, -1.5), steps=50, lr=float(lr),
+                                 momentum=float(sw.y[1]), dampening=0.5)
+        assert sw.final_loss[1, j] == damped.loss[-1]
+
+
 def test_settings_the_optimizer_rejects_are_left_out_not_raised():
     # torch's SGD refuses nesterov without momentum: that row is blank, the others run
     sw = sweeps.sensitivity("bowl", "nesterov", y="momentum", y_range=(0.0, 0.9), n=4, steps=20)

@@ -14,8 +14,10 @@ from optlab.optimizers.base import (
     bias_corrections,
     eps,
     flag,
+    l2,
     lr,
-    varies,
+    nonzero,
+    pick,
     weight_decay,
 )
 from optlab.params import Param
@@ -39,11 +41,12 @@ def adam_init(params, hp, xp):
 
 
 def _adam_update(g, state, params, step, hp, xp, decoupled: bool):
-    if varies(hp.weight_decay):
+    decay = nonzero(hp.weight_decay)  # per run, as torch's ``if weight_decay != 0``
+    if decay is not False:
         if decoupled:
-            params = params * (1 - step.lr * hp.weight_decay)  # AdamW: shrink θ, g unchanged
+            params = pick(decay, params * (1 - step.lr * hp.weight_decay), params, xp)  # AdamW: shrink θ
         else:
-            g = g + hp.weight_decay * params  # Adam: L2, folded into the gradient
+            g = pick(decay, g + hp.weight_decay * params, g, xp)  # Adam: L2, folded into the gradient
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     v_max = state.v_max
@@ -143,8 +146,7 @@ def adamax_init(params, hp, xp):
 
 
 def adamax_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     u = xp.maximum(hp.beta2 * state.u, xp.abs(g) + hp.eps)
     return params - (step.lr / step.bc1) * (m / u), AdamaxState(m, u)
@@ -198,8 +200,7 @@ def nadam_coefficients(t, hp):
 
 
 def nadam_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     den = xp.sqrt(v / step.bc2) + hp.eps
@@ -256,8 +257,7 @@ def radam_coefficients(t, hp):
 
 
 def radam_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     m_hat = m / step.bc1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from optlab.optimizers.base import Buffer, Optimizer, eps, flag, lr, momentum, varies, weight_decay
+from optlab.optimizers.base import Buffer, Optimizer, eps, flag, l2, lr, momentum, nonzero, pick, weight_decay
 from optlab.params import Param
 
 
@@ -22,8 +22,7 @@ def adagrad_coefficients(t, hp):
 
 
 def adagrad_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     clr = step.lr / step.decay
     s = state.s + g * g
     return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
@@ -79,8 +78,7 @@ def _lerp(start, end, weight, xp):
 
 
 def rmsprop_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     a = hp.alpha
     v = a * state.v + ((1 - a) * g) * g  # torch's addcmul order, so rounding matches too
     gbar = state.gbar
@@ -90,9 +88,10 @@ def rmsprop_update(g, state, params, step, hp, xp):
     else:
         den = xp.sqrt(v) + hp.eps
     b = state.b
-    if varies(hp.momentum):
-        b = hp.momentum * b + g / den
-        params = params - step.lr * b
+    heavy = nonzero(hp.momentum)
+    if heavy is not False:  # per run: μ = 0 keeps no buffer and steps along g/δ
+        b = pick(heavy, hp.momentum * b + g / den, b, xp)
+        params = params - step.lr * pick(heavy, b, g / den, xp)
     else:
         params = params - step.lr * (g / den)
     return params, RMSpropState(v, gbar, b)
@@ -157,8 +156,7 @@ def adadelta_init(params, hp, xp):
 
 
 def adadelta_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     r = hp.rho
     v = r * state.v + (1 - r) * (g * g)
     delta = xp.sqrt(state.u + hp.eps) / xp.sqrt(v + hp.eps) * g

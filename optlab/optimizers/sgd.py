@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optlab.optimizers.base import Buffer, Optimizer, flag, lr, momentum, varies, weight_decay
+from optlab.optimizers.base import Buffer, Optimizer, flag, l2, lr, momentum, nonzero, pick, weight_decay
 from optlab.params import Param
 
 
@@ -19,13 +19,14 @@ def init(params, hp, xp):
 
 
 def update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    # Each run follows its own torch branch (a batch may mix μ = 0 and μ ≠ 0, λ = 0 and λ ≠ 0).
+    g = l2(g, params, hp, xp)
     b = state.b
-    if varies(hp.momentum):
-        # torch: the first step copies g into the buffer (no dampening).
-        b = g if step.t == 1 else hp.momentum * b + (1 - hp.dampening) * g
-        d = g + hp.momentum * b if hp.nesterov else b
+    heavy = nonzero(hp.momentum)
+    if heavy is not False:
+        # torch: the first step copies g into the buffer (no dampening); without momentum it keeps none.
+        b = pick(heavy, g if step.t == 1 else hp.momentum * b + (1 - hp.dampening) * g, b, xp)
+        d = pick(heavy, g + hp.momentum * b if hp.nesterov else b, g, xp)
     else:
         d = g
     return params - step.lr * d, SGDState(b)
