@@ -180,7 +180,7 @@ def _controls() -> C.RunConfig:
             batch = int(st.number_input(
                 f"minibatch size (0 = all {land.data_size} examples)", 0, land.data_size, step=1, key="w:batch",
                 help="Each step's gradient is the mean over this many examples, sampled with the seed in "
-                     "shuffled epochs: genuine minibatch noise."))
+                     "shuffled epochs: a minibatch gradient, not the full gradient, as in real minibatch SGD."))
             batch = 0 if batch == land.data_size else batch
 
         with st.expander("Schedule, noise, clipping"):

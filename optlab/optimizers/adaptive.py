@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from optlab.optimizers import worked as W
 from optlab.optimizers.base import Buffer, Optimizer, eps, flag, l2, lr, momentum, nonzero, pick, weight_decay
+from optlab.optimizers.worked import N
 from optlab.params import Param
 
 
@@ -28,11 +30,10 @@ def adagrad_update(g, state, params, step, hp, xp):
     return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
 
 
-def adagrad_worked(v):
-    return [
-        rf"s_k = {v['prev_s']} + {v['g']}^2 = {v['s']}",
-        rf"\theta_k = {v['theta_prev']} - \frac{{{v['lr']}}}{{{v['decay']}}}\cdot"
-        rf"\frac{{{v['g']}}}{{\sqrt{{{v['s']}}} + {v['eps']}}} = {v['theta']}",
+def adagrad_worked(s):
+    return W.l2(s) + [
+        W.Line("s_k", N("prev_s") + W.square(N("g")), "s"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") / N("decay") * (N("g") / (W.sqrt(N("s")) + N("eps"))), "theta"),
     ]
 
 
@@ -97,18 +98,19 @@ def rmsprop_update(g, state, params, step, hp, xp):
     return params, RMSpropState(v, gbar, b)
 
 
-def rmsprop_worked(v):
-    lines = [rf"v_k = {v['alpha']}\cdot {v['prev_v']} + (1-{v['alpha']})\cdot {v['g']}^2 = {v['v']}"]
-    if v["raw"]["centered"]:
-        lines.append(rf"\bar g_k = {v['alpha']}\cdot {v['prev_gbar']} + (1-{v['alpha']})\cdot {v['g']} = {v['gbar']}")
-        den = rf"(\sqrt{{{v['v']} - {v['gbar']}^2}} + {v['eps']})"
+def rmsprop_worked(s):
+    lines = W.l2(s) + [W.Line("v_k", N("alpha") * N("prev_v") + (1 - N("alpha")) * W.square(N("g")), "v")]
+    if s.centered:
+        lines.append(W.Line(r"\bar g_k", N("alpha") * N("prev_gbar") + (1 - N("alpha")) * N("g"), "gbar"))
+        lines.append(W.Line(r"\delta_k", W.sqrt(N("v") - W.square(N("gbar"))) + N("eps"), "den",
+                            label="δ = √(v − ḡ²) + ε (centered)"))
     else:
-        den = rf"(\sqrt{{{v['v']}}} + {v['eps']})"
-    if v["raw"]["momentum"] != 0:
-        lines.append(rf"b_k = {v['momentum']}\cdot {v['prev_b']} + {v['g']}/{den} = {v['b']}")
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['b']} = {v['theta']}")
+        lines.append(W.Line(r"\delta_k", W.sqrt(N("v")) + N("eps"), "den", label="δ = √v + ε"))
+    if s.momentum != 0:
+        lines.append(W.Line("b_k", N("momentum") * N("prev_b") + N("g") / N("den"), "b"))
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("b"), "theta"))
     else:
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['g']}/{den} = {v['theta']}")
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * (N("g") / N("den")), "theta"))
     return lines
 
 
@@ -164,13 +166,13 @@ def adadelta_update(g, state, params, step, hp, xp):
     return params - step.lr * delta, AdadeltaState(v, u)
 
 
-def adadelta_worked(v):
-    return [
-        rf"v_k = {v['rho']}\cdot {v['prev_v']} + (1-{v['rho']})\cdot {v['g']}^2 = {v['v']}",
-        rf"\Delta_k = \frac{{\sqrt{{{v['prev_u']} + {v['eps']}}}}}{{\sqrt{{{v['v']} + {v['eps']}}}}}\cdot {v['g']}"
-        rf" = {v['delta']}",
-        rf"u_k = {v['rho']}\cdot {v['prev_u']} + (1-{v['rho']})\cdot {v['delta']}^2 = {v['u']}",
-        rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['delta']} = {v['theta']}",
+def adadelta_worked(s):
+    return W.l2(s) + [
+        W.Line("v_k", N("rho") * N("prev_v") + (1 - N("rho")) * W.square(N("g")), "v"),
+        W.Line(r"\Delta_k", W.sqrt(N("prev_u") + N("eps")) / W.sqrt(N("v") + N("eps")) * N("g"), "delta",
+               label="Δ (the update before η)"),
+        W.Line("u_k", N("rho") * N("prev_u") + (1 - N("rho")) * W.square(N("delta")), "u"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("delta"), "theta"),
     ]
 
 

@@ -110,9 +110,9 @@ class Optimizer:
     summary: str  # one line: what it does
     reference: str  # paper and implementation it follows
     coefficients: Callable = field(default=lambda t, hp: {})
-    # worked(v) -> LaTeX lines of the update with one coordinate's numbers substituted; v maps
-    # every name (theta_prev, g, lr, theta, hyperparameters, buffers, prev_<buffer>,
-    # coefficients) to its number already formatted as LaTeX. See optlab.inspector.
+    # worked(s) -> list of optlab.optimizers.worked.Line: the update's equations as expressions over
+    # named numbers, for the branch this step takes (s: hyperparameters, t and the step's coefficients).
+    # The step inspector draws them with one coordinate's numbers and evaluates them. See worked.py.
     worked: Callable | None = None
     decoupled_decay: bool = False  # weight decay applied to θ (AdamW, Lion), not added to g
     # check(hp) -> message or None: rules between hyperparameters that torch.optim enforces too
