@@ -669,6 +669,7 @@ def _handle_cell_click(event, sweep) -> None:
     xv, yv = point
     st.session_state["sweep_chart"] = st.session_state.get("sweep_chart", 0) + 1  # a new chart: selection cleared
     i, j = np.argmin(np.abs(sweep.y - yv)), np.argmin(np.abs(sweep.x - xv))
+    xv, yv = float(sweep.x[j]), float(sweep.y[i])  # the cell's own (rounded) values: exactly what its run used
     if not sweep.allowed[i, j]:
         st.toast(f"{get_optimizer(sweep.optimizer).title} does not allow {sweep.x_name} = {xv:g}, "
                  f"{sweep.y_name} = {yv:g}", icon=":material/block:")
