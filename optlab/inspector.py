@@ -10,6 +10,7 @@ import pandas as pd
 
 from optlab.optimizers import get_optimizer
 from optlab.optimizers.base import ARRAY
+from optlab.optimizers.worked import Line, N
 from optlab.simulation import Run
 
 
@@ -27,92 +28,105 @@ def tex(x: float) -> str:
     return f"({s})" if x < 0 else s
 
 
-def step_details(run: Run, k: int) -> dict:
-    """Step k (1-based) of a single run: the rule, the worked lines and a table of values."""
+def worked_lines(run: Run, k: int) -> tuple[list[Line], list[dict]]:
+    """Step k's worked lines (the optimizer's declaration) and, for x and y, every number they name at
+    full precision: the run's recorded ones, and those the lines compute (m̂, θ', δ ...) in order."""
     if run.batched:
         raise ValueError("inspect one run at a time: run.run(i)")
     if not 1 <= k <= run.steps:
         raise ValueError(f"k = {k} is out of range; allowed: 1 .. {run.steps}")
     opt = get_optimizer(run.optimizer)
     hp = run.hparams
-    theta_prev, theta = run.path[k - 1], run.path[k]
-    grad_f = run.grad[k - 1]
-    g_in = run.grad_used[k - 1]  # after noise and clipping
-    lr = float(run.lr[k - 1])
-    l2 = "weight_decay" in hp and hp["weight_decay"] != 0 and not opt.decoupled_decay
-    g = g_in + hp["weight_decay"] * theta_prev if l2 else g_in
-    state = {name: values[k - 1] for name, values in run.state.items()}
-    prev = {name: (values[k - 2] if k >= 2 else _initial(opt, name, hp)) for name, values in run.state.items()}
     # coefficients for steps 1..k (NAdam's Π_k is a running product), then row k
     coeffs = {c: np.broadcast_to(v, (k,) + np.shape(v)[1:])[-1].item() if np.ndim(v) else v
               for c, v in opt.coefficients(np.arange(1.0, k + 1), SimpleNamespace(**hp)).items()}
-    derived = _derived(opt.name, hp, state, prev, coeffs, g)
+    if opt.worked:
+        lines = opt.worked(SimpleNamespace(**hp, **coeffs, t=k))  # hyperparameters, t, coefficients
+    else:
+        lines = [Line(r"\theta_k", N("theta_prev") + N("delta_theta"), "theta")]
+    computes_g = any(line.result == "g" for line in lines)
+    per_axis = []
+    for c in range(2):
+        values = {n: float(v) for n, v in {**hp, **coeffs}.items() if not isinstance(v, (bool, np.bool_))}
+        values.update(theta_prev=float(run.path[k - 1][c]), theta=float(run.path[k][c]),
+                      grad=float(run.grad_used[k - 1][c]), lr=float(run.lr[k - 1]),
+                      delta_theta=float(run.path[k][c] - run.path[k - 1][c]))
+        for name, recorded in run.state.items():
+            values[name] = float(recorded[k - 1][c])
+            values[f"prev_{name}"] = float(recorded[k - 2][c]) if k >= 2 else float(_initial(opt, name, hp)[c])
+        if not computes_g:
+            values["g"] = values["grad"]
+        for line in lines:  # a recorded number stays as recorded; a new one is what its line computes
+            if line.result not in values:
+                values[line.result] = float(line.expr.value(values))
+        per_axis.append(values)
+    return lines, per_axis
+
+
+def step_details(run: Run, k: int) -> dict:
+    """Step k (1-based) of a single run: the rule, the worked lines and a table of values.
+
+    ``lines`` pairs each entry of ``worked`` with its coordinate and :class:`Line`; ``values``
+    holds, per coordinate, the full-precision numbers the lines name.
+    """
+    lines, values = worked_lines(run, k)
+    opt = get_optimizer(run.optimizer)
+    theta_prev, theta = run.path[k - 1], run.path[k]
+    grad_f = run.grad[k - 1]
+    g_in = run.grad_used[k - 1]  # after minibatch sampling, noise and clipping
+    lr = float(run.lr[k - 1])
+    both = lambda name: np.array([values[0][name], values[1][name]])  # noqa: E731
+    g = both("g")
 
     rows = {"θ_{k−1}": theta_prev, "∇f(θ_{k−1})": grad_f}
     if not np.array_equal(g_in, grad_f):
-        rows["g fed to the optimizer (noise, clipping)"] = g_in
-    if l2:
-        rows["g + λ·θ (L2 weight decay)"] = g
+        what = [w for w, on in (("minibatch gradient", run.batch_size), ("+ Gaussian noise", _any(run.noise)),
+                                ("clipped", run.clip_norm)) if on]
+        rows[f"g fed to the optimizer ({', '.join(what)})"] = g_in
+        if run.batch_size and not _any(run.noise) and not run.clip_norm:
+            rows["minibatch gradient − full gradient"] = g_in - grad_f
+        elif _any(run.noise) and not run.batch_size and not run.clip_norm:
+            rows["noise: g fed − ∇f"] = g_in - grad_f
+        else:
+            rows[f"g fed − ∇f ({', '.join(what)})"] = g_in - grad_f
     rows["learning rate η_k"] = np.array([lr, lr])
+    for line in lines:
+        if line.label and line.result == "g":
+            rows[line.label] = g
     for b in opt.buffers:
-        rows[f"{b.name}: {b.help}"] = state[b.name]
-    for name, value in derived.items():
-        rows[name] = value
+        rows[f"{b.name}: {b.help}"] = run.state[b.name][k - 1]
+    for line in lines:
+        if line.label and line.result != "g":
+            rows[line.label] = both(line.result)
     delta = theta - theta_prev
     rows["Δθ = θ_k − θ_{k−1}"] = delta
     with np.errstate(all="ignore"):
-        rows["effective learning rate −Δθ/g"] = np.where(g != 0, -delta / g, np.nan)
+        rows["−Δθ/g: step per unit of gradient (< 0: moved uphill)"] = np.where(g != 0, -delta / g, np.nan)
     rows["θ_k"] = theta
     table = pd.DataFrame({"x": [v[0] for v in rows.values()], "y": [v[1] for v in rows.values()]}, index=rows.keys())
 
-    worked = []
+    worked, placed = [], []
     for c, axis in enumerate("xy"):
-        raw = {**hp, **coeffs, "t": k}
-        raw["rectified"] = bool(coeffs.get("rectified", False))
-        v = {n: tex(val) for n, val in hp.items() if not isinstance(val, bool)}
-        v.update({n: tex(val) for n, val in coeffs.items() if n != "rectified"})
-        v.update(theta_prev=tex(theta_prev[c]), theta=tex(theta[c]), g=tex(g[c]), lr=tex(lr))
-        v.update({n: tex(val[c]) for n, val in state.items()})
-        v.update({f"prev_{n}": tex(val[c]) for n, val in prev.items()})
-        v.update({_key(n): tex(val[c]) for n, val in derived.items()})
-        v["raw"] = raw
-        lines = []
-        if l2:
-            lines.append(rf"g_k = {tex(g_in[c])} + {tex(hp['weight_decay'])}\cdot {tex(theta_prev[c])} = {tex(g[c])}")
-        if opt.name == "adamw" and hp["weight_decay"]:
-            lines.append(rf"\theta_{{k-1}} \leftarrow {tex(theta_prev[c])}\cdot(1 - {tex(lr)}\cdot"
-                         rf"{tex(hp['weight_decay'])})")
-        lines += opt.worked(v) if opt.worked else [rf"\theta_k = {v['theta_prev']} + {tex(delta[c])} = {v['theta']}"]
-        worked += [rf"\textbf{{{axis}:}}\ " + lines[0]] + lines[1:]
-    note = ""
-    if run.noise:
-        note = "g includes the gradient noise of this run's seed."
-    if opt.name == "adamw" and hp["weight_decay"]:
-        note += " AdamW's θ_{k−1} in the last line is the decayed one."
-    return {"rule": opt.rule.strip().replace("\n", " "), "worked": worked, "table": table, "note": note.strip()}
+        shown = [line.latex(lambda name, c=c: tex(values[c][name])) for line in lines]
+        worked += [rf"\textbf{{{axis}:}}\ " + shown[0]] + shown[1:]
+        placed += [(c, line) for line in lines]
+    notes = []
+    if run.batch_size:
+        notes.append(f"g is the mean gradient over a minibatch of {run.batch_size} examples (sampled with this "
+                     "run's seed), not the full dataset's ∇f.")
+    if _any(run.noise):
+        notes.append("g includes the gradient noise of this run's seed.")
+    notes.append("−Δθ/g is how far this step moved per unit of gradient: η for plain SGD, different under "
+                 "momentum or adaptive scaling, and negative where the step went uphill along that coordinate "
+                 "(momentum carrying θ on against the gradient); it is not a learning rate.")
+    return {"rule": opt.rule.strip().replace("\n", " "), "worked": worked, "lines": placed, "values": values,
+            "table": table, "note": " ".join(notes)}
 
 
-def _key(label: str) -> str:
-    return {"m̂ = m / (1 − β1^k)": "m_hat", "v̂ = v / (1 − β2^k)": "v_hat", "Δ (the update before η)": "delta",
-            "c = β1·m + (1 − β1)·g": "c"}[label]
+def _any(v) -> bool:
+    return bool(np.any(np.asarray(v) != 0)) if v is not None else False
 
 
 def _initial(opt, name, hp) -> np.ndarray:
     state = opt.init(np.zeros(2), SimpleNamespace(**hp), ARRAY)
     return np.broadcast_to(getattr(state, name), (2,)).astype(float)
-
-
-def _derived(name: str, hp: dict, state: dict, prev: dict, coeffs: dict, g: np.ndarray) -> dict:
-    out = {}
-    with np.errstate(all="ignore"):
-        if name in ("adam", "adamw", "amsgrad"):
-            used = state["v_max"] if hp["amsgrad"] else state["v"]
-            out["m̂ = m / (1 − β1^k)"] = state["m"] / coeffs["bc1"]
-            out["v̂ = v / (1 − β2^k)"] = used / coeffs["bc2"]
-        elif name == "radam":
-            out["m̂ = m / (1 − β1^k)"] = state["m"] / coeffs["bc1"]
-        elif name == "adadelta":
-            out["Δ (the update before η)"] = np.sqrt(prev["u"] + hp["eps"]) / np.sqrt(state["v"] + hp["eps"]) * g
-        elif name == "lion":
-            out["c = β1·m + (1 − β1)·g"] = hp["beta1"] * prev["m"] + (1 - hp["beta1"]) * g
-    return out

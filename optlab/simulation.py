@@ -22,7 +22,7 @@ import pandas as pd
 from optlab.landscape import Landscape, get_landscape
 from optlab.models import sample_minibatches
 from optlab.optimizers import Optimizer, get_optimizer
-from optlab.optimizers.base import ARRAY, SCALAR
+from optlab.optimizers.base import ARRAY, SCALAR, nonzero, pick
 from optlab.params import Param
 from optlab.schedules import get_schedule
 
@@ -256,7 +256,7 @@ def simulate(
     with np.errstate(all="ignore"):
         coefficients = _coefficients(opt, t, values, steps)
         lrs = factors[:, None] * np.atleast_1d(values["lr"])[None, :]  # (steps, 1 | B)
-    noise_draws = _noise(seeds, steps, B) if _varies(sigma) else None
+    noise_draws = _noise(seeds, steps, B) if nonzero(sigma) is not False else None
     minibatches = sample_minibatches(seeds, steps, land.data_size, batch_size) if batch_size else None
     theta0 = np.broadcast_to(start_arr.reshape(-1, 2), (B, 2)).T.copy()  # (2, B)
 
@@ -296,10 +296,6 @@ def _numeric(value) -> bool:
     except (ValueError, TypeError):
         return False
     return arr.dtype.kind in "biuf"
-
-
-def _varies(v) -> bool:
-    return isinstance(v, np.ndarray) or v != 0
 
 
 def _check_seed(seed, B):
@@ -390,6 +386,7 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
     columns = {c: (v[:, 0].tolist() if v.shape[1] == 1 else v) for c, v in coefficients.items()}
     Step = _step_type(tuple(columns))
     lr_column = lrs[:, 0].tolist() if lrs.shape[1] == 1 else lrs
+    noisy = nonzero(sigma)
     with np.errstate(all="ignore"):
         state = opt.init(theta, hp, ARRAY)
         for k in range(T):
@@ -403,8 +400,8 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
                 table, which = minibatches
                 used = np.empty((2, B))
                 used[0], used[1] = land.minibatch(theta[0], theta[1], table[which, k])
-            if noise is not None:
-                used = used + sigma * noise[k]
+            if noise is not None:  # per run: σ = 0 adds nothing, as in its single run
+                used = pick(noisy, used + sigma * noise[k], used, ARRAY)
             if clip is not None:
                 used = used * np.minimum(1.0, clip / (np.sqrt(used[0] * used[0] + used[1] * used[1]) + CLIP_EPS))
             step = Step(k + 1, lr_column[k], *(v[k] for v in columns.values()))

@@ -82,9 +82,37 @@ def range_problem(optimizer: str, name: str, lo: float, hi: float) -> str | None
     return None
 
 
+RESOLUTION = 0.1  # rounding may move a grid value by at most this share of the grid's step
+
+
 def axis_values(p: Param, lo: float, hi: float, n: int) -> np.ndarray:
-    """n values from lo to hi: log-spaced for a log-scale parameter, linear otherwise."""
-    return np.geomspace(lo, hi, n) if p.log else np.linspace(lo, hi, n)
+    """n values from lo to hi: log-spaced for a log-scale parameter, linear otherwise.
+
+    Each is rounded to what the grid resolves: the fewest significant digits (log axis) or
+    decimals (linear axis) that keep it within RESOLUTION of a step (on the log scale for a
+    log axis) of its exact place, and valid for the parameter; the ends are lo and hi
+    themselves. So neighbours stay distinct and
+    in order, and a clicked cell loads short numbers (0.813, not 0.8134779661016949) that are
+    exactly the ones its run used.
+    """
+    exact = np.geomspace(lo, hi, n) if p.log else np.linspace(lo, hi, n)
+    budget = RESOLUTION * (math.log(hi / lo) if p.log else hi - lo) / (n - 1)
+    inner = [_rounded(float(v), budget, p) for v in exact[1:-1]]
+    return np.array([float(lo), *inner, float(hi)])  # the ends stay the range's own
+
+
+def _rounded(v: float, budget: float, p: Param) -> float:
+    """The shortest rounding of v within budget of it (relative, on the log scale, for a log axis)."""
+    for digits in range(1, 18):
+        if p.log:
+            r = float(f"{v:.{digits}g}")
+            off = abs(math.log(r / v)) if r > 0 else math.inf
+        else:
+            r = round(v, digits - 1 - max(0, math.floor(math.log10(abs(v)))) if v else 0) + 0.0
+            off = abs(r - v)
+        if off <= budget and p.accepts(r):
+            return r
+    return v
 
 
 @dataclass(frozen=True, eq=False)

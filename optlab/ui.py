@@ -194,7 +194,7 @@ def _controls() -> C.RunConfig:
             batch = int(st.number_input(
                 f"minibatch size (0 = all {land.data_size} examples)", 0, land.data_size, step=1, key="w:batch",
                 help="Each step's gradient is the mean over this many examples, sampled with the seed in "
-                     "shuffled epochs: genuine minibatch noise."))
+                     "shuffled epochs: a minibatch gradient, not the full gradient, as in real minibatch SGD."))
             batch = 0 if batch == land.data_size else batch
 
         with st.expander("Schedule, noise, clipping"):
@@ -717,6 +717,7 @@ def _handle_cell_click(event, sweep) -> None:
     xv, yv = point
     st.session_state["sweep_chart"] = st.session_state.get("sweep_chart", 0) + 1  # a new chart: selection cleared
     i, j = np.argmin(np.abs(sweep.y - yv)), np.argmin(np.abs(sweep.x - xv))
+    xv, yv = float(sweep.x[j]), float(sweep.y[i])  # the cell's own (rounded) values: exactly what its run used
     if not sweep.allowed[i, j]:
         st.toast(f"{get_optimizer(sweep.optimizer).title} does not allow {sweep.x_name} = {xv:g}, "
                  f"{sweep.y_name} = {yv:g}", icon=":material/block:")

@@ -18,6 +18,7 @@ from optlab.simulation import _step_type
 
 torch = pytest.importorskip("torch")
 LAND = optlab.get_landscape("rosenbrock")
+START = (-1.5, 2.0)
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,6 @@ def _float64_scalars():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
-START = (-1.5, 2.0)
 
 
 def torch_kwargs(hp: dict) -> dict:
@@ -38,17 +38,17 @@ def torch_kwargs(hp: dict) -> dict:
     return kw
 
 
-def torch_run(name: str, hp: dict, steps: int, clip=None, scheduler=None):
+def torch_run(name: str, hp: dict, steps: int, clip=None, scheduler=None, land=LAND, start=START):
     """torch's path, and its state buffers before each step (as numpy)."""
     cls = getattr(torch.optim, optlab.get_optimizer(name).torch.rsplit(".", 1)[1])
-    p = torch.tensor(START, dtype=torch.float64, requires_grad=True)
+    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = cls([p], foreach=False, **torch_kwargs(hp))
     sched = scheduler(opt) if scheduler else None
     path, states, grads, lrs = [p.detach().numpy().copy()], [], [], []
     for _ in range(steps):
         states.append({k: v.detach().numpy().copy() for k, v in opt.state[p].items()
                        if torch.is_tensor(v) and v.shape == p.shape})
-        p.grad = torch.from_numpy(LAND.grad(p.detach().numpy()))
+        p.grad = torch.from_numpy(land.grad(p.detach().numpy()))
         if clip is not None:
             torch.nn.utils.clip_grad_norm_([p], clip)
         grads.append(p.grad.numpy().copy())
@@ -171,6 +171,26 @@ def test_random_hyperparameters_match_torch(name, data):
     if hp.get("nesterov") and (hp.get("momentum", 0) <= 0 or hp.get("dampening", 0) != 0):
         hp["nesterov"] = False  # torch rejects it; test_nesterov_needs_momentum_and_no_dampening covers that
     check_teacher_forced(name, hp, steps=80, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, per_run", [
+    ("sgd", dict(momentum=[0.0, 0.9], dampening=0.5)),  # μ = 0 steps by g, not (1 − τ)·g
+    ("sgd", dict(momentum=[0.0, 0.9, 0.5], dampening=[0.5, 0.0, 0.3], weight_decay=[0.0, 0.1, 0.0])),
+    ("rmsprop", dict(momentum=[0.0, 0.8], weight_decay=[0.1, 0.0], centered=True)),
+    ("adam", dict(weight_decay=[0.0, 0.1], amsgrad=True)),
+    ("adamw", dict(weight_decay=[0.0, 0.5])),
+])
+def test_a_batch_mixing_zero_and_non_zero_hyperparameters_matches_torch_run_by_run(name, per_run):
+    # Issue 10's example: himmelblau from (-1, -1.5), lr 0.01, momentum [0, 0.9], dampening 0.5. Before the
+    # fix the μ = 0 run stepped by (1 − τ)·g and was up to 0.97 away from torch's path (step 6).
+    land, start, steps = optlab.get_landscape("himmelblau"), (-1.0, -1.5), 50
+    batch = optlab.simulate(land, name, start=start, steps=steps, lr=0.01, **per_run)
+    size = max(len(v) for v in per_run.values() if isinstance(v, list))
+    for i in range(size):
+        hp = {**optlab.get_optimizer(name).defaults, "lr": 0.01,
+              **{k: (v[i] if isinstance(v, list) else v) for k, v in per_run.items()}}
+        path, *_ = torch_run(name, hp, steps, land=land, start=start)
+        np.testing.assert_allclose(batch.path[:, i], path, rtol=1e-12, atol=1e-14, err_msg=f"run {i}: {hp}")
 
 
 @pytest.mark.parametrize("hp", [dict(nesterov=True), dict(nesterov=True, momentum=0.9, dampening=0.1)])

@@ -15,8 +15,10 @@ def test_every_sweep_cell_is_the_single_run_with_that_setting():
                             n=(7, 5), steps=150, start=(-1.5, 2.0), hparams={"beta2": 0.99})
     assert sw.final_loss.shape == (5, 7) and sw.x.shape == (7,) and sw.y.shape == (5,)
     assert sw.x[0] == pytest.approx(1e-3) and sw.x[-1] == pytest.approx(3.0)
-    np.testing.assert_allclose(np.diff(np.log(sw.x)), np.log(sw.x[1] / sw.x[0]))  # lr on a log axis
-    np.testing.assert_allclose(np.diff(sw.y), sw.y[1] - sw.y[0])  # beta1 linear
+    # lr on a log axis, beta1 linear: evenly spaced up to the rounding to what the grid resolves (each value
+    # within RESOLUTION of a step of its exact place, so a difference within twice that)
+    np.testing.assert_allclose(np.diff(np.log(sw.x)), np.log(3.0 / 1e-3) / 6, rtol=2 * sweeps.RESOLUTION)
+    np.testing.assert_allclose(np.diff(sw.y), 0.99 / 4, rtol=2 * sweeps.RESOLUTION)
     for i, j in [(0, 0), (4, 6), (2, 3), (1, 5)]:
         run = optlab.simulate("rosenbrock", "adam", start=(-1.5, 2.0), steps=150, lr=float(sw.x[j]),
                               beta1=float(sw.y[i]), beta2=0.99)
@@ -25,6 +27,48 @@ def test_every_sweep_cell_is_the_single_run_with_that_setting():
         assert sw.best_loss[i, j] == m["best_loss"]
         assert (np.isnan(sw.steps_to_tol[i, j]) if m["steps_to_tol"] is None
                 else sw.steps_to_tol[i, j] == m["steps_to_tol"])
+
+
+def significant_digits(v: float) -> int:
+    mantissa = repr(float(v)).split("e")[0].replace("-", "").replace(".", "").strip("0")
+    return len(mantissa)
+
+
+@pytest.mark.parametrize("name", optlab.optimizer_names())
+def test_sweep_axes_are_rounded_to_what_a_60_cell_grid_resolves(name):
+    opt = optlab.get_optimizer(name)
+    for hp in sweeps.sweepable(name):
+        p = opt.param(hp)
+        lo, hi = sweeps.axis_range(name, hp)
+        values = sweeps.axis_values(p, lo, hi, 60)
+        exact = np.geomspace(lo, hi, 60) if p.log else np.linspace(lo, hi, 60)
+        step = np.log(hi / lo) / 59 if p.log else (hi - lo) / 59
+        off = np.abs(np.log(values / exact)) if p.log else np.abs(values - exact)
+        assert (off <= sweeps.RESOLUTION * step).all(), hp  # each value near its exact place
+        assert (np.diff(values) > 0).all() and values[0] == lo and values[-1] == hi, hp
+        assert all(p.accepts(v) for v in values.tolist()), hp
+        assert max(significant_digits(v) for v in values) <= 4, (hp, values)
+
+
+def test_a_clicked_cell_loads_short_values_whose_run_is_the_cells_bit_for_bit():
+    from optlab import config as C
+
+    cfg = C.RunConfig(landscape="rosenbrock", optimizers=("adam",), steps=120)
+    sw = C.run_sensitivity(cfg, 60)  # the app's sweep: lr × β1 over the sliders' ranges
+    assert (sw.x_name, sw.y_name) == ("lr", "beta1")
+    for i, j in [(48, 31), (0, 59), (59, 0), (17, 42)]:
+        x, y = float(sw.x[j]), float(sw.y[i])  # what the click handler loads into the comparison's widgets
+        loaded = cfg.with_hp("adam", **{sw.x_name: x, sw.y_name: y})
+        query = dict(C.to_query(loaded))  # the link carries short numbers ...
+        for key in (f"adam.{sw.x_name}", f"adam.{sw.y_name}"):
+            if key in query:
+                assert significant_digits(float(query[key])) <= 4, query[key]
+        back, problems = C.from_query({k: [v] for k, v in C.to_query(loaded)})  # ... that read back exactly
+        assert not problems and back.hp("adam")[sw.x_name] == x and back.hp("adam")[sw.y_name] == y
+        run = C.run_one(back, "adam")  # and run the cell's setting: its numbers, to the last bit
+        m = run.metrics()
+        assert sw.best_loss[i, j] == m["best_loss"]
+        assert sw.final_loss[i, j] == m["final_loss"] or (np.isnan(sw.final_loss[i, j]) and m["diverged_at"])
 
 
 def test_diverged_cells_are_marked_with_their_step():
@@ -36,6 +80,19 @@ def test_diverged_cells_are_marked_with_their_step():
     run = optlab.simulate("rosenbrock", "sgd", steps=100, lr=float(sw.x[j]), momentum=float(sw.y[i]))
     assert run.diverged_at == sw.diverged_at[i, j]
     assert np.isnan(sw.final_loss[diverged]).all()
+
+
+def test_sgd_sweep_with_dampening_keeps_the_momentum_zero_row_plain_sgd():
+    # SGD's default axes (lr × momentum, from 0): the μ = 0 row steps by g whatever the dampening, as torch does
+    sw = sweeps.sensitivity("himmelblau", "sgd", n=4, steps=50, start=(-1.0, -1.5), hparams={"dampening": 0.5},
+                            x_range=(1e-3, 0.02), y_range=(0.0, 0.9))
+    assert sw.y[0] == 0.0
+    for j, lr in enumerate(sw.x):
+        plain = optlab.simulate("himmelblau", "sgd", start=(-1.0, -1.5), steps=50, lr=float(lr))
+        assert sw.final_loss[0, j] == plain.loss[-1] and sw.best_loss[0, j] == plain.loss.min()
+        damped = optlab.simulate("himmelblau", "sgd", start=(-1.0, -1.5), steps=50, lr=float(lr),
+                                 momentum=float(sw.y[1]), dampening=0.5)
+        assert sw.final_loss[1, j] == damped.loss[-1]
 
 
 def test_settings_the_optimizer_rejects_are_left_out_not_raised():

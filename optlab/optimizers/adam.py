@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from optlab.optimizers import worked as W
 from optlab.optimizers.base import (
     Buffer,
     Optimizer,
@@ -14,10 +15,13 @@ from optlab.optimizers.base import (
     bias_corrections,
     eps,
     flag,
+    l2,
     lr,
-    varies,
+    nonzero,
+    pick,
     weight_decay,
 )
+from optlab.optimizers.worked import N
 from optlab.params import Param
 
 BETA1 = beta("beta1", 0.9, "decay of the first moment m (the momentum)")
@@ -39,11 +43,12 @@ def adam_init(params, hp, xp):
 
 
 def _adam_update(g, state, params, step, hp, xp, decoupled: bool):
-    if varies(hp.weight_decay):
+    decay = nonzero(hp.weight_decay)  # per run, as torch's ``if weight_decay != 0``
+    if decay is not False:
         if decoupled:
-            params = params * (1 - step.lr * hp.weight_decay)  # AdamW: shrink θ, g unchanged
+            params = pick(decay, params * (1 - step.lr * hp.weight_decay), params, xp)  # AdamW: shrink θ
         else:
-            g = g + hp.weight_decay * params  # Adam: L2, folded into the gradient
+            g = pick(decay, g + hp.weight_decay * params, g, xp)  # Adam: L2, folded into the gradient
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     v_max = state.v_max
@@ -78,23 +83,24 @@ v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
 ADAM_BUFFERS = (M, V, Buffer("v_max", r"v^{\max}_t", "running maximum of v (AMSGrad only)", "max_exp_avg_sq"))
 
 
-def _moments(v):
-    return [
-        rf"m_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['m']}",
-        rf"v_k = {v['beta2']}\cdot {v['prev_v']} + (1-{v['beta2']})\cdot {v['g']}^2 = {v['v']}",
-    ]
-
-
-def adam_worked(v):
-    lines = _moments(v)
-    used = v["v"]
-    if v["raw"]["amsgrad"]:
-        lines.append(rf"v^{{\max}}_k = \max({v['prev_v_max']}, {v['v']}) = {v['v_max']}")
-        used = v["v_max"]
-    lines.append(rf"\hat m_k = {v['m']}/{v['bc1']} = {v['m_hat']},\quad \hat v_k = {used}/{v['bc2']} = {v['v_hat']}")
-    lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot\frac{{{v['m_hat']}}}{{\sqrt{{{v['v_hat']}}} + "
-                 rf"{v['eps']}}} = {v['theta']}")
+def _adam_worked(s, decoupled: bool):
+    lines, start = W.decoupled(s) if decoupled else (W.l2(s), "theta_prev")
+    lines += W.moments(s)
+    lines.append(W.Line(r"\hat m_k", N("m") / N("bc1"), "m_hat", label="m̂ = m / (1 − β1^k)"))
+    if s.amsgrad:
+        lines.append(W.Line(r"v^{\max}_k", W.maximum(N("prev_v_max"), N("v")), "v_max"))
+        lines.append(W.Line(r"\hat v^{\max}_k", N("v_max") / N("bc2"), "v_max_hat",
+                            label="v̂_max = v_max / (1 − β2^k) (AMSGrad: in place of v̂)"))
+        v_hat = "v_max_hat"
+    else:
+        lines.append(W.Line(r"\hat v_k", N("v") / N("bc2"), "v_hat", label="v̂ = v / (1 − β2^k)"))
+        v_hat = "v_hat"
+    lines.append(W.Line(r"\theta_k", N(start) - N("lr") * (N("m_hat") / (W.sqrt(N(v_hat)) + N("eps"))), "theta"))
     return lines
+
+
+adam_worked = functools.partial(_adam_worked, decoupled=False)
+adamw_worked = functools.partial(_adam_worked, decoupled=True)
 
 
 def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> Optimizer:
@@ -105,7 +111,8 @@ def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> 
             flag("amsgrad", amsgrad, r"\text{amsgrad}",
                  "use the running maximum of v, so the step size never grows"),
         ),
-        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS, worked=adam_worked,
+        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS,
+        worked=adamw_worked if update is adamw_update else adam_worked,
         decoupled_decay=update is adamw_update,
         rule=rule, summary=summary, reference=reference, torch=torch,
         notes="The ε is added after the square root and the bias correction, as in torch "
@@ -143,19 +150,17 @@ def adamax_init(params, hp, xp):
 
 
 def adamax_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     u = xp.maximum(hp.beta2 * state.u, xp.abs(g) + hp.eps)
     return params - (step.lr / step.bc1) * (m / u), AdamaxState(m, u)
 
 
-def adamax_worked(v):
-    return [
-        rf"m_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['m']}",
-        rf"u_k = \max({v['beta2']}\cdot {v['prev_u']},\ |{v['g']}| + {v['eps']}) = {v['u']}",
-        rf"\theta_k = {v['theta_prev']} - \frac{{{v['lr']}}}{{{v['bc1']}}}\cdot\frac{{{v['m']}}}{{{v['u']}}}"
-        rf" = {v['theta']}",
+def adamax_worked(s):
+    return W.l2(s) + [
+        W.Line("m_k", N("beta1") * N("prev_m") + (1 - N("beta1")) * N("g"), "m"),
+        W.Line("u_k", W.maximum(N("beta2") * N("prev_u"), W.absolute(N("g")) + N("eps")), "u"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") / N("bc1") * (N("m") / N("u")), "theta"),
     ]
 
 
@@ -198,8 +203,7 @@ def nadam_coefficients(t, hp):
 
 
 def nadam_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     den = xp.sqrt(v / step.bc2) + hp.eps
@@ -208,13 +212,12 @@ def nadam_update(g, state, params, step, hp, xp):
     return params, NAdamState(m, v)
 
 
-def nadam_worked(v):
-    den = rf"(\sqrt{{{v['v']}/{v['bc2']}}} + {v['eps']})"
-    return _moments(v) + [
-        rf"\mu_k = {v['mu']},\ \mu_{{k+1}} = {v['mu_next']},\ \Pi_k = {v['mu_product']}",
-        rf"\theta_k = {v['theta_prev']} - {v['lr']}\frac{{1-{v['mu']}}}{{1-{v['mu_product']}}}\cdot"
-        rf"\frac{{{v['g']}}}{{{den}}} - {v['lr']}\frac{{{v['mu_next']}}}{{1-{v['mu_product_next']}}}\cdot"
-        rf"\frac{{{v['m']}}}{{{den}}} = {v['theta']}",
+def nadam_worked(s):
+    g_step = N("lr") * (1 - N("mu")) / (1 - N("mu_product")) * (N("g") / N("den"))
+    m_step = N("lr") * N("mu_next") / (1 - N("mu_product_next")) * (N("m") / N("den"))
+    return W.l2(s) + W.moments(s) + [
+        W.Line(r"\delta_k", W.sqrt(N("v") / N("bc2")) + N("eps"), "den", label="δ = √(v / (1 − β2^k)) + ε"),
+        W.Line(r"\theta_k", N("theta_prev") - g_step - m_step, "theta"),
     ]
 
 
@@ -256,8 +259,7 @@ def radam_coefficients(t, hp):
 
 
 def radam_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     m = hp.beta1 * state.m + (1 - hp.beta1) * g
     v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
     m_hat = m / step.bc1
@@ -267,13 +269,16 @@ def radam_update(g, state, params, step, hp, xp):
     return params - xp.where(step.rectified, rectified_step, plain_step), NAdamState(m, v)
 
 
-def radam_worked(v):
-    lines = _moments(v) + [rf"\hat m_k = {v['m']}/{v['bc1']} = {v['m_hat']},\quad \rho_k = {v['rho_t']}"]
-    if v["raw"]["rectified"]:
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['m_hat']}\cdot {v['r']}\cdot"
-                     rf"\frac{{{v['sqrt_bc2']}}}{{\sqrt{{{v['v']}}} + {v['eps']}}} = {v['theta']}")
+def radam_worked(s):
+    lines = W.l2(s) + W.moments(s)
+    lines.append(W.Line(r"\hat m_k", N("m") / N("bc1"), "m_hat", label="m̂ = m / (1 − β1^k)"))
+    if s.rectified:
+        adaptive = N("sqrt_bc2") / (W.sqrt(N("v")) + N("eps"))
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("m_hat") * N("r") * adaptive, "theta",
+                            when=W.Cond(r"\rho_k", "rho_t", "> 5")))
     else:
-        lines.append(rf"\rho_k \le 5:\ \theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['m_hat']} = {v['theta']}")
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("m_hat"), "theta",
+                            when=W.Cond(r"\rho_k", "rho_t", r"\le 5")))
     return lines
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from optlab.optimizers.base import Buffer, Optimizer, eps, flag, lr, momentum, varies, weight_decay
+from optlab.optimizers import worked as W
+from optlab.optimizers.base import Buffer, Optimizer, eps, flag, l2, lr, momentum, nonzero, pick, weight_decay
+from optlab.optimizers.worked import N
 from optlab.params import Param
 
 
@@ -22,18 +24,16 @@ def adagrad_coefficients(t, hp):
 
 
 def adagrad_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     clr = step.lr / step.decay
     s = state.s + g * g
     return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
 
 
-def adagrad_worked(v):
-    return [
-        rf"s_k = {v['prev_s']} + {v['g']}^2 = {v['s']}",
-        rf"\theta_k = {v['theta_prev']} - \frac{{{v['lr']}}}{{{v['decay']}}}\cdot"
-        rf"\frac{{{v['g']}}}{{\sqrt{{{v['s']}}} + {v['eps']}}} = {v['theta']}",
+def adagrad_worked(s):
+    return W.l2(s) + [
+        W.Line("s_k", N("prev_s") + W.square(N("g")), "s"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") / N("decay") * (N("g") / (W.sqrt(N("s")) + N("eps"))), "theta"),
     ]
 
 
@@ -79,8 +79,7 @@ def _lerp(start, end, weight, xp):
 
 
 def rmsprop_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     a = hp.alpha
     v = a * state.v + ((1 - a) * g) * g  # torch's addcmul order, so rounding matches too
     gbar = state.gbar
@@ -90,26 +89,28 @@ def rmsprop_update(g, state, params, step, hp, xp):
     else:
         den = xp.sqrt(v) + hp.eps
     b = state.b
-    if varies(hp.momentum):
-        b = hp.momentum * b + g / den
-        params = params - step.lr * b
+    heavy = nonzero(hp.momentum)
+    if heavy is not False:  # per run: μ = 0 keeps no buffer and steps along g/δ
+        b = pick(heavy, hp.momentum * b + g / den, b, xp)
+        params = params - step.lr * pick(heavy, b, g / den, xp)
     else:
         params = params - step.lr * (g / den)
     return params, RMSpropState(v, gbar, b)
 
 
-def rmsprop_worked(v):
-    lines = [rf"v_k = {v['alpha']}\cdot {v['prev_v']} + (1-{v['alpha']})\cdot {v['g']}^2 = {v['v']}"]
-    if v["raw"]["centered"]:
-        lines.append(rf"\bar g_k = {v['alpha']}\cdot {v['prev_gbar']} + (1-{v['alpha']})\cdot {v['g']} = {v['gbar']}")
-        den = rf"(\sqrt{{{v['v']} - {v['gbar']}^2}} + {v['eps']})"
+def rmsprop_worked(s):
+    lines = W.l2(s) + [W.Line("v_k", N("alpha") * N("prev_v") + (1 - N("alpha")) * W.square(N("g")), "v")]
+    if s.centered:
+        lines.append(W.Line(r"\bar g_k", N("alpha") * N("prev_gbar") + (1 - N("alpha")) * N("g"), "gbar"))
+        lines.append(W.Line(r"\delta_k", W.sqrt(N("v") - W.square(N("gbar"))) + N("eps"), "den",
+                            label="δ = √(v − ḡ²) + ε (centered)"))
     else:
-        den = rf"(\sqrt{{{v['v']}}} + {v['eps']})"
-    if v["raw"]["momentum"] != 0:
-        lines.append(rf"b_k = {v['momentum']}\cdot {v['prev_b']} + {v['g']}/{den} = {v['b']}")
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['b']} = {v['theta']}")
+        lines.append(W.Line(r"\delta_k", W.sqrt(N("v")) + N("eps"), "den", label="δ = √v + ε"))
+    if s.momentum != 0:
+        lines.append(W.Line("b_k", N("momentum") * N("prev_b") + N("g") / N("den"), "b"))
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("b"), "theta"))
     else:
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['g']}/{den} = {v['theta']}")
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * (N("g") / N("den")), "theta"))
     return lines
 
 
@@ -157,8 +158,7 @@ def adadelta_init(params, hp, xp):
 
 
 def adadelta_update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    g = l2(g, params, hp, xp)
     r = hp.rho
     v = r * state.v + (1 - r) * (g * g)
     delta = xp.sqrt(state.u + hp.eps) / xp.sqrt(v + hp.eps) * g
@@ -166,13 +166,13 @@ def adadelta_update(g, state, params, step, hp, xp):
     return params - step.lr * delta, AdadeltaState(v, u)
 
 
-def adadelta_worked(v):
-    return [
-        rf"v_k = {v['rho']}\cdot {v['prev_v']} + (1-{v['rho']})\cdot {v['g']}^2 = {v['v']}",
-        rf"\Delta_k = \frac{{\sqrt{{{v['prev_u']} + {v['eps']}}}}}{{\sqrt{{{v['v']} + {v['eps']}}}}}\cdot {v['g']}"
-        rf" = {v['delta']}",
-        rf"u_k = {v['rho']}\cdot {v['prev_u']} + (1-{v['rho']})\cdot {v['delta']}^2 = {v['u']}",
-        rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['delta']} = {v['theta']}",
+def adadelta_worked(s):
+    return W.l2(s) + [
+        W.Line("v_k", N("rho") * N("prev_v") + (1 - N("rho")) * W.square(N("g")), "v"),
+        W.Line(r"\Delta_k", W.sqrt(N("prev_u") + N("eps")) / W.sqrt(N("v") + N("eps")) * N("g"), "delta",
+               label="Δ (the update before η)"),
+        W.Line("u_k", N("rho") * N("prev_u") + (1 - N("rho")) * W.square(N("delta")), "u"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("delta"), "theta"),
     ]
 
 

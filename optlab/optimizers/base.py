@@ -61,13 +61,32 @@ SCALAR = SimpleNamespace(
 )
 
 
-def varies(value) -> bool:
-    """True when a hyperparameter is non-zero for at least one run.
+def nonzero(value):
+    """For which runs a hyperparameter is non-zero: a bool when that is the same for every run, else a
+    bool array of shape (B,) to pass to :func:`pick`.
 
-    Validated hyperparameters are Python numbers, or arrays whose values differ
-    (a uniform batch is collapsed to a number), so an array always "varies".
+    torch.optim branches on such values (``if weight_decay != 0``, ``if momentum != 0``): each run
+    must take its own branch, also in a batch whose per-run values include zeros.
     """
-    return isinstance(value, np.ndarray) or value != 0
+    if isinstance(value, np.ndarray):
+        on = value != 0
+        return True if on.all() else (on if on.any() else False)
+    return bool(value != 0)
+
+
+def pick(on, when_on, when_off, xp):
+    """Each run's own branch: ``when_on`` for the runs where ``on`` (from :func:`nonzero`) holds,
+    ``when_off`` for the others. Both are results already computed element-wise, so a run gets the
+    bits its single run computes."""
+    if isinstance(on, np.ndarray):
+        return xp.where(on, when_on, when_off)
+    return when_on if on else when_off
+
+
+def l2(g, params, hp, xp):
+    """L2 weight decay as torch applies it, ``if weight_decay != 0: g = g + λ·θ``, run by run."""
+    decay = nonzero(hp.weight_decay)
+    return g if decay is False else pick(decay, g + hp.weight_decay * params, g, xp)
 
 
 class Buffer(NamedTuple):
@@ -91,9 +110,9 @@ class Optimizer:
     summary: str  # one line: what it does
     reference: str  # paper and implementation it follows
     coefficients: Callable = field(default=lambda t, hp: {})
-    # worked(v) -> LaTeX lines of the update with one coordinate's numbers substituted; v maps
-    # every name (theta_prev, g, lr, theta, hyperparameters, buffers, prev_<buffer>,
-    # coefficients) to its number already formatted as LaTeX. See optlab.inspector.
+    # worked(s) -> list of optlab.optimizers.worked.Line: the update's equations as expressions over
+    # named numbers, for the branch this step takes (s: hyperparameters, t and the step's coefficients).
+    # The step inspector draws them with one coordinate's numbers and evaluates them. See worked.py.
     worked: Callable | None = None
     decoupled_decay: bool = False  # weight decay applied to θ (AdamW, Lion), not added to g
     # check(hp) -> message or None: rules between hyperparameters that torch.optim enforces too

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from optlab.optimizers import worked as W
 from optlab.optimizers.base import Buffer, Optimizer, beta, lr, weight_decay
+from optlab.optimizers.worked import N
 
 
 class LionState(NamedTuple):
@@ -21,12 +23,14 @@ def update(g, state, params, step, hp, xp):
     return params, LionState(hp.beta2 * state.m + (1 - hp.beta2) * g)
 
 
-def worked(v):
+def worked(s):
+    direction = W.sign(N("c"))
+    if s.weight_decay != 0:
+        direction = direction + N("weight_decay") * N("theta_prev")
     return [
-        rf"c_k = {v['beta1']}\cdot {v['prev_m']} + (1-{v['beta1']})\cdot {v['g']} = {v['c']}",
-        rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot(\operatorname{{sign}}({v['c']}) + {v['weight_decay']}\cdot"
-        rf"{v['theta_prev']}) = {v['theta']}",
-        rf"m_k = {v['beta2']}\cdot {v['prev_m']} + (1-{v['beta2']})\cdot {v['g']} = {v['m']}",
+        W.Line("c_k", N("beta1") * N("prev_m") + (1 - N("beta1")) * N("g"), "c", label="c = β1·m + (1 − β1)·g"),
+        W.Line(r"\theta_k", N("theta_prev") - N("lr") * direction, "theta"),
+        W.Line("m_k", N("beta2") * N("prev_m") + (1 - N("beta2")) * N("g"), "m"),
     ]
 
 

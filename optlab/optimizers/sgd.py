@@ -6,7 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from optlab.optimizers.base import Buffer, Optimizer, flag, lr, momentum, varies, weight_decay
+from optlab.optimizers import worked as W
+from optlab.optimizers.base import Buffer, Optimizer, flag, l2, lr, momentum, nonzero, pick, weight_decay
+from optlab.optimizers.worked import N
 from optlab.params import Param
 
 
@@ -19,13 +21,14 @@ def init(params, hp, xp):
 
 
 def update(g, state, params, step, hp, xp):
-    if varies(hp.weight_decay):
-        g = g + hp.weight_decay * params
+    # Each run follows its own torch branch (a batch may mix μ = 0 and μ ≠ 0, λ = 0 and λ ≠ 0).
+    g = l2(g, params, hp, xp)
     b = state.b
-    if varies(hp.momentum):
-        # torch: the first step copies g into the buffer (no dampening).
-        b = g if step.t == 1 else hp.momentum * b + (1 - hp.dampening) * g
-        d = g + hp.momentum * b if hp.nesterov else b
+    heavy = nonzero(hp.momentum)
+    if heavy is not False:
+        # torch: the first step copies g into the buffer (no dampening); without momentum it keeps none.
+        b = pick(heavy, g if step.t == 1 else hp.momentum * b + (1 - hp.dampening) * g, b, xp)
+        d = pick(heavy, g + hp.momentum * b if hp.nesterov else b, g, xp)
     else:
         d = g
     return params - step.lr * d, SGDState(b)
@@ -45,17 +48,17 @@ NOTES = (
 )
 
 
-def worked(v):
-    lines = []
-    if v["raw"]["momentum"] != 0:
-        if v["raw"]["t"] == 1:
-            lines.append(rf"b_1 = g_1 = {v['b']}")
+def worked(s):
+    lines = W.l2(s)
+    if s.momentum != 0:
+        if s.t == 1:
+            lines.append(W.Line("b_1", N("g"), "b"))  # the first step copies g
         else:
-            lines.append(rf"b_k = {v['momentum']}\cdot {v['prev_b']} + (1-{v['dampening']})\cdot {v['g']} = {v['b']}")
-        d = rf"({v['g']} + {v['momentum']}\cdot {v['b']})" if v["raw"]["nesterov"] else v["b"]
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {d} = {v['theta']}")
+            lines.append(W.Line("b_k", N("momentum") * N("prev_b") + (1 - N("dampening")) * N("g"), "b"))
+        d = N("g") + N("momentum") * N("b") if s.nesterov else N("b")
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * d, "theta"))
     else:
-        lines.append(rf"\theta_k = {v['theta_prev']} - {v['lr']}\cdot {v['g']} = {v['theta']}")
+        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("g"), "theta"))
     return lines
 
 
