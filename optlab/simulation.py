@@ -339,13 +339,21 @@ def _check_batch_size(batch_size, land: Landscape) -> int | None:
     return None if batch_size == land.data_size else int(batch_size)
 
 
+def noise_draws(seed: int, steps: int) -> np.ndarray:
+    """One seed's standard normal draws, shape (steps, 2): row k is added (times σ) to step k + 1's gradient.
+
+    NumPy only: the exported torch script carries this function's source.
+    """
+    return np.random.default_rng(seed).standard_normal((steps, 2))
+
+
 def _noise(seeds, steps, B) -> np.ndarray:
     """Standard normal draws of shape (steps, 2, 1 | B); each run's stream depends on its seed only."""
     if not isinstance(seeds, np.ndarray):
-        return np.random.default_rng(seeds).standard_normal((steps, 2))[:, :, None]
+        return noise_draws(seeds, steps)[:, :, None]
     out = np.empty((steps, 2, B))
     for s in np.unique(seeds):
-        out[:, :, seeds == s] = np.random.default_rng(int(s)).standard_normal((steps, 2))[:, :, None]
+        out[:, :, seeds == s] = noise_draws(int(s), steps)[:, :, None]
     return out
 
 
