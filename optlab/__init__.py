@@ -17,7 +17,7 @@ from optlab.simulation import MAX_RUN_STEPS, MAX_STEPS, Run, simulate
 __all__ = [
     "MAX_RUN_STEPS", "MAX_STEPS", "Landscape", "Optimizer", "Param", "Run", "Schedule",
     "get_landscape", "get_optimizer", "get_schedule", "landscape_names", "optimizer_names",
-    "schedule_names", "simulate", "formula_landscape", "FormulaError",
+    "schedule_names", "simulate", "formula_landscape", "FormulaError", "load_config", "runs_from_config",
 ]
 
 
@@ -27,4 +27,8 @@ def __getattr__(name):
         from optlab import formula
 
         return getattr(formula, name)
+    if name in ("load_config", "runs_from_config"):  # the app's configuration (JSON export) in a notebook
+        from optlab import config
+
+        return getattr(config, name)
     raise AttributeError(f"module 'optlab' has no attribute {name!r}")

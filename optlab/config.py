@@ -558,6 +558,17 @@ def run_all(cfg: RunConfig) -> dict[str, Run]:
     return {name: run_one(cfg, name) for name in cfg.optimizers}
 
 
+def refused(cfg: RunConfig) -> dict[str, str]:
+    """Optimizers of ``cfg`` the page does not run, each with why (its declaration's ``check``)."""
+    out = {}
+    for name in cfg.optimizers:
+        opt = get_optimizer(name)
+        why = opt.check(cfg.hp(name)) if opt.check else None
+        if why:
+            out[name] = why
+    return out
+
+
 def to_json(cfg: RunConfig) -> str:
     """The configuration, every value spelled out (defaults included)."""
     data = {
@@ -589,3 +600,69 @@ def _json_default(o):
     if isinstance(o, float) and not math.isfinite(o):
         return str(o)
     raise TypeError(type(o))
+
+
+# --- the JSON export read back: the same runs in a notebook ------------------------------------------
+_PAGE_KEYS = ("view", "inspect", "k", "explore")  # page state the JSON keeps only in its "query"
+
+
+def load_config(source, strict: bool = True) -> RunConfig:
+    """The configuration of a "Configuration (JSON)" export (:func:`to_json`), read back.
+
+    ``source``: the JSON text, a path to the file, or the parsed dict. The values that make the
+    runs are read from the JSON's own fields (landscape, landscape_params, formula, start,
+    steps, seed, schedule, schedule_params, noise, clip_norm, batch_size, optimizers: edit them
+    there), the page's view state from its "query"; all are checked as a link is. A value that
+    is not accepted raises ValueError naming it (``strict=False``: a warning, and the default
+    is used, as a link does). ``runs_from_config`` runs it.
+    """
+    import os
+    import warnings
+
+    if isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        text = str(source)
+        if isinstance(source, os.PathLike) or not text.lstrip().startswith("{"):
+            with open(source, encoding="utf-8") as fh:
+                text = fh.read()
+        data = json.loads(text)
+
+    def raw(value) -> str:
+        return value if isinstance(value, str) else _fmt(value)
+
+    query = {k: v for k, v in data.get("query", {}).items()
+             if k in _PAGE_KEYS or k.startswith(("sweep.", "basins.", "seeds."))}
+    landscape = data.get("landscape", "rosenbrock")
+    query["landscape"] = landscape
+    if data.get("formula") is not None:
+        query["formula"] = data["formula"]
+    query |= {f"{landscape}.{k}": raw(v) for k, v in data.get("landscape_params", {}).items()}
+    optimizers = data.get("optimizers", {})
+    query["opt"] = list(optimizers)
+    for name, hps in optimizers.items():
+        query |= {f"{name}.{k}": raw(v) for k, v in hps.items()}
+    if data.get("start") is not None:
+        query["x0"], query["y0"] = (raw(v) for v in data["start"])
+    for key, field_name in (("steps", "steps"), ("seed", "seed"), ("schedule", "schedule"), ("noise", "noise"),
+                            ("clip", "clip_norm"), ("batch", "batch_size")):
+        if data.get(field_name) is not None:
+            query[key] = raw(data[field_name])
+    query |= {f"schedule.{k}": raw(v) for k, v in data.get("schedule_params", {}).items()}
+    cfg, problems = from_query(query)
+    if problems and strict:
+        raise ValueError("the configuration has values that are not accepted: " + "; ".join(problems))
+    for p in problems:
+        warnings.warn(p, stacklevel=2)
+    if cfg.start is not None and tuple(cfg.start) == tuple(cfg.land.start):
+        cfg = replace(cfg, start=None)  # as the page holds it: the landscape's own start
+    return cfg
+
+
+def runs_from_config(cfg) -> dict[str, Run]:
+    """The runs the page shows for ``cfg`` (a RunConfig, or what :func:`load_config` reads): one Run per
+    optimizer, except those the page refuses to run (see :func:`refused`)."""
+    if not isinstance(cfg, RunConfig):
+        cfg = load_config(cfg)
+    rejected = refused(cfg)
+    return {name: run_one(cfg, name) for name in cfg.optimizers if name not in rejected}

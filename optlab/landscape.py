@@ -45,6 +45,10 @@ class Landscape:
     # minibatch(x, y, idx) -> (df/dx, df/dy) on the examples idx (shape (..., b)) only
     data_size: int = 0
     minibatch: Callable | None = None
+    # ... and the model itself: per_example(x, y, *columns) -> (loss, dloss/dx, dloss/dy) and the data's
+    # columns, each shape (data_size,) (what the exported script carries)
+    per_example: Callable | None = None
+    columns: tuple = ()
     formula: str | None = None  # the text of a typed-in formula (optlab.formula), None for declared ones
 
     @property

@@ -45,6 +45,7 @@ def model_landscape(per_example: Callable, columns: tuple[np.ndarray, ...], *, n
         value_and_grad=full, domain=domain, minimizers=tuple(map(tuple, minima.tolist())), f_min=f_min,
         start=start, lesson=lesson, latex=latex, tags=frozenset(tags) | {"model", "data"},
         scalar_safe=False, data_size=n, minibatch=minibatch, minima_note=minima_note,
+        per_example=per_example, columns=columns,
     )
 
 
@@ -82,10 +83,19 @@ def sample_minibatches(seeds, steps: int, n: int, batch_size: int) -> tuple[np.n
     """
     arr = np.atleast_1d(np.asarray(seeds))
     unique, which = np.unique(arr, return_inverse=True)
-    epochs = -(-steps * batch_size // n)
     table = np.empty((len(unique), steps, batch_size), dtype=np.intp)
     for i, s in enumerate(unique.tolist()):
-        rng = np.random.default_rng([int(s), 1])
-        order = rng.permuted(np.tile(np.arange(n), (epochs, 1)), axis=1).ravel()
-        table[i] = order[: steps * batch_size].reshape(steps, batch_size)
+        table[i] = minibatch_order(int(s), steps, n, batch_size)
     return table, which.ravel()
+
+
+def minibatch_order(seed: int, steps: int, n: int, batch_size: int) -> np.ndarray:
+    """One seed's example indices, shape (steps, batch_size): row k is step k + 1's minibatch.
+
+    Shuffled epochs from the stream default_rng([seed, 1]). NumPy only: the exported
+    torch script carries this function's source.
+    """
+    epochs = -(-steps * batch_size // n)
+    rng = np.random.default_rng([seed, 1])
+    order = rng.permuted(np.tile(np.arange(n), (epochs, 1)), axis=1).ravel()
+    return order[: steps * batch_size].reshape(steps, batch_size)

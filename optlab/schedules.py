@@ -24,7 +24,8 @@ class Schedule:
     latex: str
     torch: str  # the closest torch.optim.lr_scheduler
 
-    def multipliers(self, steps: int, **params) -> np.ndarray:
+    def values(self, **params) -> dict:
+        """Every parameter, defaults filled in and checked (ValueError naming a bad one)."""
         specs = {p.name: p for p in self.params}
         unknown = set(params) - set(specs)
         if unknown:
@@ -37,6 +38,10 @@ class Schedule:
             values[key] = specs[key].check(value, owner=f"schedule {self.name}")
             if isinstance(values[key], np.ndarray):
                 raise ValueError(f"schedule parameter {key!r} must be a single number")
+        return values
+
+    def multipliers(self, steps: int, **params) -> np.ndarray:
+        values = self.values(**params)
         k = np.arange(steps, dtype=float)
         return np.broadcast_to(np.asarray(self.factor(k, steps, **values), dtype=float), (steps,)).copy()
 

@@ -129,9 +129,13 @@ class Run:
     def to_frame(self) -> pd.DataFrame:
         """A tidy table: one row per run and step (step 0 is the start).
 
-        Columns: run, step, x, y, loss, grad_x, grad_y, then for steps ≥ 1 the
-        learning rate used, the gradient fed to the optimizer and each state buffer
-        after the step (NaN on step 0).
+        Columns: optimizer, landscape, run, step, x, y, loss, grad_x, grad_y, then for
+        steps ≥ 1 the learning rate used, the gradient fed to the optimizer and each state
+        buffer after the step (NaN on step 0), named after what it holds: torch.optim's
+        state key (exp_avg_x, exp_inf_y, acc_delta_x, ...; see each Buffer). Then what
+        made the run, the same on each of its rows: hp_<name> for every hyperparameter,
+        seed, noise, clip_norm, batch_size, schedule, schedule_<param>, landscape_<param>
+        (and formula for a typed-in one).
         """
         T, B = self.steps, self.size
         path = self.path.reshape(T + 1, B, 2)
@@ -152,9 +156,21 @@ class Run:
             cols["grad_x"], cols["grad_y"] = g[..., 0].ravel(), g[..., 1].ravel()
             gu = per_step(self.grad_used)
             cols["grad_used_x"], cols["grad_used_y"] = gu[..., 0].ravel(), gu[..., 1].ravel()
+        held = {b.name: b.torch_name or b.name for b in get_optimizer(self.optimizer).buffers}
         for name, values in self.state.items():
             s = per_step(values)
-            cols[f"{name}_x"], cols[f"{name}_y"] = s[..., 0].ravel(), s[..., 1].ravel()
+            cols[f"{held[name]}_x"], cols[f"{held[name]}_y"] = s[..., 0].ravel(), s[..., 1].ravel()
+
+        def per_run(v):  # one value per run (a number, or shape (B,)) on each of its rows
+            return np.tile(v, T + 1) if isinstance(v, np.ndarray) else v
+
+        cols |= {f"hp_{k}": per_run(v) for k, v in self.hparams.items()}
+        cols |= {"seed": per_run(self.seed), "noise": per_run(self.noise), "clip_norm": self.clip_norm,
+                 "batch_size": self.batch_size, "schedule": self.schedule}
+        cols |= {f"schedule_{k}": v for k, v in get_schedule(self.schedule).values(**self.schedule_params).items()}
+        cols |= {f"landscape_{k}": v for k, v in self.landscape.param_values.items()}
+        if self.landscape.formula is not None:
+            cols["formula"] = self.landscape.formula
         return pd.DataFrame(cols)
 
 
@@ -319,13 +335,21 @@ def _check_batch_size(batch_size, land: Landscape) -> int | None:
     return None if batch_size == land.data_size else int(batch_size)
 
 
+def noise_draws(seed: int, steps: int) -> np.ndarray:
+    """One seed's standard normal draws, shape (steps, 2): row k is added (times σ) to step k + 1's gradient.
+
+    NumPy only: the exported torch script carries this function's source.
+    """
+    return np.random.default_rng(seed).standard_normal((steps, 2))
+
+
 def _noise(seeds, steps, B) -> np.ndarray:
     """Standard normal draws of shape (steps, 2, 1 | B); each run's stream depends on its seed only."""
     if not isinstance(seeds, np.ndarray):
-        return np.random.default_rng(seeds).standard_normal((steps, 2))[:, :, None]
+        return noise_draws(seeds, steps)[:, :, None]
     out = np.empty((steps, 2, B))
     for s in np.unique(seeds):
-        out[:, :, seeds == s] = np.random.default_rng(int(s)).standard_normal((steps, 2))[:, :, None]
+        out[:, :, seeds == s] = noise_draws(int(s), steps)[:, :, None]
     return out
 
 

@@ -488,8 +488,7 @@ def main() -> None:
         st.info("Pick at least one optimizer in the sidebar.")
         _sync_url(cfg)
         return
-    rejected = {n: get_optimizer(n).check(cfg.hp(n)) for n in cfg.optimizers if get_optimizer(n).check}
-    rejected = {n: why for n, why in rejected.items() if why}
+    rejected = C.refused(cfg)
     for name, why in rejected.items():
         st.error(f"{get_optimizer(name).title} is not run: {why}.", icon=":material/block:")
     if len(rejected) == len(cfg.optimizers):

@@ -62,15 +62,24 @@ CUSTOM_LINK = {"landscape": "custom", "formula": "(x^2 + y - 11)^2 + (x + y^2 - 
 
 
 @pytest.mark.parametrize("name", ["adam_vs_sgd", "momentum_overshoot", "custom formula", "tiny_network"])
-def test_torch_script_reproduces_the_runs(name, capsys, tmp_path):
-    pytest.importorskip("torch")
+def test_torch_script_reproduces_the_runs(name, capsys, tmp_path, monkeypatch):
+    import io
+
+    import pandas as pd
+
+    torch = pytest.importorskip("torch")
     cfg = C.from_query(CUSTOM_LINK)[0] if name == "custom formula" else PRESETS[name].config
     script = tmp_path / "runs.py"
-    script.write_text(torch_script(cfg))
-    runpy.run_path(str(script), run_name="__main__")
-    printed = capsys.readouterr().out.strip().splitlines()
+    script.write_text(torch_script(cfg), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", [str(script)])  # the script's CSV goes to stdout
+    previous = torch.get_default_dtype()
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        torch.set_default_dtype(previous)  # the script sets float64
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
     runs = C.run_all(cfg)
-    for line in printed:
-        opt, rest = line.split(" ", 1)
-        np.testing.assert_allclose(json.loads(rest), runs[opt.strip("'")].path[-1], rtol=1e-9)
-    assert len(printed) == len(cfg.optimizers)
+    last = printed.groupby("optimizer", sort=False).last()  # each run's final point
+    for opt, row in last.iterrows():
+        np.testing.assert_allclose(row[["x", "y"]].to_numpy(float), runs[opt].path[-1], rtol=1e-9)
+    assert len(last) == len(cfg.optimizers)

@@ -252,7 +252,7 @@ def test_to_frame_is_tidy():
     df = run.to_frame()
     assert len(df) == 6 and df["step"].tolist() == list(range(6))
     np.testing.assert_array_equal(df[["x", "y"]].to_numpy(), run.path)
-    assert np.isnan(df.loc[0, "m_x"]) and df.loc[3, "m_y"] == run.state["m"][2, 1]
+    assert np.isnan(df.loc[0, "exp_avg_x"]) and df.loc[3, "exp_avg_y"] == run.state["m"][2, 1]  # m: torch's exp_avg
     assert df.loc[1, "lr"] == 0.05
     batch = optlab.simulate("rosenbrock", "adam", start=[[-1.5, 2.0], [0.0, 0.0]], steps=5, lr=0.05)
     frame = batch.to_frame()
