@@ -60,13 +60,13 @@ def landscape_code(land) -> str:
     the sympy expression, the gradient by autograd.
     """
     if land.formula is not None:
-        import sympy
+        from optlab.formula import compile_formula
 
-        from optlab.formula import X, Y, compile_formula
-
-        expr = compile_formula(land.formula).expr
-        fn = sympy.lambdify((X, Y), expr, modules=[{"RealAbs": np.abs}, "numpy"])
-        f = codegen.source("f", XY, codegen.trace(fn, XY), doc=f"Your formula: {land.formula}")
+        # the NumPy code the worker printed for the page: no sympy here (lambdify's shared namespace is not
+        # safe in a threaded server), and the very operations the page evaluates
+        printed = compile_formula(land.formula).printed("value")
+        f = codegen.source("f", XY, codegen.trace(lambda x, y: printed(x, y)[0], XY),
+                           doc=f"Your formula: {land.formula}")
         return f + '''
 
 

@@ -452,6 +452,12 @@ class CompiledFormula:
     gradient: object  # gradient(x, y) -> (df/dx, df/dy)
     latex: str
     value_and_grad: object = None  # (f, df/dx, df/dy) in one pass, sharing their common sub-expressions
+    sources: dict | None = None  # the printed NumPy code of each: {"value": ..., "gradient": ..., ...}
+
+    def printed(self, name: str = "value"):
+        """The printed function itself, not vectorised: fn(x, y) -> [f] (or its parts), any array-like in, NumPy
+        calls on it (what the export traces into torch code)."""
+        return _load(self.sources[name], vectorised=False)
 
 
 def _vectorised(fn):
@@ -496,7 +502,7 @@ def _parsed(text: str) -> sympy.Expr:
 
 
 SYMBOLIC_SECONDS = 2.0  # CPU seconds to parse, differentiate and print one formula (a typical one takes 20–90 ms)
-WAIT_SECONDS = 20.0  # wall-clock backstop: a worker that has not answered by then (an overloaded machine) is stopped
+WAIT_SECONDS = 10.0  # wall-clock backstop: a worker that has not answered by then (an overloaded machine) is stopped
 WORKER_MEMORY = 1 << 30  # bytes of memory a worker may take beyond what it starts with
 MAX_REMEMBERED = 512  # rejected formulas remembered, so that a rerun does not pay for a rejection again
 _EXPRESSIONS = {"value": ("expr",), "gradient": ("dx", "dy"), "value_and_grad": ("expr", "dx", "dy")}
@@ -509,11 +515,17 @@ class FormulaBusy(FormulaError):
 
 def _printer():
     """NumPy code with fully qualified names (numpy.sin): it runs in a namespace of just `numpy`, never in
-    sympy's module-level one, which lambdify fills lazily and is not safe to share between threads."""
+    sympy's module-level one, which lambdify fills lazily and is not safe to share between threads.
+    Floats are printed as Python's repr, the shortest text that reads back as the same float64 (sympy
+    prints 15 digits: x/3.3 became 0.303030303030303*x, one unit in the last place off)."""
     from sympy.printing.numpy import NumPyPrinter
 
-    return NumPyPrinter({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": True,
-                         "user_functions": {"RealAbs": "numpy.abs"}})
+    class Printer(NumPyPrinter):
+        def _print_Float(self, expr):
+            return repr(float(expr))
+
+    return Printer({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": True,
+                    "user_functions": {"RealAbs": "numpy.abs"}})
 
 
 def _symbolic(text: str) -> dict:
@@ -547,11 +559,12 @@ def _symbolic(text: str) -> dict:
         raise FormulaError(f"the formula cannot be evaluated numerically ({type(e).__name__}); simplify it") from None
 
 
-def _load(source: str):
+def _load(source: str, vectorised: bool = True):
     """The function printed by lambdify, compiled in a namespace of its own that holds only NumPy."""
     namespace = {"numpy": np, "__builtins__": {}}
     exec(compile(source, "<optlab formula>", "exec"), namespace)  # noqa: S102 - sympy's printed code, not user text
-    return _vectorised(namespace["_lambdifygenerated"])
+    fn = namespace["_lambdifygenerated"]
+    return _vectorised(fn) if vectorised else fn
 
 
 def _check_runs(fn) -> None:
@@ -771,7 +784,7 @@ def _compiled(text: str) -> CompiledFormula:
         _check_runs(fn)
     f = fns["value"]
     return CompiledFormula(text, out["expr"], lambda x, y: f(x, y)[0], fns["gradient"], out["latex"],
-                           value_and_grad=fns["value_and_grad"])
+                           value_and_grad=fns["value_and_grad"], sources=dict(out["sources"]))
 
 
 def compile_formula(text: str) -> CompiledFormula:

@@ -7,8 +7,10 @@ share box, the address bar and the presets all go through one codec.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
+import threading
 import time
 from dataclasses import replace
 
@@ -296,6 +298,61 @@ def _runs_key(cfg: C.RunConfig) -> str:
     return cfg.runs_only().key()
 
 
+class _Budget:
+    """The bytes a cached function's entries hold, least recently used first, and the entries to evict once
+    they pass a budget: Streamlit's caches count entries only, and one entry here can be 60 kB or 6 MB."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.sizes: collections.OrderedDict[tuple, int] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def note(self, key: tuple, size) -> list[tuple]:
+        """Record a use of key (size() is called for a new one); return the keys to evict, oldest first."""
+        with self.lock:
+            if key in self.sizes:
+                self.sizes.move_to_end(key)
+                return []
+        n = int(size())
+        with self.lock:
+            self.sizes[key] = n
+            evict = []
+            while sum(self.sizes.values()) > self.limit and len(self.sizes) > 1:
+                evict.append(self.sizes.popitem(last=False)[0])
+            return evict
+
+
+def _cached(fn, budget: _Budget, size, *args):
+    """fn(*args) from its Streamlit cache, within budget: entries past it are cleared, oldest first."""
+    value = fn(*args)
+    for old in budget.note(args, lambda: size(value)):
+        fn.clear(*old)
+    return value
+
+
+def _runs_bytes(runs: dict) -> int:
+    arrays = [a for r in runs.values() for a in (r.path, r.loss, r.lr, r.grad, r.grad_used, *r.state.values())]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def _figures_bytes(runs: dict) -> int:
+    # measured with tracemalloc: ~2 MB of grids, contours and surface, and ~160 B per run-step of paths, markers
+    # and animation frames (5 optimizers x 5000 steps: 5.9 MB)
+    return 2_000_000 + 160 * sum(r.steps * r.size for r in runs.values())
+
+
+RUNS_BUDGET = _Budget(128 << 20)  # bytes of runs kept for all sessions together
+FIGURES_BUDGET = _Budget(256 << 20)  # bytes of figures
+
+
+def runs_for(key: str) -> dict:
+    return _cached(_runs, RUNS_BUDGET, _runs_bytes, key)
+
+
+def figures_for(key: str, view: str) -> dict:
+    return _cached(_figures, FIGURES_BUDGET, lambda _: _figures_bytes(runs_for(key)), key, view)
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def _runs(key: str) -> dict:
     cfg, _ = C.from_query(_parse_key(key))
@@ -497,8 +554,8 @@ def main() -> None:
         return
     shown = replace(cfg, optimizers=tuple(n for n in cfg.optimizers if n not in rejected))
     key = _runs_key(shown)
-    runs = _runs(key)
-    figs = _figures(key, cfg.view)
+    runs = runs_for(key)
+    figs = figures_for(key, cfg.view)
     share = _header(shown)
     diverged = [get_optimizer(n).title + (f" (step {r.diverged_at})" if r.diverged_at else " (at its start: f is not "
                                           "finite there; move the start)")

@@ -135,3 +135,16 @@ def test_a_rejection_message_is_shown_as_written():
     (error,) = [e.value for e in at.error if "not accepted" in e.value.lower()][:1]
     assert "unknown name '__import__'" in as_shown(error)
     assert "\\_\\_import\\_\\_" in error, "escaped, not bold"
+
+
+def test_the_projects_streamlit_config_hides_tracebacks_from_users():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(
+        [sys.executable, "-c", "import streamlit.config as c; c.get_config_options(force_reparse=True); "
+                               "print(c.get_option('client.showErrorDetails'))"],
+        cwd=root, capture_output=True, text=True, timeout=60)
+    assert shown.stdout.strip() == "none", shown.stderr
