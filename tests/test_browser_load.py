@@ -117,3 +117,22 @@ def test_a_small_change_is_not_held_up_by_another_sessions_slowest_formula(brows
     assert max(times) < 30, times  # a stall check (was 74-88 s), not a speed goal: bench/ has the figures
     for page in (small, slow):
         page.context.close()
+
+
+def test_the_server_stops_at_once_on_sigterm_while_a_slow_formula_compiles(browser):  # noqa: F811
+    # was: SIGTERM needed 92 s while sympy worked on a formula inside the server process
+    import signal
+    from urllib.parse import quote
+
+    with streamlit_server() as (base, proc):
+        page = browser.new_context().new_page()
+        page.goto(f"{base}/?landscape=custom&opt=adam&formula=" + quote("tanh(tanh(((x-y-pi)/6^x)^-100)) + x*y"),
+                  wait_until="commit")
+        time.sleep(2.5)  # the page's script is waiting for the worker
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        took = time.monotonic() - start
+        page.context.close()
+    print(f"\nSIGTERM to exit during a slow compile: {took:.1f} s")
+    assert took < 10, took
