@@ -142,31 +142,39 @@ def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None) ->
     )
 
 
-def _head_trace(name: str, run: Run, k: int, xaxis=None, yaxis=None) -> dict:
-    """The marker of an optimizer's position at step k, as a plain dict (frames hold many)."""
-    x, y = _last_finite(run.path, k)
-    trace = dict(
-        type="scatter", x=[float(x)], y=[float(y)], mode="markers", name=f"{name} at step", legendgroup=name,
-        showlegend=False, hoverinfo="skip",
-        marker=dict(size=13, color=color(name), line=dict(color="white", width=2)),
-    )
-    if xaxis:
-        trace.update(xaxis=xaxis, yaxis=yaxis)
-    return trace
+HEAD_RADIUS = 6.5  # px: the position marker of each optimizer, a 13 px disc with a white outline
+
+
+def _head_shape(name: str, run: Run, k: int, xref: str = "x", yref: str = "y") -> dict:
+    """The marker of an optimizer's position at step k: a circle shape of fixed pixel size.
+
+    A layout shape, not a trace: animation frames that update a trace make plotly.js replot
+    only that trace, and its cartesian plot then removes every layer without a listed trace,
+    the contour's among them (see _animation). It joins the optimizer's legend group, so
+    hiding the optimizer in the legend hides its marker too.
+    """
+    return dict(type="circle", xref=xref, yref=yref, xsizemode="pixel", ysizemode="pixel",
+                x0=-HEAD_RADIUS, x1=HEAD_RADIUS, y0=-HEAD_RADIUS, y1=HEAD_RADIUS, **_head_xy(run, k),
+                fillcolor=color(name), line=dict(color="white", width=2), layer="above",
+                legendgroup=name, showlegend=False)
 
 
 def _head_xy(run: Run, k: int) -> dict:
-    """A frame's update of one position marker: only its coordinates (plotly keeps the rest of the trace)."""
+    """A frame's update of one position marker: only its anchor (plotly keeps the rest of the shape)."""
     x, y = _last_finite(run.path, k)
-    return dict(type="scatter", x=[float(x)], y=[float(y)])
+    return dict(xanchor=float(x), yanchor=float(y))
 
 
-def _animation(fig: go.Figure, frames: np.ndarray, make_frame_data, head_indices: list[int]) -> go.Figure:
-    """Add browser-side animation frames that move only the position markers (x and y, nothing else).
+def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
+    """Add browser-side animation frames that move only the position markers (layout shapes).
 
-    Every frame redraws the whole figure (redraw=True): with redraw=False plotly.js drops the
-    contour's fill and the other markers' styling as soon as a frame plays. A redraw costs
-    about 125 ms per frame in software rendering, against 23 ms for the broken fast path.
+    Frames carry no trace data, only the shapes' anchors. A frame that updates a trace
+    (even a scatter trace named exactly in ``traces=[...]``) makes plotly.js's cartesian
+    plot redraw that trace alone and remove the layers of all the others: the contour was
+    gone for the whole animation (0 of its paths while playing), whether or not the frame
+    asked for a redraw (the redraw put it back only for the next frame to remove it again).
+    With layout-only frames no trace is replotted; redraw=True draws each frame whole
+    (about 125 ms per frame in software rendering).
 
     Frames are built as plain dicts and the figure is rebuilt without validation:
     validating a hundred frames would take longer than everything else on the page.
@@ -192,7 +200,7 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_frame_data, head_indices
         )],
     )
     spec = fig.to_dict()
-    spec["frames"] = [dict(name=str(k), data=make_frame_data(k), traces=head_indices) for k in frames]
+    spec["frames"] = [dict(name=str(k), layout=dict(shapes=make_heads(k))) for k in frames]
     return go.Figure(spec, _validate=False)
 
 
@@ -200,19 +208,16 @@ def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 5
     """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
     traces = _contour_traces(land) + [_click_grid(land)] + _markers(land, start)
     traces += [_path_trace(name, run) for name, run in runs.items()]
-    first_head = len(traces)
     steps = max((r.steps for r in runs.values()), default=0)
-    traces += [go.Scatter(_head_trace(name, run, steps)) for name, run in runs.items()]
     fig = go.Figure(traces)
     (x0, x1), (y0, y1) = land.domain
     fig.update_layout(
         height=height, margin=CONTOUR_MARGIN, uirevision=land.name,
         xaxis=dict(range=[x0, x1], title="x", constrain="domain"), yaxis=dict(range=[y0, y1], title="y"),
         legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
-        dragmode="zoom",
+        dragmode="zoom", shapes=[_head_shape(name, run, steps) for name, run in runs.items()],
     )
-    heads = list(range(first_head, first_head + len(runs)))
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()], heads)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()])
 
 
 def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int = 420) -> go.Figure:
@@ -222,7 +227,7 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int =
     rows = math.ceil(len(names) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.03, vertical_spacing=0.08)
-    heads = []
+    heads = []  # one position marker per panel, on that panel's axes
     steps = max((r.steps for r in runs.values()), default=0)
     for i, name in enumerate(names):
         row, col = divmod(i, cols)
@@ -230,14 +235,14 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int =
             t.showlegend = False
             fig.add_trace(t, row=row + 1, col=col + 1)
         fig.add_trace(_path_trace(name, runs[name], showlegend=False), row=row + 1, col=col + 1)
-        fig.add_trace(go.Scatter(_head_trace(name, runs[name], steps)), row=row + 1, col=col + 1)
-        heads.append(len(fig.data) - 1)
+        path = fig.data[-1]
+        heads.append(_head_shape(name, runs[name], steps, xref=path.xaxis or "x", yref=path.yaxis or "y"))
     (x0, x1), (y0, y1) = land.domain
     fig.update_xaxes(range=[x0, x1])
     fig.update_yaxes(range=[y0, y1])
-    fig.update_layout(height=height * rows, margin=MULTIPLES_MARGIN, showlegend=False)
+    fig.update_layout(height=height * rows, margin=MULTIPLES_MARGIN, showlegend=False, shapes=heads)
 
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names], heads)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names])
 
 
 def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:

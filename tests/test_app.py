@@ -159,6 +159,24 @@ def test_absurd_but_valid_settings_stay_responsive():
     assert len(main["frames"]) <= 101
 
 
+@pytest.mark.parametrize("view", ["overlay", "multiples"])
+def test_animation_frames_move_only_the_position_markers(view):
+    # a frame that updates any trace makes plotly.js remove the contour's layer while it plays
+    # (tests/test_browser.py counts the contour's paths during playback)
+    at = open_app({"opt": ["adam", "sgd"], "steps": "200", **({"view": view} if view == "multiples" else {})})
+    main = figure(at)
+    assert all(set(frame) == {"name", "layout"} for frame in main["frames"])  # no "data", no "traces"
+    runs = C.run_all(C.from_query({"opt": ["adam", "sgd"], "steps": "200"})[0])
+    for frame in main["frames"]:
+        k = int(frame["name"])
+        anchors = [(s["xanchor"], s["yanchor"]) for s in frame["layout"]["shapes"]]
+        assert anchors == [tuple(runs[n].path[k]) for n in ("adam", "sgd")]  # each optimizer's θ_k, in order
+    shapes = main["layout"]["shapes"]
+    assert [s["legendgroup"] for s in shapes] == ["adam", "sgd"]  # hidden with its optimizer in the legend
+    if view == "multiples":
+        assert [(s["xref"], s["yref"]) for s in shapes] == [("x", "y"), ("x2", "y2")]  # each on its own panel
+
+
 def test_changing_a_hyperparameter_reruns_and_updates_the_link():
     at = open_app()
     at.select_slider(key="w:adam.lr").set_value(0.02).run()

@@ -178,24 +178,52 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     fresh.close()
 
 
+# the first chart's filled contour (every panel's), its slider's step and its position markers (layout shapes)
+ANIMATION_JS = """() => { const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  return {contour: gd.querySelectorAll('g.contourlayer path').length, step: gd.layout.sliders[0].active,
+          heads: gd._fullLayout.shapes.map(s => [s.xanchor, s.yanchor, s.line.color, s.fillcolor])}; }"""
+
+
 def test_the_animation_moves_the_markers_and_keeps_the_contour(browser, server):
     # plotly.js drops a contour's fill when frames play without a redraw: the page went blank behind the paths
-    count = """() => { const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
-      return {contour: gd.querySelectorAll('g.contourlayer path').length, step: gd.layout.sliders[0].active,
-              heads: gd._fullData.filter(t => t.mode === 'markers' && t.marker.size >= 10)
-                                 .map(t => [t.x[0], t.y[0], t.marker.line.color])}; }"""
     context, page = open_page(browser, f"{server}/?steps=200")
-    before = page.evaluate(count)
+    before = page.evaluate(ANIMATION_JS)
     assert before["contour"] > 10
     chart = page.locator("[data-testid=stPlotlyChart]").first
     chart.get_by_text("▶ Play").click()
     page.wait_for_timeout(1500)
     chart.get_by_text("❚❚ Pause").click()
     page.wait_for_timeout(500)
-    after = page.evaluate(count)
+    after = page.evaluate(ANIMATION_JS)
     assert after["step"] < before["step"]  # Play restarts from step 0 and has moved on
     assert after["contour"] == before["contour"]  # the filled contour is still drawn
-    assert [h[2] for h in after["heads"]] == [h[2] for h in before["heads"]]  # markers keep their outline
+    assert [h[2:] for h in after["heads"]] == [h[2:] for h in before["heads"]]  # markers keep outline and fill
     assert [h[:2] for h in after["heads"]] != [h[:2] for h in before["heads"]]  # and have moved
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+
+@pytest.mark.parametrize("view", ["", "&view=multiples", "&landscape=himmelblau"],
+                         ids=["overlay", "multiples", "himmelblau"])
+def test_the_contour_stays_drawn_while_the_animation_plays(browser, server, view):
+    # frames that updated the marker traces made plotly.js remove the contour's layer for the whole animation
+    # (0 of its paths while playing, all of them back on Pause): count them during playback
+    context, page = open_page(browser, f"{server}/?steps=200{view}")
+    before = page.evaluate(ANIMATION_JS)
+    assert before["contour"] > 10 * (2 if "multiples" in view else 1)  # a filled contour in each panel
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.get_by_text("▶ Play").click()
+    during = []
+    for _ in range(6):
+        page.wait_for_timeout(300)
+        during.append(page.evaluate(ANIMATION_JS))
+    chart.get_by_text("❚❚ Pause").click()
+    page.wait_for_timeout(500)
+    after = page.evaluate(ANIMATION_JS)
+    steps = [d["step"] for d in during]
+    assert len(set(steps)) >= 4 and steps == sorted(steps)  # these samples are from one animation, playing
+    assert [d["contour"] for d in during] == [before["contour"]] * 6  # the whole contour, at every sample
+    assert len({tuple(map(tuple, d["heads"])) for d in during}) >= 4  # while the markers move
+    assert after["contour"] == before["contour"]
     assert page.locator("[data-testid=stException]").count() == 0
     context.close()
