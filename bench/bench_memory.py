@@ -1,9 +1,12 @@
-"""Server memory and sharing under load, in a real `streamlit run` server driven by headless Chromium.
+"""Server memory and sharing under load.
 
-    python bench/bench_memory.py [--links 150] [--formulas 50]
+    python bench/bench_memory.py [--links 150] [--formulas 50] [--browser]
 
 1. RSS curve: open N distinct links one after another, then M distinct typed-in formulas; print the
-   server's resident memory (the Streamlit process, plus the formula worker's server) every 10 pages.
+   resident memory (the process, plus the formula worker's server) every 10 pages. By default each link
+   is one run of the page's script with AppTest, in this process: the same script, the same caches
+   (Streamlit's in-memory cache storage) as a server, without the browser's minutes of rendering;
+   --browser opens them in headless Chromium against a real `streamlit run` server instead.
    Caches are bounded by entries and by bytes (optlab/ui.py: RUNS_BUDGET, FIGURES_BUDGET), so it levels off.
 2. Sharing: time a small change (one lr notch) in one session, alone and while another session computes
    the heaviest view the app allows (a 300 x 300 basin map of 5000 steps, reduced to the 30 M run-step cap).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -51,6 +55,28 @@ def formulas(base: str, n: int) -> list[str]:
 
     return [f"{base}/?landscape=custom&opt=adam&formula=" + quote(f"cos(x/{i + 2}) + {i + 1}*(y - x/{i + 3})^2")
             for i in range(n)]
+
+
+def apptest_curve(queries: list[dict], label: str, every: int = 10) -> list[tuple[int, float]]:
+    from streamlit.testing.v1 import AppTest
+
+    points = []
+    for i, query in enumerate(queries, 1):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if i % every == 0 or i == len(queries):
+            points.append((i, rss_mb(os.getpid())))
+            print(f"  {label} {i:4d}: {points[-1][1]:7.1f} MB", flush=True)
+    return points
+
+
+def as_query(url: str) -> dict:
+    from urllib.parse import parse_qs, urlparse
+
+    return {k: v if len(v) > 1 else v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
 
 def curve(browser, base: str, pid: int, urls: list[str], label: str, every: int = 10) -> list[tuple[int, float]]:
@@ -100,8 +126,21 @@ def main() -> None:
     ap.add_argument("--links", type=int, default=150)
     ap.add_argument("--formulas", type=int, default=50)
     ap.add_argument("--no-sharing", action="store_true")
+    ap.add_argument("--browser", action="store_true", help="the curve in Chromium against a real server")
     args = ap.parse_args()
+    if not args.browser:
+        print(f"this process at start: {rss_mb(os.getpid()):.1f} MB (AppTest runs of app.py)")
+        apptest_curve([as_query(u) for u in links("", args.links)], "link")
+        apptest_curve([as_query(u) for u in formulas("", args.formulas)], "formula")
+        heavy = {"opt": ["adam", "sgd"], "steps": "5000", "explore": "basins", "basins.n": "300"}
+        apptest_curve([heavy], "basin map 300x300", every=1)
+        apptest_curve([as_query(u) for u in links("", 20)], "link (again)")
+        if args.no_sharing:
+            return
     with streamlit_server() as (base, proc), chromium() as browser:
+        if not args.browser:
+            sharing(browser, base)
+            return
         print(f"server at start: {rss_mb(proc.pid):.1f} MB")
         curve(browser, base, proc.pid, links(base, args.links), "link")
         curve(browser, base, proc.pid, formulas(base, args.formulas), "formula")

@@ -341,8 +341,8 @@ def _figures_bytes(runs: dict) -> int:
     return 2_000_000 + 160 * sum(r.steps * r.size for r in runs.values())
 
 
-RUNS_BUDGET = _Budget(128 << 20)  # bytes of runs kept for all sessions together
-FIGURES_BUDGET = _Budget(256 << 20)  # bytes of figures
+RUNS_BUDGET = _Budget(64 << 20)  # bytes of runs kept for all sessions together
+FIGURES_BUDGET = _Budget(128 << 20)  # bytes of figures
 
 
 def runs_for(key: str) -> dict:
