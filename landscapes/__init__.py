@@ -1,9 +1,41 @@
-"""Landscape declarations. Adding one: declare a Landscape in a module here and list it below."""
+"""Landscape declarations and their registry. Adding one: declare a Landscape in a module here and list it below.
+
+The declarations import only records (optlab.landscape, optlab.params, optlab.models); the engine
+(optlab.simulation, optlab.sweeps) and the app look landscapes up here. ``optlab.get_landscape`` is this
+``get_landscape``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
 
 from landscapes.classic import CLASSIC
 from landscapes.models import MODELS
 from landscapes.teaching import TEACHING
+from optlab.landscape import Landscape
 
-LANDSCAPES = {landscape.name: landscape for landscape in (*CLASSIC, *TEACHING, *MODELS)}
 
-__all__ = ["LANDSCAPES"]
+def _registered(name: str, params: dict) -> Landscape:
+    """What a registered landscape pickles to: its name and parameters (its functions are closures)."""
+    return get_landscape(name, **params)
+
+
+LANDSCAPES: dict[str, Landscape] = {
+    landscape.name: replace(landscape, origin=_registered) for landscape in (*CLASSIC, *TEACHING, *MODELS)
+}
+
+
+def landscape_names() -> list[str]:
+    return list(LANDSCAPES)
+
+
+def get_landscape(name, **params) -> Landscape:
+    """A registered landscape by name (or a Landscape passed through), with parameters applied."""
+    if isinstance(name, Landscape):
+        return name.with_params(**params)
+    if name not in LANDSCAPES:
+        raise ValueError(f"unknown landscape {name!r}; allowed: {', '.join(LANDSCAPES)}")
+    return LANDSCAPES[name].with_params(**params)
+
+
+__all__ = ["LANDSCAPES", "get_landscape", "landscape_names"]

@@ -29,8 +29,9 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from landscapes import get_landscape, landscape_names
 from optlab import sweeps
-from optlab.landscape import CUSTOM, Landscape, get_landscape, landscape_names
+from optlab.landscape import CUSTOM, Landscape
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
 from optlab.schedules import get_schedule, schedule_names

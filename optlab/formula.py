@@ -42,6 +42,7 @@ import numpy as np
 import sympy
 
 from optlab.landscape import CUSTOM, Landscape
+from optlab.minima import estimate_minima
 from optlab.params import Param
 
 DEFAULT_FORMULA = "x^2 + 10*y^2 + 2*sin(3*x)"
@@ -686,9 +687,13 @@ class _Server:
         if self.control is not None:
             self.control.close()
         self.control, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        # the server imports the optlab this process imported, installed or run from the repo's folder: this
+        # process's sys.path in its order ("" is the working directory), without the server's own "" (-c)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+        serve = ("import sys; sys.path[:] = [p for p in sys.path if p]; "
+                 f"import optlab.formula as f; f._serve({theirs.fileno()})")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"import optlab.formula as f; f._serve({theirs.fileno()})"],
+            [sys.executable, "-c", serve],
             stdin=subprocess.PIPE, pass_fds=[theirs.fileno()], close_fds=True, env=env, start_new_session=True)
         theirs.close()
 
@@ -826,55 +831,6 @@ def _clear_compiled() -> None:
 compile_formula.cache_clear = _clear_compiled
 
 
-def _low_cells(value, domain, n: int = 161, keep: int = 6) -> np.ndarray:
-    """Well-separated lowest points of a grid over the domain: the starts for refinement."""
-    (x0, x1), (y0, y1) = domain
-    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    z = value(gx, gy)
-    z = np.where(np.isfinite(z), z, np.inf)
-    starts: list[np.ndarray] = []
-    for idx in np.argsort(z, axis=None)[: keep * 40]:
-        if not np.isfinite(z.flat[idx]):
-            break
-        p = np.array([gx.flat[idx], gy.flat[idx]])
-        if all(np.hypot(*(p - q)) > 0.05 * max(x1 - x0, y1 - y0) for q in starts):
-            starts.append(p)
-        if len(starts) == keep:
-            break
-    return np.array(starts).reshape(-1, 2)
-
-
-def _estimate_minima(value, gradient, domain,
-                     value_and_grad=None) -> tuple[tuple[tuple[float, float], ...], float | None]:
-    """Grid search, then Adam with a decaying step from the best cells; only points inside the domain."""
-    from optlab.simulation import simulate
-
-    cells = _low_cells(value, domain)
-    if not len(cells):
-        return (), None
-    (x0, x1), (y0, y1) = domain
-    probe = Landscape(name=CUSTOM, title="", value=value, gradient=gradient, value_and_grad=value_and_grad,
-                      domain=domain, minimizers=(), f_min=None, start=(0.0, 0.0), lesson="", latex="",
-                      tags=frozenset(), scalar_safe=False)
-    lr = 0.005 * max(x1 - x0, y1 - y0)
-    ends = simulate(probe, "adam", start=np.vstack([cells, cells]), steps=600, record_state=False,
-                    lr=np.repeat([lr, lr / 20], len(cells)), schedule="cosine").path[-1]
-    candidates = np.vstack([cells, ends])
-    with np.errstate(all="ignore"):
-        values = value(candidates[:, 0], candidates[:, 1])
-    inside = (np.isfinite(values) & (candidates[:, 0] >= x0) & (candidates[:, 0] <= x1)
-              & (candidates[:, 1] >= y0) & (candidates[:, 1] <= y1))
-    if not inside.any():
-        return (), None
-    best = float(values[inside].min())
-    tol = 1e-6 * max(1.0, abs(best))
-    minimizers: list[tuple[float, float]] = []
-    for p, v in zip(candidates[inside], values[inside], strict=True):
-        if v <= best + tol and all(math.hypot(p[0] - q[0], p[1] - q[1]) > 1e-3 * (x1 - x0) for q in minimizers):
-            minimizers.append((float(p[0]), float(p[1])))
-    return tuple(minimizers), best
-
-
 @functools.lru_cache(maxsize=64)
 def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: float = -5.0,
                       ymax: float = 5.0) -> Landscape:
@@ -894,7 +850,7 @@ def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: fl
         raise FormulaError(f"the domain x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}] is empty: each "
                            "range must go from low to high")
     c = compile_formula(text)
-    minimizers, f_min = _estimate_minima(c.value, c.gradient, domain, c.value_and_grad)
+    minimizers, f_min = estimate_minima(c.value, c.gradient, domain, c.value_and_grad)
     start = (xmin + 0.15 * (xmax - xmin), ymin + 0.85 * (ymax - ymin))
     return Landscape(
         name=CUSTOM, title="Your formula", value=c.value, gradient=c.gradient, value_and_grad=c.value_and_grad,
@@ -904,11 +860,16 @@ def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: fl
         minima_note=MINIMA_NOTE if f_min is not None else NOWHERE_FINITE,
         params=DOMAIN_PARAMS, param_values={"xmin": domain[0][0], "xmax": domain[0][1], "ymin": domain[1][0],
                                             "ymax": domain[1][1]},
-        build=functools.partial(_rebuild, text), formula=text,
+        build=functools.partial(_rebuild, text), formula=text, origin=_from_text,
     )
 
 
 def _rebuild(text: str, **domain) -> Landscape:
+    return formula_landscape(text, **domain)
+
+
+def _from_text(text: str, domain: dict) -> Landscape:
+    """What a formula's landscape pickles to: its text and domain (its functions are compiled code)."""
     return formula_landscape(text, **domain)
 
 

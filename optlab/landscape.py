@@ -1,16 +1,21 @@
-"""The landscape record and registry.
+"""The landscape record.
 
-A landscape is declared once (in the top-level ``landscapes`` package) as a
+A landscape is declared once (in the top-level ``landscapes`` package, which is
+also the registry: ``landscapes.get_landscape``) as a
 frozen :class:`Landscape`: an element-wise formula ``value(x, y)`` and its
 analytic gradient ``gradient(x, y) -> (gx, gy)``, plus what the dashboard needs
 to show and teach it. Formulas use arithmetic and NumPy functions only and
 write integer powers as products (``x * x``, not ``x**2``): then the same code
 gives bit-identical numbers on Python floats and on arrays, which lets a single
 run take the fast scalar path and still equal its row of a batch.
+
+This module knows no registry and no engine: the declarations import it, never
+the other way round (tests/test_imports.py checks the arrows).
 """
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -50,6 +55,10 @@ class Landscape:
     per_example: Callable | None = None
     columns: tuple = ()
     formula: str | None = None  # the text of a typed-in formula (optlab.formula), None for declared ones
+    # how pickle (st.cache_data, multiprocessing) rebuilds it: origin(key, params) -> Landscape, a module-level
+    # function, pickled by reference (key: the formula's text, else the name). Set by whoever makes it: the
+    # registry (landscapes) for declared ones, optlab.formula for typed-in ones. None: pickled field by field.
+    origin: Callable | None = None
 
     @property
     def minima(self) -> np.ndarray:
@@ -90,13 +99,15 @@ class Landscape:
                     f"unknown parameter {key!r} for landscape {self.name!r}; allowed: {', '.join(specs)}"
                 )
             checked[key] = specs[key].check(value, owner=f"landscape {self.name}")
-        return self.build(**checked)
+        built = self.build(**checked)
+        return built if built.origin is self.origin else replace(built, origin=self.origin)
 
     def __reduce__(self):
-        # formulas are closures: pickle (st.cache_data, multiprocessing) by name or text, and parameters
-        if self.formula is not None:
-            return _from_formula, (self.formula, dict(self.param_values))
-        return _registered, (self.name, dict(self.param_values))
+        # value and gradient are closures (formulas, models): pickle by name or text, and parameters
+        if self.origin is None:
+            return copyreg.__newobj__, (type(self),), dict(vars(self))
+        key = self.name if self.formula is None else self.formula
+        return self.origin, (key, dict(self.param_values))
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v:g}" for k, v in self.param_values.items())
@@ -114,33 +125,3 @@ def _rebuild(build, params):
         return replace(build(**values), params=params, param_values=values, build=_rebuild(build, params))
 
     return rebuild
-
-
-def _registry() -> dict[str, Landscape]:
-    import landscapes  # the declarations live in a top-level package of their own
-
-    return landscapes.LANDSCAPES
-
-
-def landscape_names() -> list[str]:
-    return list(_registry())
-
-
-def get_landscape(name, **params) -> Landscape:
-    """A registered landscape by name (or a Landscape passed through), with parameters applied."""
-    if isinstance(name, Landscape):
-        return name.with_params(**params)
-    registry = _registry()
-    if name not in registry:
-        raise ValueError(f"unknown landscape {name!r}; allowed: {', '.join(registry)}")
-    return registry[name].with_params(**params)
-
-
-def _registered(name: str, params: dict) -> Landscape:
-    return get_landscape(name, **params)
-
-
-def _from_formula(text: str, params: dict) -> Landscape:
-    from optlab.formula import formula_landscape  # sympy: imported only when a formula is used
-
-    return formula_landscape(text, **params)

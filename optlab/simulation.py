@@ -15,16 +15,20 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from optlab.landscape import Landscape, get_landscape
+from landscapes import get_landscape
+from optlab.landscape import Landscape
 from optlab.models import sample_minibatches
 from optlab.optimizers import Optimizer, get_optimizer
 from optlab.optimizers.base import ARRAY, SCALAR, nonzero, pick
 from optlab.params import Param
 from optlab.schedules import get_schedule
+
+if TYPE_CHECKING:
+    import pandas as pd  # only the tables need pandas: imported by them, not with optlab
 
 MAX_STEPS = 20_000  # per run
 MAX_RUN_STEPS = 50_000_000  # runs × steps in one call (memory: ~4 GB with state recording)
@@ -123,6 +127,8 @@ class Run:
 
     def summary(self, tol: float = 1e-4) -> pd.DataFrame:
         """metrics() as a table, one row per run."""
+        import pandas as pd
+
         m = self.metrics(tol)
         return pd.DataFrame(m if self.batched else {k: [v] for k, v in m.items()})
 
@@ -137,6 +143,8 @@ class Run:
         seed, noise, clip_norm, batch_size, schedule, schedule_<param>, landscape_<param>
         (and formula for a typed-in one).
         """
+        import pandas as pd
+
         T, B = self.steps, self.size
         path = self.path.reshape(T + 1, B, 2)
         cols = {

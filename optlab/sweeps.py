@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optlab.landscape import Landscape, get_landscape
+from landscapes import get_landscape
+from optlab.landscape import Landscape
 from optlab.optimizers import get_optimizer
 from optlab.params import Param
 from optlab.simulation import first_within, simulate

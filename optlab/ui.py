@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from landscapes import get_landscape, landscape_names
 from optlab import config as C
 from optlab import plots, sweep_plots, sweeps
 from optlab.export import torch_script, trajectories_csv
-from optlab.landscape import get_landscape, landscape_names
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
 from optlab.presets import PRESETS
