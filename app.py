@@ -1,8 +1,5 @@
-"""Optimizer Lab: `streamlit run app.py`."""
+"""Optimizer Lab: `streamlit run app.py` (or, installed, `optlab-lab`)."""
 
-import streamlit as st
+from optlab.dashboard import main
 
-from optlab import ui
-
-st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
-ui.main()
+main()

@@ -1,6 +1,6 @@
 """Dashboard speed: server reruns (AppTest), figure size, browser time-to-charts, 8 sessions at once.
 
-    python bench/bench_app.py [--quick] [--parts]
+    python -m bench.bench_app [--quick] [--parts]
 
 Prints medians (and worst cases for the load test). Needs Chromium (scripts/test.sh
 installs it). Machines here are shared and noisy: the "hello" page, one Plotly chart,
@@ -13,14 +13,13 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
 

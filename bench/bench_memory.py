@@ -1,6 +1,6 @@
 """Server memory and sharing under load.
 
-    python bench/bench_memory.py [--links 150] [--formulas 50] [--browser]
+    python -m bench.bench_memory [--links 150] [--formulas 50] [--browser]
 
 1. RSS curve: open N distinct links one after another, then M distinct typed-in formulas; print the
    resident memory (the process, plus the formula worker's server) every 10 pages. By default each link
@@ -18,14 +18,13 @@ import argparse
 import contextlib
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.browser import chromium, streamlit_server, wait_ready
 
-from tests.browser import chromium, streamlit_server, wait_ready  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 
 def rss_mb(pid: int) -> float:

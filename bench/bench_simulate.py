@@ -13,12 +13,10 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import optlab  # noqa: E402
+import optlab
 
 START = (-1.5, 2.0)
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8

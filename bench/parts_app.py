@@ -1,4 +1,4 @@
-"""The dashboard with parts swapped out, for `python bench/bench_app.py --parts`: where the browser's time goes.
+"""The dashboard with parts swapped out, for `python -m bench.bench_app --parts`: where the browser's time goes.
 
 OPTLAB_PAGE_PART=trivial_figures  the whole default page, its three figures replaced by the hello page's chart
 OPTLAB_PAGE_PART=figures_only     the default page's three figures in their columns, nothing else on the page

@@ -7,13 +7,11 @@ tests/test_docs.py fails when they are out of date.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import optlab
 
-import optlab  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _value(v) -> str:

@@ -1,12 +1,12 @@
-"""Take the README's screenshot from the real app: python scripts/screenshot.py [out.png] [query]."""
+"""Take the README's screenshot from the real app: python -m scripts.screenshot [out.png] [query]."""
 
 import sys
 import time
 from pathlib import Path
 
+from tests.browser import chromium, streamlit_server, wait_ready
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.browser import chromium, streamlit_server, wait_ready  # noqa: E402
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshot.png")
 query = sys.argv[2] if len(sys.argv) > 2 else ""

@@ -1,6 +1,6 @@
 """Start `streamlit run app.py` on a free port and drive Debian's Chromium with Playwright.
 
-Used by tests/test_browser.py and scripts/screenshot.py. Playwright's own browser
+Used by tests/test_browser.py and `python -m scripts.screenshot` (and bench/). Playwright's own browser
 download does not work on these machines; /usr/bin/chromium (Debian) does.
 """
 
@@ -43,7 +43,7 @@ def streamlit_server(app: str = "app.py", port: int | None = None, timeout: floa
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                            env={**os.environ, **(env or {})})  # optlab as installed (pip install -e .)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -1,8 +1,4 @@
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a fresh clone without installing the package
+# optlab and landscapes are imported as installed (pip install -e ., which scripts/test.sh does)
 
 
 def pytest_sessionstart(session):

@@ -11,10 +11,10 @@ import urllib.parse
 import numpy as np
 import pandas as pd
 import pytest
+from browser import chromium, chromium_path, streamlit_server, wait_ready
 
 import optlab
 import optlab.sweeps
-from tests.browser import chromium, chromium_path, streamlit_server, wait_ready
 
 pytestmark = pytest.mark.browser
 

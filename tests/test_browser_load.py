@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
+from browser import streamlit_server, wait_ready
+from test_browser import TRACES_JS, browser  # noqa: F401 - the module's browser fixture
 
 import optlab
-from tests.browser import streamlit_server, wait_ready
-from tests.test_browser import TRACES_JS, browser  # noqa: F401 - the module's browser fixture
 
 pytestmark = pytest.mark.browser
 

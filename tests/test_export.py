@@ -113,16 +113,38 @@ def float64_default():
     torch.set_default_dtype(previous)
 
 
+# Where the scripts run: this interpreter with -I (no PYTHONPATH, no working directory, no user site on
+# sys.path), which still sees its site-packages, so the installed optlab (pip install -e . or .) and
+# landscapes too. Before anything else, a finder at the head of sys.meta_path refuses both packages,
+# however they are installed (an editable install's finder, a .pth, a copy in site-packages): the script
+# gets NumPy, torch and the standard library, and an `import optlab` anywhere in it fails.
+NO_OPTLAB = """\
+import importlib.abc, sys
+class NoOptlab(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("optlab", "landscapes"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+assert not {"optlab", "landscapes"} & set(sys.modules), "imported before the script ran"
+sys.meta_path.insert(0, NoOptlab())
+"""
+
+
 def test_optlab_is_not_importable_where_the_scripts_run(tmp_path):
-    out = subprocess.run([sys.executable, "-I", "-c", "import optlab"], cwd=tmp_path, env=isolated_env(),
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode != 0 and "No module named 'optlab'" in out.stderr
+    for package in ("optlab", "landscapes"):
+        out = subprocess.run([sys.executable, "-I", "-c", NO_OPTLAB + f"import {package}"], cwd=tmp_path,
+                             env=isolated_env(), capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and f"No module named {package!r}" in out.stderr, (package, out.stderr)
+    # ... and that finder is what keeps them out: -I alone still imports the installed package
+    out = subprocess.run([sys.executable, "-I", "-c", "import optlab, landscapes"], cwd=tmp_path,
+                         env=isolated_env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
 
 
-# One process runs every script (torch is imported once): -I ignores PYTHONPATH and does not put the
-# working directory on sys.path, and the driver first checks that optlab cannot be imported.
-DRIVER = """\
-import runpy, sys
+# One process runs every script (torch is imported once), as above; the driver first checks that optlab
+# cannot be imported.
+DRIVER = NO_OPTLAB + """\
+import runpy
 try:
     import optlab
 except ModuleNotFoundError:

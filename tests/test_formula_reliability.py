@@ -20,7 +20,6 @@ import optlab
 from optlab import formula as F
 from optlab.formula import FormulaError, compile_formula, formula_landscape
 
-ROOT = Path(__file__).resolve().parents[1]
 FUNCS = {"sin": np.sin, "cos": np.cos, "exp": np.exp, "sqrt": np.sqrt, "tanh": np.tanh, "log": np.log,
          "abs": np.abs, "tan": np.tan}
 
@@ -76,7 +75,6 @@ def test_a_fresh_process_compiling_from_threads_never_raises_nameerror():
     # process where nothing has been compiled yet shows it, so this runs in a new one
     script = textwrap.dedent("""
         import threading, sys
-        sys.path.insert(0, %r)
         import numpy as np
         import optlab
         texts = [f"sin(x/{i+2}) + cos(y*{i+1}) + exp(x/{i+9}) + sqrt(abs(y)+{i})" for i in range(24)]
@@ -94,7 +92,7 @@ def test_a_fresh_process_compiling_from_threads_never_raises_nameerror():
         ths = [threading.Thread(target=work, args=(texts[i::8],)) for i in range(8)]
         [t.start() for t in ths]; [t.join() for t in ths]
         print(len(bad), bad[:3])
-    """) % str(ROOT)
+    """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("0 "), out.stdout
@@ -159,7 +157,6 @@ def test_a_worker_dies_with_its_server_and_never_holds_the_servers_listening_soc
     script = tmp_path / "server.py"
     script.write_text(textwrap.dedent("""
         import socket, sys, threading
-        sys.path.insert(0, %r)
         from optlab.formula import compile_formula, _SERVER
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -168,7 +165,7 @@ def test_a_worker_dies_with_its_server_and_never_holds_the_servers_listening_soc
         threading.Thread(target=compile_formula, args=("tanh(tanh(((x-y-pi)/6^x)^-100))",), daemon=True).start()
         print(listener.getsockname()[1], _SERVER.proc.pid, flush=True)
         threading.Event().wait()
-    """) % str(ROOT))
+    """))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     port, forkserver = map(int, proc.stdout.readline().split())
     time.sleep(0.3)  # the slow compile is under way in a worker

@@ -42,8 +42,9 @@ def is_package(name: str) -> bool:
     return MODULES[name].name == "__init__.py"
 
 
-def imports(name: str) -> list[tuple[str, bool]]:
-    """(imported module, at module level?) for each import of optlab's or landscapes' modules in ``name``.
+def imports(name: str, packages: tuple[str, ...] = ()) -> list[tuple[str, bool]]:
+    """(imported module, at module level?) for each import of optlab's or landscapes' modules in ``name``
+    (or of ``packages``'s).
 
     ``from a import b`` imports the module a.b where there is one, else a; ``import a.b`` imports a.b.
     Module level: not inside a function (an import in a class body, an if or a try runs with the module)."""
@@ -67,7 +68,7 @@ def imports(name: str) -> list[tuple[str, bool]]:
             visit(child, inner)
 
     visit(tree, True)
-    return [(target, top) for target, top in found if target.split(".")[0] in PACKAGES]
+    return [(target, top) for target, top in found if target.split(".")[0] in (packages or PACKAGES)]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -164,6 +165,12 @@ def test_importing_a_module_never_comes_back_to_it_from_outside_its_package():
         shared = min(component, key=len)
         assert is_package(shared) and all(m == shared or m.startswith(shared + ".") for m in component), (
             "modules that import each other at import time across packages: " + ", ".join(sorted(component)))
+
+
+def test_only_the_app_imports_streamlit():
+    # the README: plain Python, no Streamlit except the page (ui, dashboard) and the command that starts it
+    users = {name for name in MODULES if imports(name, ("streamlit",))}
+    assert users == {"optlab.ui", "optlab.dashboard", "optlab.cli"}, users
 
 
 def fresh(code: str) -> subprocess.CompletedProcess:
