@@ -18,6 +18,7 @@ __all__ = [
     "MAX_RUN_STEPS", "MAX_STEPS", "Landscape", "Optimizer", "Param", "Run", "Schedule",
     "get_landscape", "get_optimizer", "get_schedule", "landscape_names", "optimizer_names",
     "schedule_names", "simulate", "formula_landscape", "FormulaError", "load_config", "runs_from_config",
+    "compare", "Comparison",
 ]
 
 
@@ -31,4 +32,8 @@ def __getattr__(name):
         from optlab import config
 
         return getattr(config, name)
+    if name in ("compare", "Comparison"):  # the app's runs, figures and table in a notebook (plotly: on use)
+        from optlab import comparison
+
+        return getattr(comparison, name)
     raise AttributeError(f"module 'optlab' has no attribute {name!r}")
