@@ -131,7 +131,7 @@ def test_radam_takes_plain_momentum_steps_until_step_6():
     # step 6 is the first rectified one: it differs from the plain momentum step
     m6 = 0.9 * m + 0.1 * theta
     assert not np.allclose(run.path[6], theta - 0.01 * m6 / (1 - 0.9**6), rtol=1e-6)
-    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 9.0), optlab.simulation.SimpleNamespace(
+    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 9.0), optlab.get_optimizer("radam").hp(
         beta1=0.9, beta2=0.999))
     assert coeffs["rectified"].tolist() == [False] * 5 + [True] * 3
 
@@ -208,8 +208,13 @@ def test_declaration_is_complete(name):
         assert p.kind is bool or p.accepts(p.default), p
         if p.kind is not bool:
             assert p.ui_low is not None and p.ui_high is not None
-    state = opt.init(np.zeros((2, 1)), optlab.simulation.SimpleNamespace(**opt.defaults), optlab.optimizers.base.ARRAY)
+    hp = opt.hp()
+    assert hp._fields == tuple(opt.defaults) and tuple(hp) == tuple(opt.defaults.values())
+    state = opt.init(np.zeros((2, 1)), hp, optlab.optimizers.base.ARRAY)
     assert [b.name for b in opt.buffers] == list(state._fields)
+    # the step record: t, lr, then the coefficients, one field each, in the order coefficients() gives them
+    coefficients = opt.coefficients(np.arange(1.0, 4.0)[:, None], hp)
+    assert opt.step_type._fields == ("t", "lr", *coefficients)
 
 
 def test_torch_defaults():
