@@ -50,11 +50,10 @@ def sweepable(optimizer: str) -> list[str]:
 
 
 def default_axes(optimizer: str, x: str = "lr") -> tuple[str, str]:
-    """``x`` across (default lr), and down the optimizer's next telling hyperparameter that is not x
-    (β1, momentum, α, ρ ...)."""
+    """``x`` across (default lr), and down the optimizer's most telling hyperparameter that is not x:
+    the first of its declaration's ``sweep_y`` (β1, momentum, α, ρ ...), else its first other numeric one."""
     names = [n for n in sweepable(optimizer) if n != x]
-    preferred = ("beta1", "momentum", "alpha", "rho", "lr_decay", "beta2", "lr")
-    return x, next((n for n in preferred if n in names), names[0])
+    return x, next((n for n in get_optimizer(optimizer).sweep_y if n in names), names[0])
 
 
 def axis_range(optimizer: str, name: str) -> tuple[float, float]:
