@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, children: bool = True) -> float:
     """Resident memory of a process and its descendants (the formula worker's server), in MB."""
     total, todo = 0.0, [pid]
     while todo:
@@ -36,7 +36,7 @@ def rss_mb(pid: int) -> float:
             with open(f"/proc/{p}/statm") as f:
                 total += int(f.read().split()[1]) * 4096 / 2**20
             with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
+                todo += [int(c) for c in f.read().split()] if children else []
         except OSError:
             pass
     return total
@@ -134,6 +134,8 @@ def main() -> None:
         heavy = {"opt": ["adam", "sgd"], "steps": "5000", "explore": "basins", "basins.n": "300"}
         apptest_curve([heavy], "basin map 300x300", every=1)
         apptest_curve([as_query(u) for u in links("", 20)], "link (again)")
+        total, own = rss_mb(os.getpid()), rss_mb(os.getpid(), children=False)
+        print(f"of which this process {own:.1f} MB, the formula worker's server {total - own:.1f} MB")
         if args.no_sharing:
             return
     with streamlit_server() as (base, proc), chromium() as browser:

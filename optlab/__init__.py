@@ -20,6 +20,7 @@ __all__ = [
     "MAX_RUN_STEPS", "MAX_STEPS", "Landscape", "Optimizer", "Param", "Run", "Schedule",
     "get_landscape", "get_optimizer", "get_schedule", "landscape_names", "optimizer_names",
     "schedule_names", "simulate", "formula_landscape", "FormulaError", "load_config", "runs_from_config",
+    "compare", "Comparison",
 ]
 
 
@@ -40,6 +41,8 @@ def __getattr__(name):
         from optlab import formula as module
     elif name in ("load_config", "runs_from_config"):  # the app's configuration (JSON export) in a notebook
         from optlab import config as module
+    elif name in ("compare", "Comparison"):  # the app's runs, figures and table in a notebook (plotly: on use)
+        from optlab import comparison as module
     elif name.startswith("__"):
         raise AttributeError(f"module 'optlab' has no attribute {name!r}")
     else:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().with_name("_app.py")
 # the same as .streamlit/config.toml: a short message for an unexpected error, never a traceback with the
-# server's paths; no usage statistics
-OPTIONS = ("--client.showErrorDetails", "none", "--browser.gatherUsageStats", "false")
+# server's paths; no developer chrome (Deploy, the developer menu); no usage statistics
+OPTIONS = ("--client.showErrorDetails", "none", "--client.toolbarMode", "viewer", "--browser.gatherUsageStats", "false")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,27 +118,6 @@ def schedule_code(name: str, steps: int, params: dict) -> str | None:
                           doc="step k + 1's multiple of the base learning rate (k = 0, 1, ...)")
 
 
-LION = '''
-class Lion(torch.optim.Optimizer):
-    """Lion (Chen et al. 2023), as optlab/optimizers/lion.py: not in torch.optim."""
-
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
-
-    @torch.no_grad()
-    def step(self):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                state = self.state[p]
-                if not state:
-                    state["exp_avg"] = torch.zeros_like(p)
-                m, g = state["exp_avg"], p.grad
-                c = beta1 * m + (1 - beta1) * g
-                p.copy_(p - group["lr"] * (torch.sign(c) + group["weight_decay"] * p))
-                m.copy_(beta2 * m + (1 - beta2) * g)
-'''
-
 RUN = '''
 def run(make_optimizer):
     """One optimizer's path as rows [step, x, y, loss]; step 0 is the start."""
@@ -252,15 +231,14 @@ def torch_script(cfg: RunConfig) -> str:
                   f"BATCHES = torch.from_numpy(minibatch_order(SEED, STEPS, {land.data_size}, BATCH))", ""]
     else:
         lines += ["BATCHES = None", ""]
-    if "lion" in names:
-        lines += [LION]
+    lines += list(dict.fromkeys(o.written_out.source for o in map(get_optimizer, names) if o.written_out))
     lines += ["", "OPTIMIZERS = {  # every hyperparameter spelled out, defaults included"]
     for name in cfg.optimizers:
         opt = get_optimizer(name)
         if name in rejected:
             lines.append(f"    # {name} is not exported: the app does not run it either ({rejected[name]})")
             continue
-        cls = opt.torch or "Lion"
+        cls = opt.torch or opt.written_out.name
         lines.append(f"    {name!r}: lambda params: {cls}(params, {_torch_kwargs(cfg.hp(name))}),")
     lines += ["}", "", RUN]
     return "\n".join(lines)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from optlab.optimizers import get_optimizer
+from optlab.optimizers import worked as W
 from optlab.optimizers.base import ARRAY
-from optlab.optimizers.worked import Line, N
 from optlab.simulation import Run
 
 
@@ -28,7 +27,7 @@ def tex(x: float) -> str:
     return f"({s})" if x < 0 else s
 
 
-def worked_lines(run: Run, k: int) -> tuple[list[Line], list[dict]]:
+def worked_lines(run: Run, k: int) -> tuple[list[W.Line], list[dict]]:
     """Step k's worked lines (the optimizer's declaration) and, for x and y, every number they name at
     full precision: the run's recorded ones, and those the lines compute (m̂, θ', δ ...) in order."""
     if run.batched:
@@ -36,26 +35,32 @@ def worked_lines(run: Run, k: int) -> tuple[list[Line], list[dict]]:
     if not 1 <= k <= run.steps:
         raise ValueError(f"k = {k} is out of range; allowed: 1 .. {run.steps}")
     opt = get_optimizer(run.optimizer)
-    hp = run.hparams
+    hp = opt.hp_type(**run.hparams)
     # coefficients for steps 1..k (NAdam's Π_k is a running product), then row k
-    coeffs = {c: np.broadcast_to(v, (k,) + np.shape(v)[1:])[-1].item() if np.ndim(v) else v
-              for c, v in opt.coefficients(np.arange(1.0, k + 1), SimpleNamespace(**hp)).items()}
+    coeffs = opt.coefficients(np.arange(1.0, k + 1), hp)
+    row = [np.broadcast_to(v, (k,) + np.shape(v)[1:])[-1].item() if np.ndim(v) else v
+           for v in (coeffs[c] for c in opt.step_type._fields[2:])]
+    step = opt.step_type(k, float(run.lr[k - 1]), *row)
+    initial = opt.init(np.zeros(2), hp, ARRAY)
+    state_type = type(initial)
+    s = W.numbers(opt, hp, step, state_type)
     if opt.worked:
-        lines = opt.worked(SimpleNamespace(**hp, **coeffs, t=k))  # hyperparameters, t, coefficients
-    else:
-        lines = [Line(r"\theta_k", N("theta_prev") + N("delta_theta"), "theta")]
-    computes_g = any(line.result == "g" for line in lines)
+        lines = opt.worked(s)
+    else:  # no worked lines declared: the step as a whole
+        lines = [W.Line(r"\theta_k", s.theta_prev + W.N("delta_theta"), s.theta)]
+    computes_g = any(line.result == s.g.name for line in lines)
     per_axis = []
     for c in range(2):
-        values = {n: float(v) for n, v in {**hp, **coeffs}.items() if not isinstance(v, (bool, np.bool_))}
-        values.update(theta_prev=float(run.path[k - 1][c]), theta=float(run.path[k][c]),
-                      grad=float(run.grad_used[k - 1][c]), lr=float(run.lr[k - 1]),
-                      delta_theta=float(run.path[k][c] - run.path[k - 1][c]))
-        for name, recorded in run.state.items():
-            values[name] = float(recorded[k - 1][c])
-            values[f"prev_{name}"] = float(recorded[k - 2][c]) if k >= 2 else float(_initial(opt, name, hp)[c])
+        def buffers(i: int, c=c):  # the state after step i (0: the initial state)
+            if i == 0:
+                return state_type._make(float(np.broadcast_to(v, (2,))[c]) for v in initial)
+            return state_type._make(float(run.state[n][i - 1][c]) for n in state_type._fields)
+
+        values = W.values(s, theta_prev=run.path[k - 1][c], theta=run.path[k][c], grad=run.grad_used[k - 1][c],
+                          prev=buffers(k - 1), state=buffers(k))
+        values["delta_theta"] = float(run.path[k][c] - run.path[k - 1][c])
         if not computes_g:
-            values["g"] = values["grad"]
+            values[s.g.name] = values[s.grad.name]
         for line in lines:  # a recorded number stays as recorded; a new one is what its line computes
             if line.result not in values:
                 values[line.result] = float(line.expr.value(values))
@@ -125,8 +130,3 @@ def step_details(run: Run, k: int) -> dict:
 
 def _any(v) -> bool:
     return bool(np.any(np.asarray(v) != 0)) if v is not None else False
-
-
-def _initial(opt, name, hp) -> np.ndarray:
-    state = opt.init(np.zeros(2), SimpleNamespace(**hp), ARRAY)
-    return np.broadcast_to(getattr(state, name), (2,)).astype(float)

@@ -9,12 +9,9 @@ of two numbers, and bit-identical to the same run inside a batch.
 
 from __future__ import annotations
 
-import collections
-import functools
 import itertools
 import math
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -275,7 +272,7 @@ def simulate(
 
     if record_state is None:
         record_state = B <= RECORD_STATE_MAX_RUNS
-    hp_ns = SimpleNamespace(**values)
+    hp_rec = opt.hp_type(**values)
     t = np.arange(1, steps + 1, dtype=float)[:, None]
     with np.errstate(all="ignore"):
         coefficients = _coefficients(opt, t, values, steps)
@@ -285,10 +282,10 @@ def simulate(
     theta0 = np.broadcast_to(start_arr.reshape(-1, 2), (B, 2)).T.copy()  # (2, B)
 
     if B == 1 and land.scalar_safe and minibatches is None:
-        rec = _run_scalar(land, opt, theta0[:, 0].tolist(), hp_ns, coefficients, lrs, noise_draws,
+        rec = _run_scalar(land, opt, theta0[:, 0].tolist(), hp_rec, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state)
     else:
-        rec = _run_arrays(land, opt, theta0, hp_ns, coefficients, lrs, noise_draws,
+        rec = _run_arrays(land, opt, theta0, hp_rec, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state, minibatches)
     path, loss, grad, grad_used, state = rec  # (T+1, 2, B), (T+1, B), ...
     diverged = _mark_divergence(path, loss, grad, grad_used, state)
@@ -362,7 +359,8 @@ def _noise(seeds, steps, B) -> np.ndarray:
 
 
 def _coefficients(opt: Optimizer, t: np.ndarray, values: dict, steps: int) -> dict:
-    """The optimizer's per-step coefficients, shape (steps, 1) or (steps, B).
+    """The optimizer's per-step coefficients, shape (steps, 1) or (steps, B), in the order of its
+    ``step_type``'s fields after t and lr.
 
     With per-run hyperparameters they are computed once per distinct combination and
     gathered: a 100 × 100 sweep has 100 distinct β1 values, not 10,000, and powers
@@ -377,8 +375,13 @@ def _coefficients(opt: Optimizer, t: np.ndarray, values: dict, steps: int) -> di
     if per_run:
         combos, inverse = np.unique(np.stack(list(per_run.values()), axis=1), axis=0, return_inverse=True)
         values = {**values, **{k: combos[:, i] for i, k in enumerate(per_run)}}
+    computed = opt.coefficients(t, opt.hp_type(**values))
+    names = opt.step_type._fields[2:]
+    if set(computed) != set(names):
+        raise TypeError(f"{opt.name}: coefficients() gives {sorted(computed)}, its step_type wants {sorted(names)}")
     out = {}
-    for k, v in opt.coefficients(t, SimpleNamespace(**values)).items():
+    for k in names:
+        v = computed[k]
         v = np.broadcast_to(v, (steps, np.shape(v)[-1] if np.ndim(v) == 2 else 1))
         if inverse is not None and v.shape[1] > 1:
             v = v[:, inverse.ravel()]
@@ -397,12 +400,6 @@ class _Reads:
         return self._values[name]
 
 
-@functools.cache
-def _step_type(coefficient_names: tuple[str, ...]) -> type:
-    """What ``update`` gets as ``step``: t, the scheduled lr and the optimizer's coefficients."""
-    return collections.namedtuple("Step", ("t", "lr", *coefficient_names))
-
-
 def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma, clip, T, record,
                 minibatches=None):
     B = theta.shape[1]
@@ -416,7 +413,7 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
     # Per-step numbers that are the same for every run become Python floats: NumPy's
     # scalar fast path is several times quicker than broadcasting a (1,) array.
     columns = {c: (v[:, 0].tolist() if v.shape[1] == 1 else v) for c, v in coefficients.items()}
-    Step = _step_type(tuple(columns))
+    Step = opt.step_type  # (t, lr, *coefficients), in the order of ``columns``
     lr_column = lrs[:, 0].tolist() if lrs.shape[1] == 1 else lrs
     noisy = nonzero(sigma)
     with np.errstate(all="ignore"):
@@ -453,7 +450,7 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
 def _run_scalar(land, opt: Optimizer, start, hp, coefficients, lrs, noise, sigma, clip, T, record):
     """One run on Python floats: the same declarations, each coordinate in turn."""
     update, evaluate = opt.update, land.evaluate
-    Step = _step_type(tuple(coefficients))
+    Step = opt.step_type  # (t, lr, *coefficients), in the order of ``coefficients``
     steps = list(map(Step, range(1, T + 1), lrs[:, 0].tolist(), *(v[:, 0].tolist() for v in coefficients.values())))
     nx, ny = (noise[:, 0, 0].tolist(), noise[:, 1, 0].tolist()) if noise is not None else (None, None)
     x, y = start

@@ -17,6 +17,8 @@ the last bit). Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,11 +51,10 @@ def sweepable(optimizer: str) -> list[str]:
 
 
 def default_axes(optimizer: str, x: str = "lr") -> tuple[str, str]:
-    """``x`` across (default lr), and down the optimizer's next telling hyperparameter that is not x
-    (β1, momentum, α, ρ ...)."""
+    """``x`` across (default lr), and down the optimizer's most telling hyperparameter that is not x:
+    the first of its declaration's ``sweep_y`` (β1, momentum, α, ρ ...), else its first other numeric one."""
     names = [n for n in sweepable(optimizer) if n != x]
-    preferred = ("beta1", "momentum", "alpha", "rho", "lr_decay", "beta2", "lr")
-    return x, next((n for n in preferred if n in names), names[0])
+    return x, next((n for n in get_optimizer(optimizer).sweep_y if n in names), names[0])
 
 
 def axis_range(optimizer: str, name: str) -> tuple[float, float]:
@@ -276,23 +277,8 @@ def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams
         radius = BASIN_RADIUS * math.hypot(x1 - x0, y1 - y0)
     r2 = radius * radius
 
-    def reduce(run, path):  # path: (T + 1, b, 2)
-        end = path[-1]
-        with np.errstate(invalid="ignore"):
-            d2 = path[..., 0] - end[:, 0]  # (T + 1, b): squared distance to the end, built in place
-            np.multiply(d2, d2, out=d2)
-            dy = path[..., 1] - end[:, 1]
-            np.multiply(dy, dy, out=dy)
-            np.add(d2, dy, out=d2)
-            away = ~(d2 <= r2)
-        # settle step = 1 + the last step away from the end point (0 if never away)
-        settle = np.max(away * np.arange(1, path.shape[0] + 1)[:, None], axis=0).astype(float)
-        diverged = np.array([d is not None for d in run.diverged_at])
-        settle[diverged] = np.nan
-        return {"settle_step": settle, "final_x": end[:, 0], "final_y": end[:, 1], "final_f": run.loss[-1],
-                "diverged": diverged}
-
-    out = _in_chunks(land, optimizer, starts.shape[0], steps, progress, reduce, start=starts,
+    out = _in_chunks(land, optimizer, starts.shape[0], steps, progress, functools.partial(_basin_ends, r2),
+                     start=starts,
                      **(hparams or {}), **common)
     final = np.stack([out["final_x"], out["final_y"]], axis=-1)
     reached, ends, ends_f = _classify(final, out["final_f"], out["diverged"], minima, radius)
@@ -372,7 +358,7 @@ def seed_bands(landscape, optimizer: str, *, n_seeds: int = 20, seed: int = 0, s
         raise ValueError(f"n_seeds = {n_seeds!r} is out of range; allowed: 2 to {MAX_SEEDS}")
     _check_budget(n_seeds, steps)
     seeds = np.arange(seed, seed + n_seeds, dtype=np.int64)
-    out = _in_chunks(land, optimizer, n_seeds, steps, progress, lambda run, path: {"loss": run.loss.T},
+    out = _in_chunks(land, optimizer, n_seeds, steps, progress, _losses,
                      start=start, seed=seeds, **(hparams or {}), **common)
     loss = out["loss"].T
     diverged = int(np.isnan(loss[-1]).sum())
@@ -390,15 +376,62 @@ def _check_budget(runs: int, steps: int) -> None:
 def _summarise(land: Landscape, optimizer: str, B: int, steps: int, progress, **kwargs) -> dict:
     """final_loss, best_loss, steps_to_tol and diverged_at of B runs (NaN for never/none)."""
 
-    def reduce(run, path):
-        loss = run.loss  # (T + 1, b)
-        best = np.fmin.reduce(loss, axis=0)  # ignores NaN rows, as Run.metrics
-        to_tol = first_within(loss, land.f_min, TOL)
-        diverged = np.array([np.nan if d is None else d for d in run.diverged_at], dtype=float)
-        return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged,
-                "start_loss": loss[0]}
+    return _in_chunks(land, optimizer, B, steps, progress, functools.partial(_summary, land.f_min), **kwargs)
 
-    return _in_chunks(land, optimizer, B, steps, progress, reduce, **kwargs)
+
+def _basin_ends(r2: float, run, path) -> dict:
+    """Where each run of a chunk ends, and from which step it stays within sqrt(r2) of there."""
+    end = path[-1]
+    with np.errstate(invalid="ignore"):
+        d2 = path[..., 0] - end[:, 0]  # (T + 1, b): squared distance to the end, built in place
+        np.multiply(d2, d2, out=d2)
+        dy = path[..., 1] - end[:, 1]
+        np.multiply(dy, dy, out=dy)
+        np.add(d2, dy, out=d2)
+        away = ~(d2 <= r2)
+    # settle step = 1 + the last step away from the end point (0 if never away)
+    settle = np.max(away * np.arange(1, path.shape[0] + 1)[:, None], axis=0).astype(float)
+    diverged = np.array([d is not None for d in run.diverged_at])
+    settle[diverged] = np.nan
+    return {"settle_step": settle, "final_x": end[:, 0], "final_y": end[:, 1], "final_f": run.loss[-1],
+            "diverged": diverged}
+
+
+def _summary(f_min, run, path) -> dict:
+    loss = run.loss  # (T + 1, b)
+    best = np.fmin.reduce(loss, axis=0)  # ignores NaN rows, as Run.metrics
+    to_tol = first_within(loss, f_min, TOL)
+    diverged = np.array([np.nan if d is None else d for d in run.diverged_at], dtype=float)
+    return {"final_loss": loss[-1], "best_loss": best, "steps_to_tol": to_tol, "diverged_at": diverged,
+            "start_loss": loss[0]}
+
+
+def _losses(run, path) -> dict:
+    return {"loss": run.loss.T}
+
+
+def _chunk(land, optimizer, start, steps, reduce, args) -> dict:
+    run = simulate(land, optimizer, start=start, steps=steps, record_state=False, **args)
+    return reduce(run, run.path)
+
+
+_EXECUTOR: concurrent.futures.Executor | None = None
+
+
+def run_in_a_worker_process(enabled: bool = True) -> None:
+    """Compute the chunks of every sweep, basin map and seed band of this process in one worker process
+    (the app turns this on). In the server itself, a long view holds Python's lock in the many small NumPy
+    calls of its loop, so another session's small change took 2.5 times as long beside it; in a worker
+    process, it does not. Off by default: a notebook computes in its own process."""
+    global _EXECUTOR
+    if enabled and _EXECUTOR is None:
+        import multiprocessing
+
+        # spawn: a fresh interpreter that holds none of the server's sockets, locks or threads
+        _EXECUTOR = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    elif not enabled and _EXECUTOR is not None:
+        _EXECUTOR.shutdown(cancel_futures=True)
+        _EXECUTOR = None
 
 
 def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs) -> dict:
@@ -407,6 +440,7 @@ def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs
     Per-run arguments (arrays with B entries) are sliced, the others shared; ``start``
     always goes in with shape (b, 2), so that even a chunk of one run is a batch.
     """
+    executor = _EXECUTOR
     start = np.asarray(land.start if start is None else start, dtype=float)
     start = np.broadcast_to(start.reshape(-1, 2), (B, 2))
     parts: list[dict] = []
@@ -415,10 +449,18 @@ def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         args = {k: v[lo:hi] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == B else v
                 for k, v in kwargs.items()}
-        run = simulate(land, optimizer, start=start[lo:hi], steps=steps, record_state=False, **args)
-        parts.append(reduce(run, run.path))
-        if progress is not None:
+        if executor is None:
+            parts.append(_chunk(land, optimizer, start[lo:hi], steps, reduce, args))
+        else:
+            parts.append(executor.submit(_chunk, land, optimizer, start[lo:hi], steps, reduce, args))
+        if progress is not None and executor is None:
             progress(hi / B)
+    if executor is not None:  # submitted at once, collected in order: progress as each chunk comes back
+        futures, parts = parts, []
+        for future, hi in zip(futures, bounds[1:], strict=True):
+            parts.append(future.result())
+            if progress is not None:
+                progress(hi / B)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

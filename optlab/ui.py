@@ -21,6 +21,7 @@ import streamlit as st
 from landscapes import get_landscape, landscape_names
 from optlab import config as C
 from optlab import plots, sweep_plots, sweeps
+from optlab.comparison import comparison_table
 from optlab.export import torch_script, trajectories_csv
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
@@ -435,25 +436,6 @@ def _apply_pending_start() -> None:
     pending = st.session_state.pop("pending_start", None)
     if pending is not None:
         st.session_state["w:x0"], st.session_state["w:y0"] = pending
-
-
-def comparison_table(runs: dict) -> pd.DataFrame:
-    """One row per optimizer: final and best loss, steps to tolerance, distance to the minimum, divergence."""
-
-    def num(v):
-        return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
-
-    rows = []
-    for name, run in runs.items():
-        m = run.metrics()
-        rows.append({
-            "optimizer": get_optimizer(name).title, "final loss": num(m["final_loss"]),
-            "best loss": num(m["best_loss"]),
-            "steps to tolerance": "never" if m["steps_to_tol"] is None else str(m["steps_to_tol"]),
-            "distance to minimum": num(m["distance_to_min"]),
-            "diverged at step": "—" if m["diverged_at"] is None else str(m["diverged_at"]),
-        })
-    return pd.DataFrame(rows).set_index("optimizer")
 
 
 def _table(cfg: C.RunConfig, runs: dict) -> None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 import optlab
 from optlab.optimizers.base import ARRAY
-from optlab.simulation import _step_type
 
 torch = pytest.importorskip("torch")
 LAND = optlab.get_landscape("rosenbrock")
@@ -64,9 +63,9 @@ def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e
     opt = optlab.get_optimizer(name)
     full = {**opt.defaults, **hp}
     path, states, grads, lrs = torch_run(name, full, steps)
-    ns = optlab.simulation.SimpleNamespace(**full)
+    ns = opt.hp(**full)
     coeffs = opt.coefficients(np.arange(1.0, steps + 1), ns)
-    Step = _step_type(tuple(coeffs))
+    Step = opt.step_type
     compared = 0
     for k in range(1, steps + 1):
         theta = path[k - 1]
@@ -76,7 +75,7 @@ def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e
         state = state._replace(**{b.name: states[k - 1][b.torch_name] for b in opt.buffers
                                    if b.torch_name in states[k - 1]})
         row = {c: np.asarray(v).reshape(steps, -1)[k - 1, 0] if np.ndim(v) else v for c, v in coeffs.items()}
-        step = Step(k, lrs[k - 1], *row.values())
+        step = Step(k, lrs[k - 1], *(row[c] for c in Step._fields[2:]))
         with np.errstate(all="ignore"):  # as simulate() does: a diverging step is not an error
             new, new_state = opt.update(grads[k - 1], state, theta, step, ns, ARRAY)
         # rounding in the step, magnified where the rule cancels (1 for every rule but centered RMSprop)
@@ -202,7 +201,7 @@ def test_nesterov_needs_momentum_and_no_dampening(hp):
 
 
 def test_radam_rectification_switch_is_exercised():
-    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 301.0), optlab.simulation.SimpleNamespace(
+    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 301.0), optlab.get_optimizer("radam").hp(
         beta1=0.9, beta2=0.99))
     assert not coeffs["rectified"][:5].any() and coeffs["rectified"][5:].all()
 

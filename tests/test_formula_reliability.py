@@ -168,8 +168,10 @@ def test_a_worker_dies_with_its_server_and_never_holds_the_servers_listening_soc
     """))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     port, forkserver = map(int, proc.stdout.readline().split())
-    time.sleep(0.3)  # the slow compile is under way in a worker
-    workers = [p for p in _children(forkserver)]
+    deadline = time.monotonic() + 10
+    while not _children(forkserver) and time.monotonic() < deadline:  # the slow compile starts in a worker
+        time.sleep(0.05)
+    workers = _children(forkserver)
     assert workers, "a worker is compiling"
     for pid in (forkserver, *workers):
         assert not _holds_listening_socket(pid, port)

@@ -131,7 +131,7 @@ def test_radam_takes_plain_momentum_steps_until_step_6():
     # step 6 is the first rectified one: it differs from the plain momentum step
     m6 = 0.9 * m + 0.1 * theta
     assert not np.allclose(run.path[6], theta - 0.01 * m6 / (1 - 0.9**6), rtol=1e-6)
-    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 9.0), optlab.simulation.SimpleNamespace(
+    coeffs = optlab.get_optimizer("radam").coefficients(np.arange(1.0, 9.0), optlab.get_optimizer("radam").hp(
         beta1=0.9, beta2=0.999))
     assert coeffs["rectified"].tolist() == [False] * 5 + [True] * 3
 
@@ -203,13 +203,20 @@ def test_declaration_is_complete(name):
     assert opt.name == name and opt.title and opt.summary and opt.reference and opt.rule.strip()
     assert opt.hparams[0].name == "lr" and opt.hparams[0].log
     assert (opt.torch is None) == (name == "lion")
+    assert (opt.torch is None) == (opt.written_out is not None)  # the export writes out what torch lacks
+    assert ("decoupled" in opt.param("weight_decay").help) == opt.decoupled_decay
     for p in opt.hparams:
         assert isinstance(p, Param) and p.symbol and p.help
         assert p.kind is bool or p.accepts(p.default), p
         if p.kind is not bool:
             assert p.ui_low is not None and p.ui_high is not None
-    state = opt.init(np.zeros((2, 1)), optlab.simulation.SimpleNamespace(**opt.defaults), optlab.optimizers.base.ARRAY)
+    hp = opt.hp()
+    assert hp._fields == tuple(opt.defaults) and tuple(hp) == tuple(opt.defaults.values())
+    state = opt.init(np.zeros((2, 1)), hp, optlab.optimizers.base.ARRAY)
     assert [b.name for b in opt.buffers] == list(state._fields)
+    # the step record: t, lr, then the coefficients, one field each, in the order coefficients() gives them
+    coefficients = opt.coefficients(np.arange(1.0, 4.0)[:, None], hp)
+    assert opt.step_type._fields == ("t", "lr", *coefficients)
 
 
 def test_torch_defaults():
@@ -222,3 +229,47 @@ def test_torch_defaults():
                             "centered": False}
     assert d["adagrad"]["eps"] == 1e-10 and d["adadelta"]["lr"] == 1.0 and d["adadelta"]["eps"] == 1e-6
     assert d["adamax"]["lr"] == 2e-3 and d["nadam"]["momentum_decay"] == 4e-3 and d["radam"]["lr"] == 1e-3
+
+
+# --- adding an optimizer: one declaration and one registry entry ---------------------------------
+def test_a_new_declaration_drives_simulate_the_inspector_sweeps_and_the_export(monkeypatch):
+    from typing import NamedTuple
+
+    from optlab import sweeps
+    from optlab.config import RunConfig
+    from optlab.export import torch_script
+    from optlab.inspector import step_details
+    from optlab.optimizers import OPTIMIZERS
+    from optlab.optimizers import worked as W
+    from optlab.optimizers.base import Buffer, Optimizer, WrittenOut, ema, l2, lr, momentum, weight_decay
+
+    class SignumState(NamedTuple):
+        m: float | np.ndarray
+
+    def update(g, state, params, step, hp, xp):
+        m = ema(state.m, l2(g, params, hp, xp), hp.momentum)
+        return params - step.lr * xp.sign(m), SignumState(m)
+
+    def worked(s):
+        return W.l2(s) + [W.Line("m_k", W.ema(s.prev.m, s.g, s.h.momentum), s.state.m),
+                          W.Line(r"\theta_k", s.theta_prev - s.lr * W.sign(s.state.m), s.theta)]
+
+    signum = Optimizer(
+        name="signum", title="Signum", hparams=(lr(1e-2), momentum(0.9), weight_decay()),
+        init=lambda params, hp, xp: SignumState(xp.zeros_like(params)), update=update,
+        buffers=(Buffer("m", "m_t", "momentum", "exp_avg"),),
+        rule=r"\theta_t = \theta_{t-1} - \eta\,\operatorname{sign}(m_t)",
+        summary="sign of the momentum", reference="Bernstein et al. 2018", worked=worked, sweep_y=("momentum",),
+        written_out=WrittenOut("Signum", "\nclass Signum(torch.optim.Optimizer):\n    pass  # written out here\n"),
+    )
+    monkeypatch.setitem(OPTIMIZERS, "signum", signum)
+    run = optlab.simulate("himmelblau", "signum", start=(-1.0, -1.5), steps=20, weight_decay=0.1)
+    batch = optlab.simulate("himmelblau", "signum", start=[(-1.0, -1.5), (0.5, 0.5)], steps=20,
+                            weight_decay=np.array([0.1, 0.0]))
+    assert np.array_equal(batch.run(0).path, run.path)
+    d = step_details(run, 5)
+    assert [line.result for _, line in d["lines"]] == ["g", "m", "theta"] * 2
+    assert d["values"][0]["theta"] == run.path[5, 0]
+    assert sweeps.default_axes("signum") == ("lr", "momentum")
+    script = torch_script(RunConfig(optimizers=("signum",)))
+    assert "class Signum(torch.optim.Optimizer)" in script and "Signum(params, " in script

@@ -214,7 +214,7 @@ def check_minibatch_noise(r):
     noise = np.linalg.norm(sgd.grad_used - sgd.grad[:-1], axis=1) / np.linalg.norm(sgd.grad[:-1], axis=1)
     assert np.median(noise) > 0.1  # "a noisy estimate of the full gradient"
     rows = step_details(sgd, 100)["table"].index
-    assert "∇f(θ_{k−1})" in rows and "g fed to the optimizer (noise, clipping)" in rows  # "the inspector shows both"
+    assert "∇f(θ_{k−1})" in rows and "g fed to the optimizer (minibatch gradient)" in rows  # "the inspector shows both"
     for run in r.values():
         gap = run.loss[100:] - fmin
         assert _distances(run)[100:].max() < 0.15  # "by step 100 ... from step 100 on they stay within 0.15 of it"

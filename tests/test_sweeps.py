@@ -248,3 +248,19 @@ def test_seed_band_export_is_one_row_per_seed_and_step():
     one = frame[frame.seed == 9].sort_values("step")
     np.testing.assert_array_equal(one.loss.to_numpy(), band.loss[:, 2])
     np.testing.assert_array_equal(one.loss_median.to_numpy(), band.quantiles()[1])
+
+
+def test_in_a_worker_process_every_view_is_the_same_to_the_last_bit():
+    # the app computes explore views in a worker process, off the server's lock: same numbers
+    here = (sweeps.sensitivity("himmelblau", "sgd", n=5, steps=80, y="momentum"),
+            sweeps.basins("himmelblau", "adam", n=6, steps=80, hparams={"lr": 0.05}),
+            sweeps.seed_bands("rosenbrock", "sgd", n_seeds=4, steps=60, noise=0.5, hparams={"lr": 1e-3}))
+    sweeps.run_in_a_worker_process()
+    try:
+        there = (sweeps.sensitivity("himmelblau", "sgd", n=5, steps=80, y="momentum"),
+                 sweeps.basins("himmelblau", "adam", n=6, steps=80, hparams={"lr": 0.05}),
+                 sweeps.seed_bands("rosenbrock", "sgd", n_seeds=4, steps=60, noise=0.5, hparams={"lr": 1e-3}))
+    finally:
+        sweeps.run_in_a_worker_process(False)
+    for a, b in zip(here, there, strict=True):
+        pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)

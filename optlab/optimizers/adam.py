@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from optlab.optimizers import worked as W
 from optlab.optimizers.base import (
+    BiasCorrectedStep,
     Buffer,
+    Num,
     Optimizer,
     beta,
     bias_corrections,
+    decoupled,
+    ema,
+    ema_sq,
     eps,
     flag,
     l2,
     lr,
-    nonzero,
-    pick,
     weight_decay,
 )
 from optlab.optimizers.worked import N
@@ -28,13 +30,15 @@ BETA1 = beta("beta1", 0.9, "decay of the first moment m (the momentum)")
 BETA2 = beta("beta2", 0.999, "decay of the second moment v (the running mean of g²)")
 M = Buffer("m", "m_t", "first moment: running mean of g", "exp_avg")
 V = Buffer("v", "v_t", "second moment: running mean of g²", "exp_avg_sq")
+SWEEP_Y = ("beta1", "beta2", "lr")  # a sweep's default y axis: β1, else β2
+M_HAT = N("m_hat")  # numbers of the worked lines' own
 
 
 # --- Adam, AdamW, AMSGrad ------------------------------------------------------
 class AdamState(NamedTuple):
-    m: object
-    v: object
-    v_max: object  # AMSGrad's running maximum of v
+    m: Num
+    v: Num
+    v_max: Num  # AMSGrad's running maximum of v
 
 
 def adam_init(params, hp, xp):
@@ -42,15 +46,10 @@ def adam_init(params, hp, xp):
     return AdamState(zeros, zeros, zeros)
 
 
-def _adam_update(g, state, params, step, hp, xp, decoupled: bool):
-    decay = nonzero(hp.weight_decay)  # per run, as torch's ``if weight_decay != 0``
-    if decay is not False:
-        if decoupled:
-            params = pick(decay, params * (1 - step.lr * hp.weight_decay), params, xp)  # AdamW: shrink θ
-        else:
-            g = pick(decay, g + hp.weight_decay * params, g, xp)  # Adam: L2, folded into the gradient
-    m = hp.beta1 * state.m + (1 - hp.beta1) * g
-    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+def _adam_step(g, state, params, step, hp, xp):
+    """Adam's update once weight decay is applied (to g, or to θ)."""
+    m = ema(state.m, g, hp.beta1)
+    v = ema_sq(state.v, g, hp.beta2)
     v_max = state.v_max
     if hp.amsgrad:
         v_max = xp.maximum(v_max, v)  # on the raw v, as torch does
@@ -61,8 +60,12 @@ def _adam_update(g, state, params, step, hp, xp, decoupled: bool):
     return params - (step.lr / step.bc1) * (m / den), AdamState(m, v, v_max)
 
 
-adam_update = functools.partial(_adam_update, decoupled=False)
-adamw_update = functools.partial(_adam_update, decoupled=True)
+def adam_update(g, state, params, step, hp, xp):
+    return _adam_step(l2(g, params, hp, xp), state, params, step, hp, xp)  # L2, folded into the gradient
+
+
+def adamw_update(g, state, params, step, hp, xp):
+    return _adam_step(g, state, decoupled(params, step.lr, hp, xp), step, hp, xp)  # AdamW: shrink θ first
 
 
 ADAM_RULE = r"""
@@ -83,24 +86,29 @@ v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
 ADAM_BUFFERS = (M, V, Buffer("v_max", r"v^{\max}_t", "running maximum of v (AMSGrad only)", "max_exp_avg_sq"))
 
 
-def _adam_worked(s, decoupled: bool):
-    lines, start = W.decoupled(s) if decoupled else (W.l2(s), "theta_prev")
+def _adam_worked(s: W.Numbers, lines: list[W.Line], start: N) -> list[W.Line]:
+    """Adam's lines once weight decay is applied (``lines``), from θ = ``start``."""
+    new, c = s.state, s.c
     lines += W.moments(s)
-    lines.append(W.Line(r"\hat m_k", N("m") / N("bc1"), "m_hat", label="m̂ = m / (1 − β1^k)"))
-    if s.amsgrad:
-        lines.append(W.Line(r"v^{\max}_k", W.maximum(N("prev_v_max"), N("v")), "v_max"))
-        lines.append(W.Line(r"\hat v^{\max}_k", N("v_max") / N("bc2"), "v_max_hat",
+    lines.append(W.Line(r"\hat m_k", new.m / c.bc1, M_HAT, label="m̂ = m / (1 − β1^k)"))
+    if s.hp.amsgrad:
+        lines.append(W.Line(r"v^{\max}_k", W.maximum(s.prev.v_max, new.v), new.v_max))
+        v_hat = N("v_max_hat")
+        lines.append(W.Line(r"\hat v^{\max}_k", new.v_max / c.bc2, v_hat,
                             label="v̂_max = v_max / (1 − β2^k) (AMSGrad: in place of v̂)"))
-        v_hat = "v_max_hat"
     else:
-        lines.append(W.Line(r"\hat v_k", N("v") / N("bc2"), "v_hat", label="v̂ = v / (1 − β2^k)"))
-        v_hat = "v_hat"
-    lines.append(W.Line(r"\theta_k", N(start) - N("lr") * (N("m_hat") / (W.sqrt(N(v_hat)) + N("eps"))), "theta"))
+        v_hat = N("v_hat")
+        lines.append(W.Line(r"\hat v_k", new.v / c.bc2, v_hat, label="v̂ = v / (1 − β2^k)"))
+    lines.append(W.Line(r"\theta_k", start - s.lr * (M_HAT / (W.sqrt(v_hat) + s.h.eps)), s.theta))
     return lines
 
 
-adam_worked = functools.partial(_adam_worked, decoupled=False)
-adamw_worked = functools.partial(_adam_worked, decoupled=True)
+def adam_worked(s: W.Numbers) -> list[W.Line]:
+    return _adam_worked(s, W.l2(s), s.theta_prev)
+
+
+def adamw_worked(s: W.Numbers) -> list[W.Line]:
+    return _adam_worked(s, *W.decoupled(s))
 
 
 def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> Optimizer:
@@ -111,9 +119,9 @@ def _adam(name, title, update, wd, amsgrad, rule, summary, reference, torch) -> 
             flag("amsgrad", amsgrad, r"\text{amsgrad}",
                  "use the running maximum of v, so the step size never grows"),
         ),
-        init=adam_init, update=update, coefficients=bias_corrections, buffers=ADAM_BUFFERS,
-        worked=adamw_worked if update is adamw_update else adam_worked,
-        decoupled_decay=update is adamw_update,
+        init=adam_init, update=update, coefficients=bias_corrections, step_type=BiasCorrectedStep,
+        buffers=ADAM_BUFFERS, worked=adamw_worked if update is adamw_update else adam_worked,
+        decoupled_decay=update is adamw_update, sweep_y=SWEEP_Y,
         rule=rule, summary=summary, reference=reference, torch=torch,
         notes="The ε is added after the square root and the bias correction, as in torch "
         "(optax's scale_by_rms puts it inside).",
@@ -140,8 +148,8 @@ AMSGRAD = _adam(
 
 # --- Adamax ----------------------------------------------------------------------
 class AdamaxState(NamedTuple):
-    m: object
-    u: object  # exponentially weighted infinity norm
+    m: Num
+    u: Num  # exponentially weighted infinity norm
 
 
 def adamax_init(params, hp, xp):
@@ -151,23 +159,25 @@ def adamax_init(params, hp, xp):
 
 def adamax_update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
-    m = hp.beta1 * state.m + (1 - hp.beta1) * g
+    m = ema(state.m, g, hp.beta1)
     u = xp.maximum(hp.beta2 * state.u, xp.abs(g) + hp.eps)
     return params - (step.lr / step.bc1) * (m / u), AdamaxState(m, u)
 
 
-def adamax_worked(s):
+def adamax_worked(s: W.Numbers) -> list[W.Line]:
+    h, new = s.h, s.state
     return W.l2(s) + [
-        W.Line("m_k", N("beta1") * N("prev_m") + (1 - N("beta1")) * N("g"), "m"),
-        W.Line("u_k", W.maximum(N("beta2") * N("prev_u"), W.absolute(N("g")) + N("eps")), "u"),
-        W.Line(r"\theta_k", N("theta_prev") - N("lr") / N("bc1") * (N("m") / N("u")), "theta"),
+        W.Line("m_k", W.ema(s.prev.m, s.g, h.beta1), new.m),
+        W.Line("u_k", W.maximum(h.beta2 * s.prev.u, W.absolute(s.g) + h.eps), new.u),
+        W.Line(r"\theta_k", s.theta_prev - s.lr / s.c.bc1 * (new.m / new.u), s.theta),
     ]
 
 
 ADAMAX = Optimizer(
     name="adamax", title="Adamax",
     hparams=(lr(2e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
-    init=adamax_init, update=adamax_update, coefficients=bias_corrections, worked=adamax_worked,
+    init=adamax_init, update=adamax_update, coefficients=bias_corrections, step_type=BiasCorrectedStep,
+    worked=adamax_worked, sweep_y=SWEEP_Y,
     buffers=(M, Buffer("u", "u_t", "exponentially weighted infinity norm of g", "exp_inf")),
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
@@ -182,8 +192,18 @@ u_t = \max(\beta_2\, u_{t-1},\ |g_t| + \epsilon) \\
 
 # --- NAdam -------------------------------------------------------------------------
 class NAdamState(NamedTuple):
-    m: object
-    v: object
+    m: Num
+    v: Num
+
+
+class NAdamStep(NamedTuple):
+    t: int
+    lr: Num
+    bc2: Num  # 1 − β2^t
+    mu: Num  # μ_t, the momentum schedule
+    mu_next: Num  # μ_{t+1}
+    mu_product: Num  # Π_t = μ_1 ⋯ μ_t
+    mu_product_next: Num  # Π_t·μ_{t+1}
 
 
 def nadam_init(params, hp, xp):
@@ -204,20 +224,21 @@ def nadam_coefficients(t, hp):
 
 def nadam_update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
-    m = hp.beta1 * state.m + (1 - hp.beta1) * g
-    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+    m = ema(state.m, g, hp.beta1)
+    v = ema_sq(state.v, g, hp.beta2)
     den = xp.sqrt(v / step.bc2) + hp.eps
     params = params - (step.lr * (1 - step.mu) / (1 - step.mu_product)) * (g / den)
     params = params - (step.lr * step.mu_next / (1 - step.mu_product_next)) * (m / den)
     return params, NAdamState(m, v)
 
 
-def nadam_worked(s):
-    g_step = N("lr") * (1 - N("mu")) / (1 - N("mu_product")) * (N("g") / N("den"))
-    m_step = N("lr") * N("mu_next") / (1 - N("mu_product_next")) * (N("m") / N("den"))
+def nadam_worked(s: W.Numbers) -> list[W.Line]:
+    c, den = s.c, N("den")
+    g_step = s.lr * (1 - c.mu) / (1 - c.mu_product) * (s.g / den)
+    m_step = s.lr * c.mu_next / (1 - c.mu_product_next) * (s.state.m / den)
     return W.l2(s) + W.moments(s) + [
-        W.Line(r"\delta_k", W.sqrt(N("v") / N("bc2")) + N("eps"), "den", label="δ = √(v / (1 − β2^k)) + ε"),
-        W.Line(r"\theta_k", N("theta_prev") - g_step - m_step, "theta"),
+        W.Line(r"\delta_k", W.sqrt(s.state.v / c.bc2) + s.h.eps, den, label="δ = √(v / (1 − β2^k)) + ε"),
+        W.Line(r"\theta_k", s.theta_prev - g_step - m_step, s.theta),
     ]
 
 
@@ -228,7 +249,8 @@ NADAM = Optimizer(
         Param("momentum_decay", 4e-3, low=0.0, ui_low=0.0, ui_high=0.1, symbol=r"\psi",
               help="how fast the momentum schedule μ_t warms up to β1"),
     ),
-    init=nadam_init, update=nadam_update, coefficients=nadam_coefficients, buffers=(M, V), worked=nadam_worked,
+    init=nadam_init, update=nadam_update, coefficients=nadam_coefficients, step_type=NAdamStep, buffers=(M, V),
+    worked=nadam_worked, sweep_y=SWEEP_Y,
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
 \mu_t = \beta_1\,(1 - \tfrac12\, 0.96^{t\psi}), \quad \Pi_t = \textstyle\prod_{i\le t} \mu_i \\
@@ -243,6 +265,16 @@ m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\bet
 
 
 # --- RAdam -------------------------------------------------------------------------
+class RAdamStep(NamedTuple):
+    t: int
+    lr: Num
+    bc1: Num  # 1 − β1^t
+    sqrt_bc2: Num  # √(1 − β2^t)
+    rho_t: Num  # ρ_t, the length of the approximated simple moving average
+    rectified: bool | np.ndarray  # ρ_t > 5: the variance is tractable, the step is rectified
+    r: Num  # the rectification term r_t (1 where not rectified)
+
+
 def radam_coefficients(t, hp):
     bc1 = 1.0 - np.power(hp.beta1, t)
     beta2_t = np.power(hp.beta2, t)
@@ -260,8 +292,8 @@ def radam_coefficients(t, hp):
 
 def radam_update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
-    m = hp.beta1 * state.m + (1 - hp.beta1) * g
-    v = hp.beta2 * state.v + (1 - hp.beta2) * (g * g)
+    m = ema(state.m, g, hp.beta1)
+    v = ema_sq(state.v, g, hp.beta2)
     m_hat = m / step.bc1
     adaptive = step.sqrt_bc2 / (xp.sqrt(v) + hp.eps)
     rectified_step = m_hat * step.lr * adaptive * step.r
@@ -269,23 +301,25 @@ def radam_update(g, state, params, step, hp, xp):
     return params - xp.where(step.rectified, rectified_step, plain_step), NAdamState(m, v)
 
 
-def radam_worked(s):
+def radam_worked(s: W.Numbers) -> list[W.Line]:
+    c = s.c
     lines = W.l2(s) + W.moments(s)
-    lines.append(W.Line(r"\hat m_k", N("m") / N("bc1"), "m_hat", label="m̂ = m / (1 − β1^k)"))
-    if s.rectified:
-        adaptive = N("sqrt_bc2") / (W.sqrt(N("v")) + N("eps"))
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("m_hat") * N("r") * adaptive, "theta",
-                            when=W.Cond(r"\rho_k", "rho_t", "> 5")))
+    lines.append(W.Line(r"\hat m_k", s.state.m / c.bc1, M_HAT, label="m̂ = m / (1 − β1^k)"))
+    if s.step.rectified:
+        adaptive = c.sqrt_bc2 / (W.sqrt(s.state.v) + s.h.eps)
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * M_HAT * c.r * adaptive, s.theta,
+                            when=W.Cond(r"\rho_k", c.rho_t, "> 5")))
     else:
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("m_hat"), "theta",
-                            when=W.Cond(r"\rho_k", "rho_t", r"\le 5")))
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * M_HAT, s.theta,
+                            when=W.Cond(r"\rho_k", c.rho_t, r"\le 5")))
     return lines
 
 
 RADAM = Optimizer(
     name="radam", title="RAdam",
     hparams=(lr(1e-3), BETA1, BETA2, eps(1e-8), weight_decay()),
-    init=nadam_init, update=radam_update, coefficients=radam_coefficients, buffers=(M, V), worked=radam_worked,
+    init=nadam_init, update=radam_update, coefficients=radam_coefficients, step_type=RAdamStep, buffers=(M, V),
+    worked=radam_worked, sweep_y=SWEEP_Y,
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
 m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\

@@ -5,14 +5,33 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Optimizer, eps, flag, l2, lr, momentum, nonzero, pick, weight_decay
+from optlab.optimizers.base import (
+    Buffer,
+    Num,
+    Optimizer,
+    ema_sq,
+    eps,
+    flag,
+    l2,
+    lr,
+    momentum,
+    nonzero,
+    pick,
+    weight_decay,
+)
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
 
 # --- Adagrad -----------------------------------------------------------------
 class AdagradState(NamedTuple):
-    s: object  # sum of squared gradients
+    s: Num  # sum of squared gradients
+
+
+class AdagradStep(NamedTuple):
+    t: int
+    lr: Num
+    decay: Num  # 1 + (t − 1)·γ: step t uses η / decay
 
 
 def adagrad_init(params, hp, xp):
@@ -30,10 +49,11 @@ def adagrad_update(g, state, params, step, hp, xp):
     return params - clr * (g / (xp.sqrt(s) + hp.eps)), AdagradState(s)
 
 
-def adagrad_worked(s):
+def adagrad_worked(s: W.Numbers) -> list[W.Line]:
+    acc = s.state.s
     return W.l2(s) + [
-        W.Line("s_k", N("prev_s") + W.square(N("g")), "s"),
-        W.Line(r"\theta_k", N("theta_prev") - N("lr") / N("decay") * (N("g") / (W.sqrt(N("s")) + N("eps"))), "theta"),
+        W.Line("s_k", s.prev.s + W.square(s.g), acc),
+        W.Line(r"\theta_k", s.theta_prev - s.lr / s.c.decay * (s.g / (W.sqrt(acc) + s.h.eps)), s.theta),
     ]
 
 
@@ -48,7 +68,8 @@ ADAGRAD = Optimizer(
               help="starting value of the squared-gradient sum"),
         eps(1e-10),
     ),
-    init=adagrad_init, update=adagrad_update, coefficients=adagrad_coefficients, worked=adagrad_worked,
+    init=adagrad_init, update=adagrad_update, coefficients=adagrad_coefficients, step_type=AdagradStep,
+    worked=adagrad_worked, sweep_y=("lr_decay", "lr"),
     buffers=(Buffer("s", "s_t", "sum of squared gradients", "sum"),),
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
@@ -63,9 +84,9 @@ s_t = s_{t-1} + g_t^2 \\
 
 # --- RMSprop -----------------------------------------------------------------
 class RMSpropState(NamedTuple):
-    v: object  # running mean of g²
-    gbar: object  # running mean of g (centered only)
-    b: object  # momentum buffer
+    v: Num  # running mean of g²
+    gbar: Num  # running mean of g (centered only)
+    b: Num  # momentum buffer
 
 
 def rmsprop_init(params, hp, xp):
@@ -98,19 +119,21 @@ def rmsprop_update(g, state, params, step, hp, xp):
     return params, RMSpropState(v, gbar, b)
 
 
-def rmsprop_worked(s):
-    lines = W.l2(s) + [W.Line("v_k", N("alpha") * N("prev_v") + (1 - N("alpha")) * W.square(N("g")), "v")]
-    if s.centered:
-        lines.append(W.Line(r"\bar g_k", N("alpha") * N("prev_gbar") + (1 - N("alpha")) * N("g"), "gbar"))
-        lines.append(W.Line(r"\delta_k", W.sqrt(N("v") - W.square(N("gbar"))) + N("eps"), "den",
+def rmsprop_worked(s: W.Numbers) -> list[W.Line]:
+    h, prev, new, den = s.h, s.prev, s.state, N("den")
+    # v: drawn as the moving average it is (torch computes it as α·v + ((1 − α)·g)·g, to the same rounding)
+    lines = W.l2(s) + [W.Line("v_k", W.ema_sq(prev.v, s.g, h.alpha), new.v)]
+    if s.hp.centered:
+        lines.append(W.Line(r"\bar g_k", W.ema(prev.gbar, s.g, h.alpha), new.gbar))
+        lines.append(W.Line(r"\delta_k", W.sqrt(new.v - W.square(new.gbar)) + h.eps, den,
                             label="δ = √(v − ḡ²) + ε (centered)"))
     else:
-        lines.append(W.Line(r"\delta_k", W.sqrt(N("v")) + N("eps"), "den", label="δ = √v + ε"))
-    if s.momentum != 0:
-        lines.append(W.Line("b_k", N("momentum") * N("prev_b") + N("g") / N("den"), "b"))
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("b"), "theta"))
+        lines.append(W.Line(r"\delta_k", W.sqrt(new.v) + h.eps, den, label="δ = √v + ε"))
+    if s.hp.momentum != 0:
+        lines.append(W.Line("b_k", h.momentum * prev.b + s.g / den, new.b))
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * new.b, s.theta))
     else:
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * (N("g") / N("den")), "theta"))
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * (s.g / den), s.theta))
     return lines
 
 
@@ -126,7 +149,7 @@ RMSPROP = Optimizer(
         flag("centered", False, r"\text{centered}",
              "divide by an estimate of the gradient's variance (v − ḡ²) instead of its raw second moment"),
     ),
-    init=rmsprop_init, update=rmsprop_update, worked=rmsprop_worked,
+    init=rmsprop_init, update=rmsprop_update, worked=rmsprop_worked, sweep_y=("momentum", "alpha", "lr"),
     buffers=(
         Buffer("v", "v_t", "running mean of g²", "square_avg"),
         Buffer("gbar", r"\bar g_t", "running mean of g (centered only)", "grad_avg"),
@@ -148,8 +171,8 @@ b_t = \mu\, b_{t-1} + g_t / \delta_t \\
 
 # --- Adadelta ----------------------------------------------------------------
 class AdadeltaState(NamedTuple):
-    v: object  # running mean of g²
-    u: object  # running mean of Δ²
+    v: Num  # running mean of g²
+    u: Num  # running mean of Δ²
 
 
 def adadelta_init(params, hp, xp):
@@ -159,20 +182,20 @@ def adadelta_init(params, hp, xp):
 
 def adadelta_update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
-    r = hp.rho
-    v = r * state.v + (1 - r) * (g * g)
+    v = ema_sq(state.v, g, hp.rho)
     delta = xp.sqrt(state.u + hp.eps) / xp.sqrt(v + hp.eps) * g
-    u = r * state.u + (1 - r) * (delta * delta)
+    u = ema_sq(state.u, delta, hp.rho)
     return params - step.lr * delta, AdadeltaState(v, u)
 
 
-def adadelta_worked(s):
+def adadelta_worked(s: W.Numbers) -> list[W.Line]:
+    h, prev, new, delta = s.h, s.prev, s.state, N("delta")
     return W.l2(s) + [
-        W.Line("v_k", N("rho") * N("prev_v") + (1 - N("rho")) * W.square(N("g")), "v"),
-        W.Line(r"\Delta_k", W.sqrt(N("prev_u") + N("eps")) / W.sqrt(N("v") + N("eps")) * N("g"), "delta",
+        W.Line("v_k", W.ema_sq(prev.v, s.g, h.rho), new.v),
+        W.Line(r"\Delta_k", W.sqrt(prev.u + h.eps) / W.sqrt(new.v + h.eps) * s.g, delta,
                label="Δ (the update before η)"),
-        W.Line("u_k", N("rho") * N("prev_u") + (1 - N("rho")) * W.square(N("delta")), "u"),
-        W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("delta"), "theta"),
+        W.Line("u_k", W.ema_sq(prev.u, delta, h.rho), new.u),
+        W.Line(r"\theta_k", s.theta_prev - s.lr * delta, s.theta),
     ]
 
 
@@ -185,7 +208,7 @@ ADADELTA = Optimizer(
         eps(1e-6),
         weight_decay(),
     ),
-    init=adadelta_init, update=adadelta_update, worked=adadelta_worked,
+    init=adadelta_init, update=adadelta_update, worked=adadelta_worked, sweep_y=("rho", "lr"),
     buffers=(
         Buffer("v", "v_t", "running mean of g²", "square_avg"),
         Buffer("u", "u_t", "running mean of squared updates Δ²", "acc_delta"),

@@ -7,9 +7,19 @@ An optimizer is a pair of pure, element-wise functions
 
 plus ``coefficients(t, hp)``: everything that depends on the step number only
 (bias corrections, NAdam's momentum schedule, RAdam's rectification), computed
-with NumPy for all steps at once before the loop. ``step`` carries that row:
-``step.t`` (1-based), ``step.lr`` (the scheduled learning rate) and the
-coefficients.
+with NumPy for all steps at once before the loop. The records are typed and
+declared once, at module level:
+
+- ``hp``: the optimizer's :attr:`Optimizer.hp_type`, a NamedTuple with one field per
+  ``Param`` (made from the declaration once, when it is created);
+- ``state``: a NamedTuple of the optimizer's own, one field per :class:`Buffer`;
+- ``step``: its :attr:`Optimizer.step_type`, a NamedTuple ``(t, lr, *coefficients)``:
+  ``t`` (1-based), ``lr`` (the scheduled learning rate), then one field per entry of
+  ``coefficients`` (:class:`Step` when there are none, :class:`BiasCorrectedStep` for
+  :func:`bias_corrections`).
+
+The shared pieces below (:func:`l2`, :func:`decoupled`, :func:`ema`, :func:`ema_sq`) are
+what several updates have in common; ``worked.py`` has the matching worked lines.
 
 Every update uses only arithmetic and the functions of ``xp``, so the same
 declaration runs on NumPy arrays of shape (2, B) (a batch, coordinate-major) and
@@ -61,6 +71,26 @@ SCALAR = SimpleNamespace(
 )
 
 
+Num = float | np.ndarray  # one coordinate of one run (a float), or a batch (shape (2, B) or (B,))
+
+
+class Step(NamedTuple):
+    """What ``update`` gets as ``step`` when the optimizer has no coefficients."""
+
+    t: int  # 1-based
+    lr: Num  # the scheduled learning rate: a float, or shape (B,) when it differs between runs
+
+
+class BiasCorrectedStep(NamedTuple):
+    """``step`` for :func:`bias_corrections` (Adam, AdamW, AMSGrad, Adamax)."""
+
+    t: int
+    lr: Num
+    bc1: Num  # 1 − β1^t
+    bc2: Num  # 1 − β2^t
+    sqrt_bc2: Num  # √(1 − β2^t)
+
+
 def nonzero(value):
     """For which runs a hyperparameter is non-zero: a bool when that is the same for every run, else a
     bool array of shape (B,) to pass to :func:`pick`.
@@ -83,10 +113,28 @@ def pick(on, when_on, when_off, xp):
     return when_on if on else when_off
 
 
+# --- shared pieces of the updates -----------------------------------------------------------
 def l2(g, params, hp, xp):
     """L2 weight decay as torch applies it, ``if weight_decay != 0: g = g + λ·θ``, run by run."""
     decay = nonzero(hp.weight_decay)
     return g if decay is False else pick(decay, g + hp.weight_decay * params, g, xp)
+
+
+def decoupled(params, lr, hp, xp):
+    """Decoupled weight decay as torch.optim.AdamW applies it before the step,
+    ``if weight_decay != 0: θ = θ·(1 − η·λ)``, run by run."""
+    decay = nonzero(hp.weight_decay)
+    return params if decay is False else pick(decay, params * (1 - lr * hp.weight_decay), params, xp)
+
+
+def ema(m, g, beta):
+    """An exponential moving average's step, torch's order: β·m + (1 − β)·g."""
+    return beta * m + (1 - beta) * g
+
+
+def ema_sq(v, g, beta):
+    """The moving average of g²: β·v + (1 − β)·(g·g)."""
+    return beta * v + (1 - beta) * (g * g)
 
 
 class Buffer(NamedTuple):
@@ -96,6 +144,17 @@ class Buffer(NamedTuple):
     symbol: str  # LaTeX
     help: str
     torch_name: str = ""  # the key in torch.optim's state dict
+
+
+class WrittenOut(NamedTuple):
+    """An optimizer not in torch.optim, as the exported script defines it."""
+
+    name: str  # the class the script instantiates
+    source: str  # its source: a torch.optim.Optimizer subclass, the same rule as the declaration
+
+
+def _no_coefficients(t, hp) -> dict:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -109,16 +168,35 @@ class Optimizer:
     rule: str  # the update in LaTeX, one line per equation
     summary: str  # one line: what it does
     reference: str  # paper and implementation it follows
-    coefficients: Callable = field(default=lambda t, hp: {})
-    # worked(s) -> list of optlab.optimizers.worked.Line: the update's equations as expressions over
-    # named numbers, for the branch this step takes (s: hyperparameters, t and the step's coefficients).
-    # The step inspector draws them with one coordinate's numbers and evaluates them. See worked.py.
+    coefficients: Callable = _no_coefficients  # (t, hp) -> {name: array over steps}, step_type's fields
+    step_type: type = Step  # the record update() gets as ``step``: (t, lr, *coefficients)
+    # worked(s: worked.Numbers) -> list of worked.Line: the update's equations as expressions over
+    # named numbers, for the branch this step takes. The step inspector draws them with one
+    # coordinate's numbers and evaluates them. See worked.py.
     worked: Callable | None = None
     decoupled_decay: bool = False  # weight decay applied to θ (AdamW, Lion), not added to g
     # check(hp) -> message or None: rules between hyperparameters that torch.optim enforces too
     check: Callable | None = None
-    torch: str | None = None  # e.g. "torch.optim.Adam" (None: not in torch.optim)
+    torch: str | None = None  # e.g. "torch.optim.Adam" (None: not in torch.optim, see written_out)
+    written_out: WrittenOut | None = None  # not in torch.optim: the class the exported script carries
+    # A sensitivity sweep's default y axis: the first of these that is not the x axis (else the first
+    # numeric hyperparameter that is not x), the optimizer's most telling after lr.
+    sweep_y: tuple[str, ...] = ()
     notes: str = ""
+    hp_type: type = field(init=False, repr=False, compare=False)  # the record update() gets as ``hp``
+
+    def __post_init__(self):
+        fields = [(p.name, bool if p.kind is bool else Num) for p in self.hparams]
+        record = NamedTuple("".join(w.capitalize() for w in self.name.split("_")) + "Hparams", fields)
+        record.__doc__ = f"{self.title}'s hyperparameters: a number, or shape (B,) per run."
+        object.__setattr__(self, "hp_type", record)
+        unknown = [n for n in self.sweep_y if n not in self.defaults]
+        if unknown:
+            raise ValueError(f"{self.name}: sweep_y names {unknown}, not hyperparameters")
+
+    def hp(self, **values):
+        """The ``hp`` record of these values, defaults for the rest."""
+        return self.hp_type(**{**self.defaults, **values})
 
     @property
     def defaults(self) -> dict:

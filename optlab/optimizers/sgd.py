@@ -7,13 +7,12 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Optimizer, flag, l2, lr, momentum, nonzero, pick, weight_decay
-from optlab.optimizers.worked import N
+from optlab.optimizers.base import Buffer, Num, Optimizer, flag, l2, lr, momentum, nonzero, pick, weight_decay
 from optlab.params import Param
 
 
 class SGDState(NamedTuple):
-    b: object  # momentum buffer
+    b: Num  # momentum buffer
 
 
 def init(params, hp, xp):
@@ -48,17 +47,18 @@ NOTES = (
 )
 
 
-def worked(s):
+def worked(s: W.Numbers) -> list[W.Line]:
+    h, b = s.h, s.state.b
     lines = W.l2(s)
-    if s.momentum != 0:
-        if s.t == 1:
-            lines.append(W.Line("b_1", N("g"), "b"))  # the first step copies g
+    if s.hp.momentum != 0:
+        if s.step.t == 1:
+            lines.append(W.Line("b_1", s.g, b))  # the first step copies g
         else:
-            lines.append(W.Line("b_k", N("momentum") * N("prev_b") + (1 - N("dampening")) * N("g"), "b"))
-        d = N("g") + N("momentum") * N("b") if s.nesterov else N("b")
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * d, "theta"))
+            lines.append(W.Line("b_k", h.momentum * s.prev.b + (1 - h.dampening) * s.g, b))
+        d = s.g + h.momentum * b if s.hp.nesterov else b
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * d, s.theta))
     else:
-        lines.append(W.Line(r"\theta_k", N("theta_prev") - N("lr") * N("g"), "theta"))
+        lines.append(W.Line(r"\theta_k", s.theta_prev - s.lr * s.g, s.theta))
     return lines
 
 
@@ -87,7 +87,7 @@ def _sgd(name: str, title: str, mu: float, nesterov: bool, summary: str) -> Opti
         buffers=(Buffer("b", "b_t", "momentum buffer", "momentum_buffer"),),
         rule=RULE, summary=summary,
         reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013; torch.optim.SGD",
-        torch="torch.optim.SGD", notes=NOTES, worked=worked, check=check,
+        torch="torch.optim.SGD", notes=NOTES, worked=worked, check=check, sweep_y=("momentum", "lr"),
     )
 
 

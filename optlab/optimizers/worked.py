@@ -1,13 +1,20 @@
 """The step inspector's worked lines as data: each an expression over named numbers, and what it computes.
 
-An optimizer's ``worked(s)`` returns a list of :class:`Line`. ``s`` holds the run's
-hyperparameters, the step ``t`` and the step's coefficients (``s.rectified`` ...), so the
-declaration can pick the lines of the branch this step takes. A line names the number it
-computes (``result``): a state buffer or ``theta``, which the run recorded, or a new one
-(``m_hat``, ``theta_decayed`` ...) that later lines use. The names are those of
-:func:`optlab.inspector.worked_lines`: ``theta_prev``, ``grad`` (what the optimizer was
-fed), ``g`` (after L2 weight decay), ``lr``, ``theta``, the hyperparameters, the
-coefficients, each buffer and ``prev_<buffer>``.
+An optimizer's ``worked(s)`` returns a list of :class:`Line`. ``s`` is a :class:`Numbers`
+record: the branch this step takes as plain numbers (``s.hp``: the run's hyperparameters,
+``s.step``: the optimizer's step record, t, lr and the coefficients), and the named numbers
+(:class:`N`) a line may use, each a field:
+
+- ``s.theta_prev``, ``s.theta``: θ before and after the step; ``s.lr``: the step's learning rate;
+- ``s.grad``: the gradient the optimizer was fed; ``s.g``: the gradient its rule uses (a line
+  computing ``s.g`` adds L2 weight decay, see :func:`l2`; without one it is ``s.grad``);
+- ``s.h``: the hyperparameters (``s.h.beta1``), ``s.c``: the step record (``s.c.bc1``);
+- ``s.prev``, ``s.state``: the state buffers before and after the step (``s.prev.m``, ``s.state.m``).
+
+A line names the number it computes (``result``): one of those the run recorded (``s.theta``,
+a buffer of ``s.state``), or a new one, ``N("m_hat")``, with a ``label`` for the inspector's
+table, that later lines use. :func:`numbers` makes the record, :func:`values` the matching
+numbers of one coordinate, by the same names: no declaration spells a name the inspector reads.
 
 The same expression is drawn with the numbers substituted (:meth:`Expr.latex`) and
 evaluated (:meth:`Expr.value`), so what the inspector shows is what it computes.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -173,8 +181,12 @@ class Cond:
     """The condition that selects a branch, shown before its line: ``symbol = value relation``."""
 
     symbol: str  # LaTeX, e.g. \rho_k
-    name: str  # the number compared
+    name: str  # the number compared (an N may be given)
     relation: str  # LaTeX, e.g. "> 5"
+
+    def __post_init__(self):
+        if isinstance(self.name, N):
+            object.__setattr__(self, "name", self.name.name)
 
     def latex(self, fmt) -> str:
         return rf"{self.symbol} = {fmt(self.name)} {self.relation}:\ "
@@ -186,34 +198,88 @@ class Line:
 
     symbol: str  # LaTeX of the left-hand side
     expr: Expr
-    result: str  # the name of the number the line computes
+    result: str  # the name of the number the line computes (an N may be given: its name is kept)
     label: str = ""  # a new number's row in the inspector's table ("" for a recorded one)
     when: Cond | None = None
+
+    def __post_init__(self):
+        if isinstance(self.result, N):
+            object.__setattr__(self, "result", self.result.name)
 
     def latex(self, fmt: Callable[[str], str]) -> str:
         head = self.when.latex(fmt) if self.when else ""
         return f"{head}{self.symbol} = {self.expr.latex(fmt)} = {fmt(self.result)}"
 
 
-# Lines several optimizers share ------------------------------------------------------------------
-def l2(s) -> list[Line]:
+# What worked(s) gets ----------------------------------------------------------------------------
+class Numbers(NamedTuple):
+    """One step's branch and its named numbers: what an optimizer's ``worked(s)`` gets."""
+
+    hp: Any  # the run's hyperparameters (the optimizer's hp_type), as numbers: s.hp.amsgrad
+    step: Any  # this step's record (the optimizer's step_type), as numbers: s.step.t, s.step.rectified
+    theta_prev: N  # θ_{k−1}
+    theta: N  # θ_k
+    grad: N  # the gradient fed to the optimizer
+    g: N  # the gradient the rule uses: grad, plus λ·θ under L2 weight decay
+    lr: N  # η_k
+    h: Any  # hp as named numbers: s.h.beta1
+    c: Any  # step as named numbers: s.c.bc1
+    prev: Any  # the state buffers before the step (the optimizer's state NamedTuple of N): s.prev.m
+    state: Any  # ... and after it: s.state.m
+
+
+def _named(record_type, prefix: str = ""):
+    return record_type._make(N(prefix + f) for f in record_type._fields)
+
+
+def numbers(opt, hp, step, state_type) -> Numbers:
+    """The record ``opt.worked`` gets for a step: ``hp`` and ``step`` its records (numbers), ``state_type``
+    the type of its state."""
+    return Numbers(hp=hp, step=step, theta_prev=N("theta_prev"), theta=N("theta"), grad=N("grad"), g=N("g"),
+                   lr=N("lr"), h=_named(opt.hp_type), c=_named(opt.step_type), prev=_named(state_type, "prev_"),
+                   state=_named(state_type))
+
+
+def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, state) -> dict[str, float]:
+    """One coordinate's numbers by the names of ``s``: ``prev``, ``state`` its state records (floats).
+    Flags (amsgrad, rectified ...) choose the branch and are left out."""
+    out = {}
+    for names, numbers_ in ((s.h, s.hp), (s.c, s.step), (s.prev, prev), (s.state, state)):
+        for n, v in zip(names, numbers_, strict=True):
+            if not isinstance(v, (bool, np.bool_)):
+                out[n.name] = float(v)
+    out.update({s.theta_prev.name: float(theta_prev), s.theta.name: float(theta), s.grad.name: float(grad)})
+    return out
+
+
+# Expressions and lines several optimizers share ----------------------------------------------------
+def ema(prev, x, beta) -> Expr:
+    """β·prev + (1 − β)·x, as :func:`optlab.optimizers.base.ema`."""
+    return beta * prev + (1 - beta) * x
+
+
+def ema_sq(prev, x, beta) -> Expr:
+    """β·prev + (1 − β)·x², as :func:`optlab.optimizers.base.ema_sq`."""
+    return beta * prev + (1 - beta) * square(x)
+
+
+def l2(s: Numbers) -> list[Line]:
     """L2 weight decay (torch: ``if weight_decay != 0``): g = ∇f + λ·θ_{k−1}."""
-    if s.weight_decay == 0:
+    if s.hp.weight_decay == 0:
         return []
-    return [Line("g_k", N("grad") + N("weight_decay") * N("theta_prev"), "g", label="g + λ·θ (L2 weight decay)")]
+    return [Line("g_k", s.grad + s.h.weight_decay * s.theta_prev, s.g, label="g + λ·θ (L2 weight decay)")]
 
 
-def decoupled(s) -> tuple[list[Line], str]:
-    """Decoupled weight decay applied first (AdamW): the lines and the name of the θ the step starts from."""
-    if s.weight_decay == 0:
-        return [], "theta_prev"
-    return [Line(r"\theta'_{k-1}", N("theta_prev") * (1 - N("lr") * N("weight_decay")), "theta_decayed",
-                 label="θ' = θ_{k−1}·(1 − η·λ) (decoupled weight decay)")], "theta_decayed"
+def decoupled(s: Numbers) -> tuple[list[Line], N]:
+    """Decoupled weight decay applied first (AdamW): the lines and the θ the step starts from."""
+    if s.hp.weight_decay == 0:
+        return [], s.theta_prev
+    decayed = N("theta_decayed")
+    return [Line(r"\theta'_{k-1}", s.theta_prev * (1 - s.lr * s.h.weight_decay), decayed,
+                 label="θ' = θ_{k−1}·(1 − η·λ) (decoupled weight decay)")], decayed
 
 
-def moments(s) -> list[Line]:
+def moments(s: Numbers) -> list[Line]:
     """Adam's m and v."""
-    return [
-        Line("m_k", N("beta1") * N("prev_m") + (1 - N("beta1")) * N("g"), "m"),
-        Line("v_k", N("beta2") * N("prev_v") + (1 - N("beta2")) * square(N("g")), "v"),
-    ]
+    h, prev, new = s.h, s.prev, s.state
+    return [Line("m_k", ema(prev.m, s.g, h.beta1), new.m), Line("v_k", ema_sq(prev.v, s.g, h.beta2), new.v)]
