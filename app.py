@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from optlab import ui
+from optlab.dashboard import main
 
 st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
-ui.main()
+main()
