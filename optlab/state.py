@@ -33,11 +33,16 @@ class Frozen(dict):
         return Frozen, (dict(self),)
 
 
+def _plain(value):
+    """-0.0 as 0.0 (a link writes both as 0, and equal records must write equal links and JSON)."""
+    return value + 0.0 if isinstance(value, float) else value
+
+
 def frozen(mapping: Mapping | None, depth: int = 1) -> Frozen:
     items = dict(mapping or {})
     if depth > 1:
-        items = {k: frozen(v, depth - 1) for k, v in items.items()}
-    return Frozen(items)
+        return Frozen({k: frozen(v, depth - 1) for k, v in items.items()})
+    return Frozen({k: _plain(v) for k, v in items.items()})
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class RunConfig:
         object.__setattr__(self, "schedule_params", frozen(self.schedule_params))
         object.__setattr__(self, "optimizers", tuple(self.optimizers))
         if self.start is not None:
-            object.__setattr__(self, "start", (float(self.start[0]), float(self.start[1])))
+            object.__setattr__(self, "start", (float(self.start[0]) + 0.0, float(self.start[1]) + 0.0))
 
     @property
     def land(self) -> Landscape:

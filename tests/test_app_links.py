@@ -84,7 +84,7 @@ def states(draw) -> PageState:
     return PageState(cfg, view)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(states())
 def test_a_random_valid_state_round_trips_through_the_link_and_the_json(state):
     url = C.to_url(state, "http://localhost:8501")
