@@ -44,7 +44,7 @@ def apptest_reruns(repeat: int) -> dict:
     values = [v for v in LOG_GRID if 1e-3 <= v <= 0.5 and v != 0.05][:repeat]
     changed = []
     for v in values:
-        at.select_slider(key="w:adam.lr").set_value(v)
+        at.select_slider(key="adam.lr").set_value(v)
         t = time.perf_counter()
         at.run()
         changed.append(time.perf_counter() - t)

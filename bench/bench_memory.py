@@ -7,7 +7,7 @@
    is one run of the page's script with AppTest, in this process: the same script, the same caches
    (Streamlit's in-memory cache storage) as a server, without the browser's minutes of rendering;
    --browser opens them in headless Chromium against a real `streamlit run` server instead.
-   Caches are bounded by entries and by bytes (optlab/ui.py: RUNS_BUDGET, FIGURES_BUDGET), so it levels off.
+   Caches are bounded by entries and by bytes (optlab/app_cache.py: RUNS_BUDGET, FIGURES_BUDGET), so it levels off.
 2. Sharing: time a small change (one lr notch) in one session, alone and while another session computes
    the heaviest view the app allows (a 300 x 300 basin map of 5000 steps, reduced to the 30 M run-step cap).
 """

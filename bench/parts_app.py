@@ -9,14 +9,16 @@ import os
 import streamlit as st
 from hello_app import figure as hello_figure  # streamlit puts this script's folder on sys.path
 
-from optlab import ui
+from optlab import app_cache, app_state, dashboard
+from optlab.pages import compare
+from optlab.presets import PRESETS
 
 part = os.environ.get("OPTLAB_PAGE_PART", "trivial_figures")
 st.set_page_config(page_title="Optimizer Lab", layout="wide")
 if part == "figures_only":
-    cfg = ui.PRESETS[ui.DEFAULT_PRESET].config
-    ui._charts(cfg, ui._figures(ui._runs_key(cfg), cfg.view))
+    cfg = PRESETS[app_state.DEFAULT_PRESET].config
+    compare.charts(app_cache.figures_for(cfg, "overlay"))
 else:
     hello = hello_figure()
-    ui._figures = lambda key, view: {"main": hello, "surface": hello, "progress": hello}
-    ui.main()
+    app_cache.figures_for = lambda cfg, view: {"main": hello, "surface": hello, "progress": hello}
+    dashboard.main()

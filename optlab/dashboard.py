@@ -1,10 +1,42 @@
-"""The dashboard: what `streamlit run app.py` and `optlab-lab` run (the page's settings, then the page)."""
+"""The dashboard: `streamlit run app.py` and `optlab-lab` call :func:`main`.
+
+Every run: the link that opened the session goes into the widgets (optlab.app_state), the sidebar
+is read into what to run (optlab.ui), and the page st.navigation picked shows it (optlab.pages).
+A link of the explore views (``explore=basins``) opens the explore page.
+"""
+
+from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
+from optlab import app_state as A
 from optlab import ui
+from optlab.pages import compare, explore
 
 
 def main() -> None:
     st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
-    ui.main()
+    ctx: dict = {}
+    pages = {
+        "compare": st.Page(partial(_show, compare.page, ctx), title="Compare", icon=":material/compare_arrows:",
+                           url_path="compare", default=True),
+        "explore": st.Page(partial(_show, explore.page, ctx), title="Explore: many runs",
+                           icon=":material/grid_view:", url_path="explore"),
+        # next: a page for real networks
+    }
+    current = st.navigation(list(pages.values()))
+    opened = A.open_session()
+    if opened is not None and opened.view.explore.view and current is not pages["explore"]:
+        st.switch_page(pages["explore"], query_params={k: st.query_params.get_all(k) for k in st.query_params.keys()})
+    A.keep_settings()
+    cfg, error = ui.sidebar()
+    cfg = A.shown_runs(cfg, error)
+    A.link_warning()
+    ctx.update(cfg=cfg, error=error)
+    current.run()
+
+
+def _show(page, ctx: dict) -> None:
+    page(ctx["cfg"], ctx["error"])

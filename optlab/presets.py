@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from optlab.config import RunConfig, from_query
+from optlab.link import from_query
+from optlab.state import RunConfig
 
 
 @dataclass(frozen=True)

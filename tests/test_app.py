@@ -179,7 +179,7 @@ def test_animation_frames_move_only_the_position_markers(view):
 
 def test_changing_a_hyperparameter_reruns_and_updates_the_link():
     at = open_app()
-    at.select_slider(key="w:adam.lr").set_value(0.02).run()
+    at.select_slider(key="adam.lr").set_value(0.02).run()
     assert not at.exception
     assert "adam.lr=0.02" in share_url(at)
     np.testing.assert_array_equal(path_traces(at)["adam"], optlab.simulate("rosenbrock", "adam", lr=0.02,
@@ -191,7 +191,7 @@ def test_small_multiples_view_and_inspector_travel_in_the_link():
                    "k": "7"})
     main = figure(at)
     assert sum(1 for t in main["data"] if t.get("mode") == "lines+markers") == 3
-    assert at.selectbox(key="w:inspect").value == "lion" and at.slider(key="w:k").value == 7
+    assert at.selectbox(key="inspect").value == "lion" and at.slider(key="k").value == 7
     assert "view=multiples" in share_url(at) and "inspect=lion&k=7" in share_url(at)
     assert any("sign" in latex.value for latex in at.latex)
 
@@ -205,7 +205,7 @@ def test_reset_returns_to_the_default_page():
 
 def test_no_optimizer_selected_asks_for_one():
     at = open_app()
-    at.multiselect(key="w:opt").set_value([]).run()
+    at.multiselect(key="opt").set_value([]).run()
     assert not at.exception
     assert "Pick at least one optimizer" in at.info[-1].value
 
@@ -214,7 +214,7 @@ def test_a_combination_torch_rejects_is_explained_not_raised():
     at = open_app({"opt": ["sgd", "adam"], "sgd.nesterov": "true"})
     assert "sgd.*" in at.warning[0].value and "nesterov requires momentum" in at.warning[0].value
     at = open_app({"opt": ["sgd", "adam"]})
-    at.checkbox(key="w:sgd.nesterov").check().run()
+    at.checkbox(key="sgd.nesterov").check().run()
     assert not at.exception
     assert "SGD is not run: nesterov requires momentum > 0" in at.error[0].value
     assert set(path_traces(at)) == {"adam"}
@@ -224,24 +224,24 @@ def test_a_combination_torch_rejects_is_explained_not_raised():
 def test_a_typed_formula_runs_and_travels_in_the_link():
     at = open_app({"landscape": "custom", "formula": "x^2 + 3*y^2", "opt": ["sgd", "adam"], "steps": "60"})
     assert not at.warning and not at.error
-    assert at.text_input(key="w:formula").value == "x^2 + 3*y^2"
+    assert at.text_input(key="formula").value == "x^2 + 3*y^2"
     land = optlab.formula_landscape("x^2 + 3*y^2")
     drawn = path_traces(at)
     for name in ("sgd", "adam"):
         np.testing.assert_array_equal(drawn[name], optlab.simulate(land, name, steps=60).path)
     assert "3 y^{2}" in at.latex[0].value and any("estimate" in c.value for c in at.caption)
-    at.text_input(key="w:formula").set_value("sin(x) + y^2").run()
+    at.text_input(key="formula").set_value("sin(x) + y^2").run()
     assert not at.exception and "formula=sin%28x%29+%2B+y%5E2" in share_url(at)
 
 
 def test_a_rejected_formula_is_explained_and_kept_in_its_box():
     at = open_app({"landscape": "custom", "formula": "x^2", "opt": ["adam"]})
-    at.text_input(key="w:formula").set_value("x^2 + os.system(1)").run()
+    at.text_input(key="formula").set_value("x^2 + os.system(1)").run()
     assert not at.exception
     assert any("unknown name 'os' at column 7" in e.value for e in at.error)
-    assert at.text_input(key="w:formula").value == "x^2 + os.system(1)"
+    assert at.text_input(key="formula").value == "x^2 + os.system(1)"
     assert at.query_params["formula"] == "x^2", "the link keeps the last valid view"
-    at.text_input(key="w:formula").set_value("x^2 + y^4").run()
+    at.text_input(key="formula").set_value("x^2 + y^4").run()
     assert not at.error and len(at.get("plotly_chart")) == 3
 
 
@@ -260,7 +260,7 @@ def test_a_tampered_formula_link_warns_and_keeps_the_rest():
 
 def test_minibatch_size_on_a_model_landscape():
     at = open_app({"landscape": "linear_regression", "opt": ["sgd"], "sgd.lr": "0.1", "steps": "50"})
-    at.number_input(key="w:batch").set_value(4).run()
+    at.number_input(key="batch").set_value(4).run()
     assert not at.exception and "batch=4" in share_url(at)
     np.testing.assert_array_equal(path_traces(at)["sgd"], optlab.simulate("linear_regression", "sgd", lr=0.1,
                                                                           steps=50, batch_size=4).path)
@@ -275,14 +275,14 @@ def test_odd_formulas_render_with_nan_regions_not_tracebacks(formula):
 
 def test_a_new_landscape_starts_from_its_own_start_and_a_new_domain_keeps_the_start_inside():
     at = open_app()
-    at.selectbox(key="w:landscape").set_value("booth").run()
+    at.selectbox(key="landscape").set_value("booth").run()
     assert not at.exception
     booth = optlab.get_landscape("booth")
-    assert (at.number_input(key="w:x0").value, at.number_input(key="w:y0").value) == tuple(booth.start)
+    assert (at.number_input(key="x0").value, at.number_input(key="y0").value) == tuple(booth.start)
     assert "x0=" not in share_url(at)  # the landscape's own start is the default: not in the link
     at = open_app({"landscape": "custom", "formula": "log(x - 10) + y^2", "x0": "-1", "y0": "1"})
-    assert (at.number_input(key="w:x0").value, at.number_input(key="w:y0").value) == (-1.0, 1.0)  # the link's
-    at.number_input(key="w:custom.xmin").set_value(11.0).run()
-    at.number_input(key="w:custom.xmax").set_value(20.0).run()
-    x0 = at.number_input(key="w:x0").value
+    assert (at.number_input(key="x0").value, at.number_input(key="y0").value) == (-1.0, 1.0)  # the link's
+    at.number_input(key="custom.xmin").set_value(11.0).run()
+    at.number_input(key="custom.xmax").set_value(20.0).run()
+    x0 = at.number_input(key="x0").value
     assert 11 <= x0 <= 20 and not at.exception and not at.error

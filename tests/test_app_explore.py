@@ -9,6 +9,7 @@ from test_app import _fresh_cache, decode, figure, open_app, share_url  # noqa: 
 import optlab
 from optlab import config as C
 from optlab import sweeps
+from optlab.pages.explore import setting_values
 
 
 def chart(at, trace_type: str) -> dict:
@@ -59,7 +60,9 @@ def test_a_clicked_cell_runs_that_setting_in_the_comparison():
     at = open_app({"explore": "sensitivity", "sweep.n": "6", "steps": "100", "sweep.opt": "rmsprop"})
     sweep = sweeps.sensitivity("rosenbrock", "rmsprop", n=6, steps=100)
     lr, mu = float(sweep.x[4]), float(sweep.y[2])
-    at.session_state["pending_setting"] = ("rmsprop", "lr", "momentum", lr, mu)  # what a click on cell (4, 2) sends
+    # what a click on cell (4, 2) loads into the comparison's widgets (AppTest cannot click a chart)
+    for key, value in setting_values(at.session_state["opt"], "rmsprop", "lr", "momentum", lr, mu).items():
+        at.session_state[key] = value
     at.run()
     assert not at.exception
     cfg = link_config(at)
@@ -147,37 +150,37 @@ def test_a_formula_landscape_can_be_swept():
 
 def test_changing_the_swept_optimizer_resets_its_axes_and_ranges():
     at = open_app({"explore": "sensitivity", "sweep.n": "5", "steps": "50", "sweep.ymin": "0.5"})
-    assert at.selectbox(key="w:sweep.y").value == "beta1" and at.number_input(key="w:sweep.ymin").value == 0.5
-    at.selectbox(key="w:sweep.opt").set_value("sgd").run()
+    assert at.selectbox(key="sweep.y").value == "beta1" and at.number_input(key="sweep.ymin").value == 0.5
+    at.selectbox(key="sweep.opt").set_value("sgd").run()
     assert not at.exception
-    assert at.selectbox(key="w:sweep.x").value == "lr" and at.selectbox(key="w:sweep.y").value == "momentum"
-    assert at.number_input(key="w:sweep.ymin").value == sweeps.axis_range("sgd", "momentum")[0]  # not β1's 0.5
+    assert at.selectbox(key="sweep.x").value == "lr" and at.selectbox(key="sweep.y").value == "momentum"
+    assert at.number_input(key="sweep.ymin").value == sweeps.axis_range("sgd", "momentum")[0]  # not β1's 0.5
     url = share_url(at)
     assert "sweep.opt=sgd" in url and "sweep.ymin" not in url and "sweep.y=" not in url
-    at.selectbox(key="w:sweep.x").set_value("momentum").run()
-    assert at.selectbox(key="w:sweep.y").value == "lr" and "sweep.x=momentum" in share_url(at)
+    at.selectbox(key="sweep.x").set_value("momentum").run()
+    assert at.selectbox(key="sweep.y").value == "lr" and "sweep.x=momentum" in share_url(at)
 
 
 def test_switching_views_keeps_every_views_settings():
     at = open_app({"explore": "sensitivity", "sweep.n": "5", "steps": "50", "landscape": "himmelblau"})
-    at.number_input(key="w:sweep.n").set_value(12).run()
-    at.selectbox(key="w:sweep.y").set_value("beta2").run()
-    at.radio(key="w:explore").set_value("basins").run()
-    at.number_input(key="w:basins.n").set_value(30).run()
+    at.number_input(key="sweep.n").set_value(12).run()
+    at.selectbox(key="sweep.y").set_value("beta2").run()
+    at.radio(key="explore").set_value("basins").run()
+    at.number_input(key="basins.n").set_value(30).run()
     url = share_url(at)
     assert "explore=basins" in url and "basins.n=30" in url and "sweep.n=12" in url and "sweep.y=beta2" in url
-    at.radio(key="w:explore").set_value("sensitivity").run()
-    assert at.number_input(key="w:sweep.n").value == 12 and at.selectbox(key="w:sweep.y").value == "beta2"
+    at.radio(key="explore").set_value("sensitivity").run()
+    assert at.number_input(key="sweep.n").value == 12 and at.selectbox(key="sweep.y").value == "beta2"
     assert "basins.n=30" in share_url(at) and not at.exception
 
 
 def test_swapping_axes_leaves_no_stale_range():
     at = open_app({"explore": "sensitivity", "sweep.n": "4", "steps": "30"})
-    at.selectbox(key="w:sweep.x").set_value("beta1").run()
-    at.selectbox(key="w:sweep.y").set_value("lr").run()
-    at.selectbox(key="w:sweep.x").set_value("lr").run()  # y must move off lr, with its own range
+    at.selectbox(key="sweep.x").set_value("beta1").run()
+    at.selectbox(key="sweep.y").set_value("lr").run()
+    at.selectbox(key="sweep.x").set_value("lr").run()  # y must move off lr, with its own range
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="w:sweep.y").value != "lr"
+    assert at.selectbox(key="sweep.y").value != "lr"
     assert "sweep.ymin" not in share_url(at) and "sweep.ymax" not in share_url(at)
 
 
@@ -185,7 +188,7 @@ def test_a_link_whose_y_is_the_default_x_or_whose_range_is_absurd_is_reported():
     at = open_app({"explore": "sensitivity", "sweep.y": "lr", "sweep.ymin": "0.001", "sweep.n": "4"})
     (warning,) = at.warning
     assert "`sweep.y`: the same hyperparameter as the x axis (lr)" in warning.value
-    assert not at.error and not at.exception and at.selectbox(key="w:sweep.y").value == "beta1"
+    assert not at.error and not at.exception and at.selectbox(key="sweep.y").value == "beta1"
     at = open_app({"explore": "sensitivity", "sweep.x": "eps", "sweep.xmin": "1e-300", "sweep.xmax": "1e300",
                    "sweep.n": "4"})
     (warning,) = at.warning

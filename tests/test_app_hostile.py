@@ -21,24 +21,24 @@ def _fresh_cache():
 def test_an_invalid_formula_keeps_the_last_valid_view_marked_as_such():
     # was: `x**` blanked the whole page, Share and export included
     at = open_app({"landscape": "custom", "formula": "x^2 + 3*y^2", "opt": ["adam"]})
-    at.text_input(key="w:formula").set_value("x**").run()
+    at.text_input(key="formula").set_value("x**").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3, "the charts stay"
     (error,) = [e.value for e in at.error if "not accepted" in e.value]
     assert "expected a number" in error and "last valid view" in error and "x^2 + 3*y^2" in error
-    assert at.text_input(key="w:formula").value == "x**", "the user's text is kept"
+    assert at.text_input(key="formula").value == "x**", "the user's text is kept"
     assert "formula=x%5E2+%2B+3%2Ay%5E2" in share_url(at), "Share and export is there, with the last valid link"
     assert at.query_params["formula"] == "x^2 + 3*y^2"
-    at.text_input(key="w:formula").set_value("x**4 + y^2").run()
+    at.text_input(key="formula").set_value("x**4 + y^2").run()
     assert not at.error and "formula=x%2A%2A4+%2B+y%5E2" in share_url(at)
 
 
 def test_a_first_formula_that_is_not_accepted_shows_the_default_formulas_view():
     at = open_app({"landscape": "custom", "opt": ["adam"]})
-    at.text_input(key="w:formula").set_value("sin(").run()
+    at.text_input(key="formula").set_value("sin(").run()
     assert not at.exception and len(at.get("plotly_chart")) == 3
     assert any("last valid view" in e.value for e in at.error)
-    assert at.text_input(key="w:formula").value == "sin("
+    assert at.text_input(key="formula").value == "sin("
 
 
 def test_a_formula_that_cannot_be_compiled_right_now_says_so_and_loses_nothing(monkeypatch):
@@ -49,13 +49,13 @@ def test_a_formula_that_cannot_be_compiled_right_now_says_so_and_loses_nothing(m
                             "try again in a moment")
 
     monkeypatch.setattr(F, "_symbolic_with_deadline", busy)
-    at.text_input(key="w:formula").set_value("x^4 + y^2 - x*y").run()
+    at.text_input(key="formula").set_value("x^4 + y^2 - x*y").run()
     assert not at.exception and len(at.get("plotly_chart")) == 3
     assert any("right now" in e.value and "last valid view" in e.value for e in at.error)
-    assert at.text_input(key="w:formula").value == "x^4 + y^2 - x*y"
+    assert at.text_input(key="formula").value == "x^4 + y^2 - x*y"
     assert at.query_params["formula"] == "x^2 + y^2"
     monkeypatch.undo()  # the server has time again: the same text is compiled, not remembered as rejected
-    at.text_input(key="w:formula").set_value("x^4 + y^2 - x*y ").run()
+    at.text_input(key="formula").set_value("x^4 + y^2 - x*y ").run()
     assert not at.error and at.query_params["formula"] == "x^4 + y^2 - x*y "
 
 
@@ -75,8 +75,8 @@ def test_a_run_that_diverges_at_step_0_gets_the_red_banner():
 
 def test_a_valid_y0_is_kept_when_x0_is_not():
     at = open_app({"landscape": "rosenbrock", "x0": "left", "y0": "2.5"})
-    assert at.number_input(key="w:y0").value == 2.5
-    assert at.number_input(key="w:x0").value == optlab_start("rosenbrock")[0]
+    assert at.number_input(key="y0").value == 2.5
+    assert at.number_input(key="x0").value == optlab_start("rosenbrock")[0]
     assert "`x0`" in at.warning[0].value and "y0=2.5" in share_url(at)
 
 
@@ -131,7 +131,7 @@ def test_a_query_streamlit_drops_whole_is_read_up_to_a_limit_and_said():
 
 def test_a_rejection_message_is_shown_as_written():
     at = open_app({"landscape": "custom", "formula": "x^2", "opt": ["adam"]})
-    at.text_input(key="w:formula").set_value("__import__('os')").run()
+    at.text_input(key="formula").set_value("__import__('os')").run()
     (error,) = [e.value for e in at.error if "not accepted" in e.value.lower()][:1]
     assert "unknown name '__import__'" in as_shown(error)
     assert "\\_\\_import\\_\\_" in error, "escaped, not bold"

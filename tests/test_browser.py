@@ -142,6 +142,15 @@ def test_a_typed_formula_is_shared_and_reproduced(browser, server):
                                   optlab.simulate(land, "adam", lr=0.1, steps=100).path)
 
 
+def comparison_traces(page) -> list[dict]:
+    """The comparison's trajectories, read on its page (reached through the sidebar's navigation)."""
+    page.locator("[data-testid=stSidebarNavLink]", has_text="Compare").click()
+    page.wait_for_function("() => location.pathname.replace(/\\/$/, '') === ''", timeout=60_000)
+    page.wait_for_selector("[data-testid=stTable]", timeout=60_000)
+    wait_ready(page)
+    return page.evaluate(TRACES_JS)
+
+
 def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(browser, server):
     link = f"{server}/?opt=adam&adam.lr=0.05&steps=100&explore=sensitivity&sweep.n=6"
     context, page = open_page(browser, link)
@@ -159,17 +168,18 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     sweep = optlab.sweeps.sensitivity("rosenbrock", "adam", n=6, steps=100)
     assert lr in sweep.x.tolist() and beta1 in sweep.y.tolist()  # exactly a cell's setting
     assert query["explore"] == ["sensitivity"]
-    traces = page.evaluate(TRACES_JS)
     assert page.locator("[data-testid=stException]").count() == 0
     with page.expect_download(timeout=60_000) as download:  # the CSV is written when clicked
         page.get_by_role("button", name="Sweep (CSV)").click()
     frame = pd.read_csv(download.value.path())
     assert len(frame) == 36 and list(frame.columns[:4]) == ["optimizer", "landscape", "lr", "beta1"]
     np.testing.assert_array_equal(frame["final_loss"].to_numpy().reshape(6, 6), sweep.final_loss)
+    traces = comparison_traces(page)  # the comparison is its own page: go there as a user does
+    assert page.locator("[data-testid=stException]").count() == 0
     context.close()
 
-    fresh, page2 = open_page(browser, url)
-    assert page2.evaluate(TRACES_JS) == traces
+    fresh, page2 = open_page(browser, url)  # the explore page, then its comparison
+    assert comparison_traces(page2) == traces
     drawn = {t["name"]: np.column_stack([t["x"], t["y"]]) for t in traces}
     run = optlab.simulate("rosenbrock", "adam", lr=lr, beta1=beta1, steps=100)
     np.testing.assert_array_equal(drawn["adam"], run.path)

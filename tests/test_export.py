@@ -344,7 +344,7 @@ JSON_CONFIGS = {
     "model, minibatches, noise, clipping": C.from_query({
         "landscape": "logistic_regression", "opt": ["sgd", "lion"], "batch": "12", "noise": "0.3", "seed": "9",
         "clip": "0.5", "steps": "120"})[0],
-    "schedule, shape parameters, start, view": C.from_query({
+    "schedule, shape parameters, start, view": C.read_link({
         "landscape": "rotated_bowl", "rotated_bowl.kappa": "40", "opt": ["nesterov", "adamax"], "x0": "3",
         "y0": "-2", "schedule": "warmup_cosine", "schedule.warmup": "25", "nesterov.lr": "0.004",
         "view": "multiples", "inspect": "adamax", "k": "7", "explore": "sensitivity", "sweep.n": "30"})[0],
@@ -357,11 +357,12 @@ def test_config_json_loads_back_into_the_same_runs(name, tmp_path):
     text = C.to_json(cfg)
     path = tmp_path / "optimizer-lab-config.json"
     path.write_text(text, encoding="utf-8")
+    load = C.load_state if isinstance(cfg, C.PageState) else optlab.load_config  # with the page's view, or not
     for source in (text, path, str(path), json.loads(text)):
-        loaded = optlab.load_config(source)
+        loaded = load(source)
         assert loaded == cfg
         assert C.to_json(loaded) == text
-    runs, app = optlab.runs_from_config(loaded), C.run_all(cfg)  # what the page computes
+    runs, app = optlab.runs_from_config(loaded), C.run_all(C.runs_of(cfg))  # what the page computes
     assert list(runs) == list(app)
     for opt, run in runs.items():
         for field in ("path", "loss", "lr"):

@@ -1,0 +1,149 @@
+"""The app's computations, cached across sessions and bounded by bytes, keyed by the typed records.
+
+Runs are keyed by their RunConfig (hashable: equal configs, equal runs), figures by the RunConfig
+and the view, the explore views by the RunConfig and the view's own settings (what else a view
+does not use is left out of its key, e.g. a basin map's start).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+
+import numpy as np
+import streamlit as st
+
+from optlab import config as C
+from optlab import plots, sweep_plots
+from optlab.state import Explore, RunConfig
+
+
+class _Budget:
+    """The bytes a cached function's entries hold, least recently used first, and the entries to evict once
+    they pass a budget: Streamlit's caches count entries only, and one entry here can be 60 kB or 6 MB."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.sizes: collections.OrderedDict[tuple, int] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def note(self, key: tuple, size) -> list[tuple]:
+        """Record a use of key (size() is called for a new one); return the keys to evict, oldest first."""
+        with self.lock:
+            if key in self.sizes:
+                self.sizes.move_to_end(key)
+                return []
+        n = int(size())
+        with self.lock:
+            self.sizes[key] = n
+            evict = []
+            while sum(self.sizes.values()) > self.limit and len(self.sizes) > 1:
+                evict.append(self.sizes.popitem(last=False)[0])
+            return evict
+
+
+def _cached(fn, budget: _Budget, size, *args):
+    """fn(*args) from its Streamlit cache, within budget: entries past it are cleared, oldest first."""
+    value = fn(*args)
+    for old in budget.note(args, lambda: size(value)):
+        fn.clear(*old)
+    return value
+
+
+def _runs_bytes(runs: dict) -> int:
+    arrays = [a for r in runs.values() for a in (r.path, r.loss, r.lr, r.grad, r.grad_used, *r.state.values())]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def _figures_bytes(runs: dict) -> int:
+    # measured with tracemalloc: ~2 MB of grids, contours and surface, and ~160 B per run-step of paths, markers
+    # and animation frames (5 optimizers x 5000 steps: 5.9 MB)
+    return 2_000_000 + 160 * sum(r.steps * r.size for r in runs.values())
+
+
+RUNS_BUDGET = _Budget(64 << 20)  # bytes of runs kept for all sessions together
+FIGURES_BUDGET = _Budget(128 << 20)  # bytes of figures
+
+
+def runs_for(cfg: RunConfig) -> dict:
+    return _cached(_runs, RUNS_BUDGET, _runs_bytes, cfg)
+
+
+def figures_for(cfg: RunConfig, view: str) -> dict:
+    return _cached(_figures, FIGURES_BUDGET, lambda _: _figures_bytes(runs_for(cfg)), cfg, view)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _runs(cfg: RunConfig) -> dict:
+    return C.run_all(cfg)
+
+
+# cache_resource, not cache_data: a figure must be the same object on every rerun. A chart's
+# element id is hashed from its spec, and cache_data hands out unpickled copies whose JSON
+# differs from the figure first built, so the first click on the contour was lost; unpickling
+# also re-validates the animation frames (slow). Figures are never mutated after building.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figures(cfg: RunConfig, view: str) -> dict:
+    runs = _runs(cfg)
+    land, start = cfg.land, cfg.start_point
+    main = (plots.multiples_figure(land, runs, start) if view == "multiples"
+            else plots.contour_figure(land, runs, start))
+    return {"main": main, "surface": plots.surface_figure(land, runs), "progress": plots.progress_figure(land, runs)}
+
+
+# --- the explore views ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _progress_bar(delay: float = 0.5):
+    """A progress callback for a computation inside a cached function: a bar appears once the computation
+    has taken ``delay`` seconds, and is removed at the end. Created inside the cached function (not
+    passed in), so that a cache hit replays "create, fill, remove", which shows nothing."""
+    started, bar = time.perf_counter(), None
+
+    def report(fraction: float) -> None:
+        nonlocal bar
+        if bar is None and time.perf_counter() - started < delay:
+            return
+        bar = bar or st.progress(0.0)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{fraction:.0%} of the runs done")
+
+    try:
+        yield report
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+def sweep_key(explore: Explore) -> Explore:
+    """The part of the explore settings a sensitivity sweep uses (its axes and ranges)."""
+    return Explore(sweep_opt=explore.sweep_opt, sweep_x=explore.sweep_x, sweep_y=explore.sweep_y,
+                   sweep_range=explore.sweep_range)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sensitivity(cfg: RunConfig, axes: Explore, n: int):
+    with _progress_bar() as progress:
+        return C.run_sensitivity(cfg, n, progress, explore=axes)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def sensitivity_figure(cfg: RunConfig, axes: Explore, n: int, metric: str, current):
+    return sweep_plots.sensitivity_figure(sensitivity(cfg, axes, n), metric, current)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def basins(cfg: RunConfig, names: tuple[str, ...], n: int):
+    with _progress_bar() as progress:
+        return C.run_basins(cfg, n, progress, names=names)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
+    return sweep_plots.basins_figure(basins(cfg, names, n))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
+def seed_bands(cfg: RunConfig, n: int):
+    with _progress_bar() as progress:
+        return C.run_seed_bands(cfg, n, progress)
