@@ -179,6 +179,8 @@ def test_random_hyperparameters_match_torch(name, data):
     for p in opt.hparams:
         if p.kind is bool:
             hp[p.name] = data.draw(st.booleans(), label=p.name)
+        elif p.name in NEW_RANGES:
+            hp[p.name] = NEW_RANGES[p.name](data.draw(st.floats(0.0, 1.0), label=p.name))
         elif p.name == "lr":
             hp["lr"] = 10 ** data.draw(st.floats(-5, -1), label="lr")
         elif p.name == "alpha":  # small α: centered RMSprop's v − ḡ² cancels (see cancellation())
@@ -191,8 +193,6 @@ def test_random_hyperparameters_match_torch(name, data):
             hp["dampening"] = data.draw(st.floats(0.0, 1.0), label=p.name)
         elif p.name == "momentum" and name == "nesterov":
             hp["momentum"] = data.draw(st.floats(0.01, 0.99), label=p.name)
-        elif p.name in NEW_RANGES:
-            hp[p.name] = NEW_RANGES[p.name](data.draw(st.floats(0.0, 1.0), label=p.name))
         else:
             hp[p.name] = data.draw(st.floats(0.0, 0.9), label=p.name)
     if hp.get("nesterov") and (hp.get("momentum", 0) <= 0 or hp.get("dampening", 0) != 0):
