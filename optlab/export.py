@@ -28,11 +28,9 @@ def trajectories_csv(runs: dict[str, Run]) -> str:
     return pd.concat([run.to_frame() for run in runs.values()], ignore_index=True).to_csv(index=False)
 
 
-def _torch_kwargs(hp: dict) -> str:
-    hp = dict(hp)
-    if "beta1" in hp:
-        hp["betas"] = (hp.pop("beta1"), hp.pop("beta2"))
-    return ", ".join(f"{k}={_py(v)!r}" for k, v in hp.items())
+def _torch_kwargs(opt, hp: dict) -> str:
+    """The keyword arguments of the optimizer's torch class, as the declaration maps them (betas, etas ...)."""
+    return ", ".join(f"{k}={_py(v)!r}" for k, v in opt.torch_args(dict(hp)).items())
 
 
 def _py(v):
@@ -239,6 +237,6 @@ def torch_script(cfg: RunConfig) -> str:
             lines.append(f"    # {name} is not exported: the app does not run it either ({rejected[name]})")
             continue
         cls = opt.torch or opt.written_out.name
-        lines.append(f"    {name!r}: lambda params: {cls}(params, {_torch_kwargs(cfg.hp(name))}),")
+        lines.append(f"    {name!r}: lambda params: {cls}(params, {_torch_kwargs(opt, cfg.hp(name))}),")
     lines += ["}", "", RUN]
     return "\n".join(lines)

@@ -27,9 +27,10 @@ def tex(x: float) -> str:
     return f"({s})" if x < 0 else s
 
 
-def worked_lines(run: Run, k: int) -> tuple[list[W.Line], list[dict]]:
-    """Step k's worked lines (the optimizer's declaration) and, for x and y, every number they name at
-    full precision: the run's recorded ones, and those the lines compute (m̂, θ', δ ...) in order."""
+def worked_lines(run: Run, k: int) -> tuple[list[list[W.Line]], list[dict]]:
+    """Step k's worked lines (the optimizer's declaration) for x and for y (they differ where torch
+    branches element by element) and, per coordinate, every number they name at full precision: the
+    run's recorded ones, and those the lines compute (m̂, θ', δ ...) in order."""
     if run.batched:
         raise ValueError("inspect one run at a time: run.run(i)")
     if not 1 <= k <= run.steps:
@@ -37,35 +38,41 @@ def worked_lines(run: Run, k: int) -> tuple[list[W.Line], list[dict]]:
     opt = get_optimizer(run.optimizer)
     hp = opt.hp_type(**run.hparams)
     # coefficients for steps 1..k (NAdam's Π_k is a running product), then row k
-    coeffs = opt.coefficients(np.arange(1.0, k + 1), hp)
+    coeff_hp = hp._replace(lr=np.asarray(run.lr[:k], dtype=float)[:, None]) if opt.schedule_in_coefficients else hp
+    coeffs = opt.coefficients(np.arange(1.0, k + 1)[:, None] if opt.schedule_in_coefficients
+                              else np.arange(1.0, k + 1), coeff_hp)
     row = [np.broadcast_to(v, (k,) + np.shape(v)[1:])[-1].item() if np.ndim(v) else v
            for v in (coeffs[c] for c in opt.step_type._fields[2:])]
     step = opt.step_type(k, float(run.lr[k - 1]), *row)
-    initial = opt.init(np.zeros(2), hp, ARRAY)
+    initial = opt.init(np.zeros((2, 1)) if opt.coupled else np.zeros(2), hp, ARRAY)
     state_type = type(initial)
-    s = W.numbers(opt, hp, step, state_type)
-    if opt.worked:
-        lines = opt.worked(s)
-    else:  # no worked lines declared: the step as a whole
-        lines = [W.Line(r"\theta_k", s.theta_prev + W.N("delta_theta"), s.theta)]
-    computes_g = any(line.result == s.g.name for line in lines)
-    per_axis = []
-    for c in range(2):
-        def buffers(i: int, c=c):  # the state after step i (0: the initial state)
-            if i == 0:
-                return state_type._make(float(np.broadcast_to(v, (2,))[c]) for v in initial)
-            return state_type._make(float(run.state[n][i - 1][c]) for n in state_type._fields)
 
-        values = W.values(s, theta_prev=run.path[k - 1][c], theta=run.path[k][c], grad=run.grad_used[k - 1][c],
-                          prev=buffers(k - 1), state=buffers(k))
+    def buffers(i: int, c: int):  # the state after step i (0: the initial state)
+        if i == 0:
+            return state_type._make(float(np.broadcast_to(np.asarray(v).reshape(-1), (2,))[c]) for v in initial)
+        return state_type._make(float(run.state[n][i - 1][c]) for n in state_type._fields)
+
+    coords = tuple(W.Coord(float(run.path[k - 1][c]), float(run.path[k][c]), float(run.grad_used[k - 1][c]),
+                           buffers(k - 1, c), buffers(k, c)) for c in range(2))
+    per_axis, lines_per_axis = [], []
+    for c in range(2):
+        s = W.numbers(opt, hp, step, state_type, here=coords[c])
+        if opt.worked:
+            lines = opt.worked(s)
+        else:  # no worked lines declared: the step as a whole
+            lines = [W.Line(r"\theta_k", s.theta_prev + W.N("delta_theta"), s.theta)]
+        here = coords[c]
+        values = W.values(s, theta_prev=here.theta_prev, theta=here.theta, grad=here.grad,
+                          prev=here.prev, state=here.state, coords=coords)
         values["delta_theta"] = float(run.path[k][c] - run.path[k - 1][c])
-        if not computes_g:
+        if not any(line.result == s.g.name for line in lines):
             values[s.g.name] = values[s.grad.name]
         for line in lines:  # a recorded number stays as recorded; a new one is what its line computes
             if line.result not in values:
                 values[line.result] = float(line.expr.value(values))
         per_axis.append(values)
-    return lines, per_axis
+        lines_per_axis.append(lines)
+    return lines_per_axis, per_axis
 
 
 def step_details(run: Run, k: int) -> dict:
@@ -74,13 +81,14 @@ def step_details(run: Run, k: int) -> dict:
     ``lines`` pairs each entry of ``worked`` with its coordinate and :class:`Line`; ``values``
     holds, per coordinate, the full-precision numbers the lines name.
     """
-    lines, values = worked_lines(run, k)
+    lines_xy, values = worked_lines(run, k)
+    lines = list(dict.fromkeys(line for axis in lines_xy for line in axis))  # both axes' lines, for the table
     opt = get_optimizer(run.optimizer)
     theta_prev, theta = run.path[k - 1], run.path[k]
     grad_f = run.grad[k - 1]
     g_in = run.grad_used[k - 1]  # after minibatch sampling, noise and clipping
     lr = float(run.lr[k - 1])
-    both = lambda name: np.array([values[0][name], values[1][name]])  # noqa: E731
+    both = lambda name: np.array([values[0].get(name, np.nan), values[1].get(name, np.nan)])  # noqa: E731
     g = both("g")
 
     rows = {"θ_{k−1}": theta_prev, "∇f(θ_{k−1})": grad_f}
@@ -101,7 +109,7 @@ def step_details(run: Run, k: int) -> dict:
     for b in opt.buffers:
         rows[f"{b.name}: {b.help}"] = run.state[b.name][k - 1]
     for line in lines:
-        if line.label and line.result != "g":
+        if line.label and line.result != "g" and line.label not in rows:
             rows[line.label] = both(line.result)
     delta = theta - theta_prev
     rows["Δθ = θ_k − θ_{k−1}"] = delta
@@ -112,9 +120,9 @@ def step_details(run: Run, k: int) -> dict:
 
     worked, placed = [], []
     for c, axis in enumerate("xy"):
-        shown = [line.latex(lambda name, c=c: tex(values[c][name])) for line in lines]
+        shown = [line.latex(lambda name, c=c: tex(values[c][name])) for line in lines_xy[c]]
         worked += [rf"\textbf{{{axis}:}}\ " + shown[0]] + shown[1:]
-        placed += [(c, line) for line in lines]
+        placed += [(c, line) for line in lines_xy[c]]
     notes = []
     if run.batch_size:
         notes.append(f"g is the mean gradient over a minibatch of {run.batch_size} examples (sampled with this "

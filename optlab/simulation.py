@@ -275,13 +275,13 @@ def simulate(
     hp_rec = opt.hp_type(**values)
     t = np.arange(1, steps + 1, dtype=float)[:, None]
     with np.errstate(all="ignore"):
-        coefficients = _coefficients(opt, t, values, steps)
         lrs = factors[:, None] * np.atleast_1d(values["lr"])[None, :]  # (steps, 1 | B)
+        coefficients = _coefficients(opt, t, values, steps, lrs)
     noise_draws = _noise(seeds, steps, B) if nonzero(sigma) is not False else None
     minibatches = sample_minibatches(seeds, steps, land.data_size, batch_size) if batch_size else None
     theta0 = np.broadcast_to(start_arr.reshape(-1, 2), (B, 2)).T.copy()  # (2, B)
 
-    if B == 1 and land.scalar_safe and minibatches is None:
+    if B == 1 and land.scalar_safe and minibatches is None and not opt.coupled:
         rec = _run_scalar(land, opt, theta0[:, 0].tolist(), hp_rec, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state)
     else:
@@ -358,15 +358,20 @@ def _noise(seeds, steps, B) -> np.ndarray:
     return out
 
 
-def _coefficients(opt: Optimizer, t: np.ndarray, values: dict, steps: int) -> dict:
+def _coefficients(opt: Optimizer, t: np.ndarray, values: dict, steps: int, lrs: np.ndarray) -> dict:
     """The optimizer's per-step coefficients, shape (steps, 1) or (steps, B), in the order of its
     ``step_type``'s fields after t and lr.
 
     With per-run hyperparameters they are computed once per distinct combination and
     gathered: a 100 × 100 sweep has 100 distinct β1 values, not 10,000, and powers
     such as β1^t are the costliest part of a sweep's setup. Same values, same bits.
+    An optimizer whose coefficients read the scheduled learning rate (``schedule_in_coefficients``)
+    gets ``lrs`` (steps, 1 | B) as ``hp.lr``, every run computed as it is.
     """
-    per_run = {k: v for k, v in values.items() if isinstance(v, np.ndarray)}
+    if opt.schedule_in_coefficients:
+        values = {**values, "lr": lrs}
+    per_run = {k: v for k, v in values.items() if isinstance(v, np.ndarray)} \
+        if not opt.schedule_in_coefficients else {}
     if per_run:  # only those the coefficients read (not lr, say): probe with one step
         probe = _Reads(values)
         opt.coefficients(t[:1], probe)

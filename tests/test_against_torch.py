@@ -30,18 +30,12 @@ def _float64_scalars():
     torch.set_default_dtype(previous)
 
 
-def torch_kwargs(hp: dict) -> dict:
-    kw = dict(hp)
-    if "beta1" in kw:
-        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
-    return kw
-
-
 def torch_run(name: str, hp: dict, steps: int, clip=None, scheduler=None, land=LAND, start=START):
     """torch's path, and its state buffers before each step (as numpy)."""
-    cls = getattr(torch.optim, optlab.get_optimizer(name).torch.rsplit(".", 1)[1])
+    decl = optlab.get_optimizer(name)
+    cls = getattr(torch.optim, decl.torch.rsplit(".", 1)[1])
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = cls([p], foreach=False, **torch_kwargs(hp))
+    opt = cls([p], foreach=False, **decl.torch_args(hp))  # the declaration's own mapping (betas, etas ...)
     sched = scheduler(opt) if scheduler else None
     path, states, grads, lrs = [p.detach().numpy().copy()], [], [], []
     for _ in range(steps):
@@ -59,14 +53,15 @@ def torch_run(name: str, hp: dict, steps: int, clip=None, scheduler=None, land=L
     return np.array(path), states, grads, lrs
 
 
-def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e-13):
+def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e-13, land=LAND, start=START):
+    """Every step from torch's own θ and state: the largest |optlab − torch| relative to |θ| is returned."""
     opt = optlab.get_optimizer(name)
     full = {**opt.defaults, **hp}
-    path, states, grads, lrs = torch_run(name, full, steps)
+    path, states, grads, lrs = torch_run(name, full, steps, land=land, start=start)
     ns = opt.hp(**full)
     coeffs = opt.coefficients(np.arange(1.0, steps + 1), ns)
     Step = opt.step_type
-    compared = 0
+    compared, worst = 0, 0.0
     for k in range(1, steps + 1):
         theta = path[k - 1]
         if not (np.isfinite(theta).all() and np.isfinite(path[k]).all()):
@@ -82,8 +77,10 @@ def check_teacher_forced(name: str, hp: dict, steps: int = 300, rtol: float = 1e
         slack = 16 * np.finfo(float).eps * cancellation(full, new_state) * np.abs(path[k] - theta)
         np.testing.assert_array_less(np.abs(new - path[k]), rtol * np.abs(path[k]) + slack + 1e-300,
                                      err_msg=f"{name} {hp}: step {k} from torch's state")
+        worst = max(worst, float(np.max(np.abs(new - path[k]) / np.maximum(np.abs(path[k]), 1e-300))))
         compared += 1
     assert compared >= 1 or not np.isfinite(path[1]).all(), "nothing compared"
+    return worst
 
 
 def cancellation(hp: dict, state) -> float:
@@ -125,6 +122,12 @@ CASES = [
     ("nadam", dict(lr=0.02, momentum_decay=0.01, weight_decay=0.05)),
     ("radam", dict(lr=0.02)),
     ("radam", dict(lr=0.02, beta2=0.99, weight_decay=0.05)),
+    ("rprop", dict(lr=0.01)),
+    ("rprop", dict(lr=0.1, eta_minus=0.3, eta_plus=1.5, step_size_min=1e-3, step_size_max=0.5)),
+    ("asgd", dict(lr=1e-4)),
+    ("asgd", dict(lr=5e-4, lambd=0.01, alpha=0.5, t0=20, weight_decay=0.05)),
+    ("adafactor", dict(lr=0.01)),
+    ("adafactor", dict(lr=0.1, beta2_decay=-0.5, eps1=1e-10, eps2=1e-2, d=1.5, weight_decay=0.05)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items())}" for n, h in CASES]
 
@@ -143,6 +146,29 @@ def test_short_trajectories_match_torch(name, hp):
 
 
 TORCH_NAMES = [n for n in optlab.optimizer_names() if optlab.get_optimizer(n).torch]
+# the hyperparameters of Rprop, ASGD and Adafactor: u ∈ [0, 1] onto the range torch accepts
+NEW_RANGES = {
+    "eta_minus": lambda u: 0.05 + 0.9 * u, "eta_plus": lambda u: 1.01 + 1.5 * u,
+    "step_size_min": lambda u: 10 ** (-8 + 6 * u), "step_size_max": lambda u: 10 ** (-1 + 2 * u),
+    "lambd": lambda u: 10 ** (-5 + 4 * u), "alpha": lambda u: u, "t0": lambda u: 200 * u,
+    "beta2_decay": lambda u: -1.2 * u, "eps1": lambda u: 10 ** (-30 + 27 * u), "eps2": lambda u: 10 ** (-6 + 5 * u),
+    "d": lambda u: 1 + 4 * u,
+}
+NEW = ["rprop", "asgd", "adafactor"]
+LANDS = [("rosenbrock", (-1.5, 2.0)), ("himmelblau", (-1.0, -1.5)), ("rastrigin", (2.3, -1.7))]
+
+
+@pytest.mark.parametrize("land, start", LANDS, ids=[n for n, _ in LANDS])
+@pytest.mark.parametrize("name", NEW)
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_random_hyperparameters_of_the_new_declarations_match_torch_for_200_steps(name, land, start, data):
+    opt = optlab.get_optimizer(name)
+    hp = {"lr": 10 ** data.draw(st.floats(-4, -0.5), label="lr")}
+    for p in opt.hparams[1:]:
+        hp[p.name] = NEW_RANGES[p.name](data.draw(st.floats(0.0, 1.0), label=p.name)) if p.name in NEW_RANGES \
+            else data.draw(st.sampled_from([0.0, 0.01, 0.3]), label=p.name)  # weight decay: off, or on
+    check_teacher_forced(name, hp, steps=200, rtol=1e-12, land=optlab.get_landscape(land), start=start)
 
 
 @settings(max_examples=60, deadline=None)
@@ -153,6 +179,8 @@ def test_random_hyperparameters_match_torch(name, data):
     for p in opt.hparams:
         if p.kind is bool:
             hp[p.name] = data.draw(st.booleans(), label=p.name)
+        elif p.name in NEW_RANGES:
+            hp[p.name] = NEW_RANGES[p.name](data.draw(st.floats(0.0, 1.0), label=p.name))
         elif p.name == "lr":
             hp["lr"] = 10 ** data.draw(st.floats(-5, -1), label="lr")
         elif p.name == "alpha":  # small α: centered RMSprop's v − ḡ² cancels (see cancellation())
@@ -228,3 +256,29 @@ def test_clipping_matches_clip_grad_norm(name, lr):
         g = LAND.grad(path[k])
         np.testing.assert_allclose(g * min(1.0, 1.0 / (np.linalg.norm(g) + 1e-6)), grads[k], rtol=1e-14)
     np.testing.assert_allclose(run.path[:30], path[:30], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_the_new_declarations_defaults_are_torchs_signature_defaults(name):
+    import inspect
+
+    decl = optlab.get_optimizer(name)
+    params = inspect.signature(getattr(torch.optim, decl.torch.rsplit(".", 1)[1]).__init__).parameters
+    for key, value in decl.torch_args(decl.defaults).items():
+        default = params[key].default
+        if key == "eps" and name == "adafactor":  # (None, 1e-3): None is the dtype's eps, float64 here
+            default = (torch.finfo(torch.float64).eps, default[1])
+        assert value == default, (key, value, default)
+
+
+@pytest.mark.parametrize("name, hp", [("asgd", dict(lr=1e-4, lambd=0.5, t0=10)), ("rprop", dict(lr=0.01)),
+                                      ("adafactor", dict(lr=0.05))])
+def test_the_new_declarations_follow_torchs_lr_scheduler(name, hp):
+    # ASGD's η_t is computed from the group's current lr (schedule_in_coefficients); Rprop reads lr at its
+    # first step only; Adafactor's ρ_t = min(lr, 1/√t) each step
+    run = optlab.simulate(LAND, name, start=START, steps=100, schedule="exponential",
+                          schedule_params={"gamma": 0.97}, **hp)
+    path, _, _, lrs = torch_run(name, {**optlab.get_optimizer(name).defaults, **hp}, 100,
+                                scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.97))
+    np.testing.assert_allclose(run.lr, lrs, rtol=1e-14)
+    np.testing.assert_allclose(run.path, path, rtol=1e-12, atol=1e-14)

@@ -50,6 +50,10 @@ NON_DEFAULT_HP = {
     "nadam.lr": "0.1", "nadam.momentum_decay": "0.01", "radam.lr": "0.1", "radam.weight_decay": "0.05",
     "radam.beta2": "0.99", "adamax.lr": "0.1", "adamax.weight_decay": "0.05", "adamax.beta1": "0.8",
     "lion.lr": "0.05", "lion.weight_decay": "0.1", "lion.beta1": "0.8",
+    "rprop.lr": "0.05", "rprop.eta_minus": "0.3", "rprop.eta_plus": "1.5", "rprop.step_size_max": "0.5",
+    "asgd.lr": "0.005", "asgd.lambd": "0.01", "asgd.t0": "20", "asgd.alpha": "0.5",
+    "adafactor.lr": "0.05", "adafactor.beta2_decay": "-0.5", "adafactor.eps2": "0.01", "adafactor.d": "1.5",
+    "adafactor.weight_decay": "0.05",
 }
 # name -> (link, what the config must exercise: simulate with it turned off must give another path)
 MATRIX = {

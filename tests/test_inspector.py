@@ -36,7 +36,12 @@ def switches(name: str) -> list[dict]:
     options = {p.name: [False, True] for p in opt.hparams if p.kind is bool}
     if "momentum" in opt.defaults:
         options["momentum"] = [0.0, 0.9]
-    options["weight_decay"] = [0.0, 0.1]
+    if "weight_decay" in opt.defaults:
+        options["weight_decay"] = [0.0, 0.1]
+    if "t0" in opt.defaults:  # ASGD: averaging from step 0 (μ ≠ 1), from step 50, never (torch's default)
+        options["t0"] = [0.0, 50.0, 1e6]
+    if "lambd" in opt.defaults:
+        options["lambd"] = [0.0, 1e-2]
     out = []
     for combo in itertools.product(*options.values()):
         hp = dict(zip(options, combo, strict=True))
@@ -51,8 +56,14 @@ def switches(name: str) -> list[dict]:
 CASES = [(name, hp) for name in optlab.optimizer_names() for hp in switches(name)]
 
 
-def steps_to_check(name: str, hp: dict) -> list[int]:
+def steps_to_check(name: str, hp: dict, run=None) -> list[int]:
     ks = {1, 2, STEPS}
+    if name == "rprop":  # a sign change (Δ·η⁻, g kept as 0) and the step after it (no comparison: factor 1)
+        flips = np.flatnonzero((run.state["prev"][1:] == 0).any(axis=1)) + 2
+        assert len(flips), "no sign change to inspect"
+        ks |= {int(flips[0]), int(flips[0]) + 1}
+    if name == "asgd":  # the first step after averaging starts (t0 = 50: μ_52 = 1/(51 − 50) = 1, μ_53 = ½)
+        ks |= {51, 52, 53}
     if name == "radam":  # the last plain step and the first rectified one (ρ_t > 5)
         opt = optlab.get_optimizer(name)
         rectified = opt.coefficients(np.arange(1.0, STEPS + 1), SimpleNamespace(**{**opt.defaults, **hp}))["rectified"]
@@ -66,6 +77,8 @@ def recorded_numbers(run, k: int, c: int) -> dict:
     """Everything a line may name that the run recorded, built here from the run and the declaration."""
     opt = optlab.get_optimizer(run.optimizer)
     ns = SimpleNamespace(**run.hparams)
+    if opt.schedule_in_coefficients:  # ASGD's η_t: from each step's own (scheduled) learning rate
+        ns.lr = np.asarray(run.lr[:k], dtype=float)
     coeffs = opt.coefficients(np.arange(1.0, k + 1), ns)
     out = {n: float(v) for n, v in run.hparams.items() if not isinstance(v, bool)}
     for n, v in coeffs.items():
@@ -79,6 +92,13 @@ def recorded_numbers(run, k: int, c: int) -> dict:
                                       else np.broadcast_to(getattr(initial, b.name), (2,))[c])
     out.update(theta_prev=float(run.path[k - 1, c]), theta=float(run.path[k, c]),
                grad=float(run.grad_used[k - 1, c]), lr=float(run.lr[k - 1]))
+    for cc, axis in enumerate("xy"):  # both coordinates' numbers, for a coupled optimizer's lines (s.xy)
+        out.update({f"theta_prev_{axis}": float(run.path[k - 1, cc]), f"theta_{axis}": float(run.path[k, cc]),
+                    f"grad_{axis}": float(run.grad_used[k - 1, cc])})
+        for b in opt.buffers:
+            out[f"{b.name}_{axis}"] = float(run.state[b.name][k - 1, cc])
+            out[f"prev_{b.name}_{axis}"] = float(run.state[b.name][k - 2, cc] if k >= 2
+                                                 else np.broadcast_to(getattr(initial, b.name), (2,))[cc])
     return out
 
 
@@ -111,15 +131,18 @@ def evaluate(e, values: dict, errors: dict) -> tuple[float, float]:
     if e.fn == "max":
         (b, eb) = args[1]
         return max(a, b), max(ea, eb)
+    if e.fn == "min":
+        (b, eb) = args[1]
+        return min(a, b), max(ea, eb)
     assert e.fn == "sign"
-    assert abs(a) > ea, "sign of a number within rounding error of 0"
+    assert abs(a) > ea or a == ea == 0, "sign of a number within rounding error of 0"
     return math.copysign(1.0, a) if a else 0.0, 0.0
 
 
 def to_python(latex: str) -> str:
     """The LaTeX of a worked line's right-hand side as a Python expression."""
     s = (latex.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\cdot", "*").replace(r"\ ", " ")
-         .replace(r"\lvert", "abs(").replace(r"\rvert", ")").replace(r"\max", "maximum")
+         .replace(r"\lvert", "abs(").replace(r"\rvert", ")").replace(r"\max", "maximum").replace(r"\min", "minimum")
          .replace(r"\operatorname{sign}", "sign").replace("^2", "**2"))
     out, stack, i = [], [], 0
     while i < len(s):
@@ -170,7 +193,7 @@ def test_every_worked_line_is_the_number_it_shows_and_the_run_recorded(name, hp)
     opt = optlab.get_optimizer(name)
     run = optlab.simulate(LAND, name, start=START, steps=STEPS, noise=0.3, seed=1, **hp)  # g fed ≠ ∇f
     assert run.diverged_at is None
-    for k in steps_to_check(name, hp):
+    for k in steps_to_check(name, hp, run):
         d = step_details(run, k)
         assert len(d["worked"]) == len(d["lines"])
         for c in range(2):
@@ -195,7 +218,7 @@ def test_every_worked_line_is_the_number_it_shows_and_the_run_recorded(name, hp)
                 # the formula drawn is the one evaluated
                 full = d["values"][c]
                 drawn = line.expr.latex(lambda n, full=full: f"({full[n]!r})")
-                again = eval(to_python(drawn), {"sqrt": math.sqrt, "abs": abs, "maximum": max,  # noqa: S307
+                again = eval(to_python(drawn), {"sqrt": math.sqrt, "abs": abs, "maximum": max, "minimum": min,  # noqa: S307
                                                 "sign": lambda a: math.copysign(1.0, a) if a else 0.0})
                 assert abs(again - value) <= 4 * err + 8 * U * abs(value) + 1e-300, where
                 assert line.expr.latex(lambda n, full=full: tex(full[n])) in text, where

@@ -177,10 +177,53 @@ def test_lion_steps_by_the_sign_with_decoupled_decay():
     close(run.state["m"][0], 0.01 * T0)  # m = β2·0 + (1 - β2)·g
 
 
+def test_rprop_steps_by_its_step_size_in_the_sign_and_adapts_it():
+    # step 1: Δ = η, θ1 = θ0 − η·sign(g); on the bowl g keeps its sign while θ > 0: Δ2 = η·η⁺
+    p = path("rprop", 3, lr=0.1)
+    close(p[1], T0 - 0.1 * np.sign(T0))
+    close(p[2], p[1] - 0.1 * 1.2 * np.sign(T0))
+    close(p[3], p[2] - 0.1 * 1.2 * 1.2 * np.sign(T0))
+    # a sign change: from (0.05, -0.05) with η = 0.08 the first step overshoots 0; Δ shrinks ×η⁻ and θ stays
+    run = optlab.simulate("bowl", "rprop", start=(0.05, -0.05), steps=3, lr=0.08, eta_minus=0.25)
+    close(run.path[1], [-0.03, 0.03])
+    close(run.path[2], run.path[1])  # g kept as 0: no step on a sign change
+    close(run.state["step_size"][1], [0.02, 0.02])
+    close(run.path[3], run.path[2] + 0.02 * np.array([1.0, -1.0]))  # no comparison after a change: Δ kept
+    # the step size is clamped
+    close(path("rprop", 2, lr=0.1, step_size_max=0.11)[2], T0 - 0.21 * np.sign(T0))
+
+
+def test_asgd_decays_the_step_size_and_averages_after_t0():
+    lr, lam, alpha = 0.1, 0.5, 0.75
+    run = optlab.simulate("bowl", "asgd", start=T0, steps=3, lr=lr, lambd=lam, alpha=alpha, t0=1)
+    x1 = T0 * (1 - lam * lr) - lr * T0  # step 1: η_1 = lr
+    eta2 = lr / (1 + lam * lr * 1) ** alpha
+    x2 = x1 * (1 - lam * eta2) - eta2 * x1
+    eta3 = lr / (1 + lam * lr * 2) ** alpha
+    x3 = x2 * (1 - lam * eta3) - eta3 * x2
+    close(run.path[1:], [x1, x2, x3])
+    # μ_1 = 1, μ_2 = 1/max(1, 1 − 1) = 1, μ_3 = 1/max(1, 2 − 1) = 1: the average is θ until t − 1 > t0
+    close(run.state["ax"], [x1, x2, x3])
+    run = optlab.simulate("bowl", "asgd", start=T0, steps=4, lr=lr, t0=0)  # μ_3 = ½, μ_4 = ⅓
+    p = run.path
+    close(run.state["ax"][2], (p[2] + p[3]) / 2)
+    close(run.state["ax"][3], (p[2] + p[3] + p[4]) / 3)
+
+
+def test_adafactor_first_step_is_relative_to_the_size_of_theta():
+    # v1 = g², u = g/|g| = sign(g) (RMS 1: no clipping), α = RMS(θ0)·min(η, 1) = (5/√2)·η
+    close(path("adafactor", 1, lr=0.1)[1], T0 - 5 / math.sqrt(2) * 0.1 * np.sign(T0))
+    # a θ near 0 moves by at least ε2·ρ
+    close(path("adafactor", 1, start=np.array([1e-5, 0.0]), lr=0.1)[1], [1e-5 - 1e-3 * 0.1, 0.0])
+    # d clips the update's RMS: g = (3, 0) gives u = (1, 0), RMS 1/√2 ≤ 1; with d = 1 nothing is clipped
+    close(path("adafactor", 1, start=np.array([3.0, 0.0]), lr=0.1)[1], [3.0 - 3 / math.sqrt(2) * 0.1, 0.0])
+
+
 # --- every optimizer ----------------------------------------------------------------
 GOOD_LR = {
     "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.02, "adadelta": 2.0,
     "adam": 0.1, "adamw": 0.1, "amsgrad": 0.1, "adamax": 0.1, "nadam": 0.1, "radam": 0.1, "lion": 0.01,
+    "rprop": 0.01, "asgd": 0.1, "adafactor": 1.0,
 }
 
 
@@ -204,7 +247,8 @@ def test_declaration_is_complete(name):
     assert opt.hparams[0].name == "lr" and opt.hparams[0].log
     assert (opt.torch is None) == (name == "lion")
     assert (opt.torch is None) == (opt.written_out is not None)  # the export writes out what torch lacks
-    assert ("decoupled" in opt.param("weight_decay").help) == opt.decoupled_decay
+    if "weight_decay" in opt.defaults:  # Rprop has none
+        assert ("decoupled" in opt.param("weight_decay").help) == opt.decoupled_decay
     for p in opt.hparams:
         assert isinstance(p, Param) and p.symbol and p.help
         assert p.kind is bool or p.accepts(p.default), p
@@ -213,6 +257,7 @@ def test_declaration_is_complete(name):
     hp = opt.hp()
     assert hp._fields == tuple(opt.defaults) and tuple(hp) == tuple(opt.defaults.values())
     state = opt.init(np.zeros((2, 1)), hp, optlab.optimizers.base.ARRAY)
+    assert opt.coupled or opt.init(0.0, hp, optlab.optimizers.base.SCALAR)._fields == state._fields
     assert [b.name for b in opt.buffers] == list(state._fields)
     # the step record: t, lr, then the coefficients, one field each, in the order coefficients() gives them
     coefficients = opt.coefficients(np.arange(1.0, 4.0)[:, None], hp)

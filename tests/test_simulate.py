@@ -327,3 +327,24 @@ def test_a_loss_that_overflows_at_a_finite_point_is_divergence_even_if_the_run_c
     batch = optlab.simulate("bowl", "sgd", start=[(1e155, 0.0), (1.0, 1.0)], lr=1.0, steps=3)
     assert single.diverged_at == 0 and np.isnan(single.path).all()
     assert batch.diverged_at == [0, None] and np.isfinite(batch.path[:, 1]).all()
+
+
+def test_coupled_optimizers_run_single_runs_through_the_array_path_the_others_keep_the_fast_path(monkeypatch):
+    # a coupled update (Adafactor's RMS of θ) sees both coordinates at once: never the per-coordinate float
+    # path; the element-wise ones keep it for a single run on a float-safe landscape
+    from optlab import simulation
+
+    calls = []
+    real = simulation._run_scalar
+    monkeypatch.setattr(simulation, "_run_scalar", lambda *a, **k: calls.append(a[1].name) or real(*a, **k))
+    for name in OPT_NAMES:
+        optlab.simulate("rosenbrock", name, steps=3)
+    assert calls == [n for n in OPT_NAMES if not optlab.get_optimizer(n).coupled]
+    assert "adafactor" not in calls and "rprop" in calls
+
+
+def test_a_coupled_run_depends_on_both_coordinates():
+    # moving y changes x's step: the RMS of θ scales Adafactor's step length
+    a = optlab.simulate("bowl", "adafactor", start=(1.0, 1.0), steps=1, lr=0.1)
+    b = optlab.simulate("bowl", "adafactor", start=(1.0, 3.0), steps=1, lr=0.1)
+    assert a.path[1, 0] != b.path[1, 0]

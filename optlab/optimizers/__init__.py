@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from optlab.optimizers.adafactor import ADAFACTOR
 from optlab.optimizers.adam import ADAM, ADAMAX, ADAMW, AMSGRAD, NADAM, RADAM
 from optlab.optimizers.adaptive import ADADELTA, ADAGRAD, RMSPROP
+from optlab.optimizers.asgd import ASGD
 from optlab.optimizers.base import Buffer, Optimizer
 from optlab.optimizers.lion import LION
+from optlab.optimizers.rprop import RPROP
 from optlab.optimizers.sgd import MOMENTUM, NESTEROV, SGD
 
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, AMSGRAD,
-              ADAMAX, NADAM, RADAM, LION)
+              ADAMAX, NADAM, RADAM, LION, RPROP, ASGD, ADAFACTOR)
 }
 
 

@@ -27,6 +27,12 @@ on plain Python floats (one coordinate of one run, the fast path for a single
 run). Both give bit-identical results: + - * / and sqrt are correctly rounded in
 both, and anything else (powers, exp) is computed with NumPy in
 ``coefficients``.
+
+A *coupled* update (``Optimizer.coupled``: Adafactor's RMS of θ, Prodigy's dot products)
+reads both coordinates of a run at once. It always gets arrays of shape (2, B), a single
+run (2, 1) through the same array path, and reduces over the coordinates with
+:func:`coords_sum` (``a[0] + a[1]``, the same two roundings whatever B is), so a run in a
+batch is still its single run bit for bit. Element-wise declarations keep the float fast path.
 """
 
 from __future__ import annotations
@@ -56,17 +62,23 @@ def _maximum(a: float, b: float) -> float:
     return a if a >= b else b
 
 
+def _minimum(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a <= b else b
+
+
 def _where(cond, a, b):
     return a if cond else b
 
 
 ARRAY = SimpleNamespace(
-    name="numpy", sqrt=np.sqrt, abs=np.abs, sign=np.sign, maximum=np.maximum, where=np.where,
-    zeros_like=np.zeros_like,
+    name="numpy", sqrt=np.sqrt, abs=np.abs, sign=np.sign, maximum=np.maximum, minimum=np.minimum,
+    where=np.where, zeros_like=np.zeros_like,
 )
 SCALAR = SimpleNamespace(
     # math.sqrt raises ValueError below 0 where NumPy gives nan: simulate treats both as divergence.
-    name="float", sqrt=math.sqrt, abs=abs, sign=_sign, maximum=_maximum, where=_where,
+    name="float", sqrt=math.sqrt, abs=abs, sign=_sign, maximum=_maximum, minimum=_minimum, where=_where,
     zeros_like=lambda _: 0.0,
 )
 
@@ -113,6 +125,17 @@ def pick(on, when_on, when_off, xp):
     return when_on if on else when_off
 
 
+def coords_sum(a):
+    """The sum over a run's two coordinates (axis 0 of a (2, B) array, or of a (2,) array): a[0] + a[1],
+    in that order for every batch size. For coupled updates only."""
+    return a[0] + a[1]
+
+
+def coords_norm(a, xp):
+    """The Euclidean norm of a run's θ-shaped array over its two coordinates."""
+    return xp.sqrt(coords_sum(a * a))
+
+
 # --- shared pieces of the updates -----------------------------------------------------------
 def l2(g, params, hp, xp):
     """L2 weight decay as torch applies it, ``if weight_decay != 0: g = g + λ·θ``, run by run."""
@@ -157,6 +180,14 @@ def _no_coefficients(t, hp) -> dict:
     return {}
 
 
+def default_torch_args(hp: dict) -> dict:
+    """torch.optim's keyword arguments for these hyperparameters: beta1, beta2 as ``betas``."""
+    kw = dict(hp)
+    if "beta1" in kw:
+        kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
+    return kw
+
+
 @dataclass(frozen=True)
 class Optimizer:
     name: str
@@ -183,6 +214,14 @@ class Optimizer:
     # numeric hyperparameter that is not x), the optimizer's most telling after lr.
     sweep_y: tuple[str, ...] = ()
     notes: str = ""
+    # update reads both coordinates of a run at once (RMS, norms, dot products): it gets (2, B) arrays
+    # only, a single run as (2, 1), and reduces with coords_sum. See the module's docstring.
+    coupled: bool = False
+    # coefficients(t, hp) gets hp.lr as the scheduled learning rate of each step, shape (steps, 1 | B),
+    # for step-only quantities torch computes from the group's current lr (ASGD's η_t)
+    schedule_in_coefficients: bool = False
+    # hp dict -> torch's keyword arguments (the export and the parity tests): pairs torch takes as tuples
+    torch_args: Callable = default_torch_args
     hp_type: type = field(init=False, repr=False, compare=False)  # the record update() gets as ``hp``
 
     def __post_init__(self):

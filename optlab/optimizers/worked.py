@@ -9,7 +9,12 @@ record: the branch this step takes as plain numbers (``s.hp``: the run's hyperpa
 - ``s.grad``: the gradient the optimizer was fed; ``s.g``: the gradient its rule uses (a line
   computing ``s.g`` adds L2 weight decay, see :func:`l2`; without one it is ``s.grad``);
 - ``s.h``: the hyperparameters (``s.h.beta1``), ``s.c``: the step record (``s.c.bc1``);
-- ``s.prev``, ``s.state``: the state buffers before and after the step (``s.prev.m``, ``s.state.m``).
+- ``s.prev``, ``s.state``: the state buffers before and after the step (``s.prev.m``, ``s.state.m``);
+- ``s.xy``: both coordinates' recorded numbers, ``s.xy[0].theta_prev`` (θ_x before the step),
+  ``s.xy[1].state.v`` ..., for a coupled optimizer's lines (an RMS or a norm over θ);
+- ``s.here``: this coordinate's recorded numbers as plain floats (``s.here.prev.prev``,
+  ``s.here.grad``), for a branch torch takes element by element (Rprop's sign change): the
+  inspector asks for each coordinate's lines in turn, and they may differ.
 
 A line names the number it computes (``result``): one of those the run recorded (``s.theta``,
 a buffer of ``s.state``), or a new one, ``N("m_hat")``, with a ``label`` for the inspector's
@@ -126,7 +131,7 @@ class Op(Expr):
 
 @dataclass(frozen=True, eq=False)
 class Call(Expr):
-    fn: str  # sqrt, abs, max, sign, square
+    fn: str  # sqrt, abs, max, min, sign, square
     args: tuple[Expr, ...]
 
     @property
@@ -141,6 +146,8 @@ class Call(Expr):
             return rf"\lvert {a[0]}\rvert"
         if self.fn == "max":
             return rf"\max\left({a[0]},\ {a[1]}\right)"
+        if self.fn == "min":
+            return rf"\min\left({a[0]},\ {a[1]}\right)"
         if self.fn == "sign":
             return rf"\operatorname{{sign}}\left({a[0]}\right)"
         base = self.args[0]  # square: a number like 1.2×10^{-5} or any non-atom needs parentheses
@@ -152,8 +159,9 @@ class Call(Expr):
         with np.errstate(all="ignore"):
             if self.fn == "square":
                 return a[0] * a[0]
-            return {"sqrt": np.sqrt, "abs": np.abs, "sign": np.sign}[self.fn](a[0]) if self.fn != "max" \
-                else np.maximum(a[0], a[1])
+            if self.fn in ("max", "min"):
+                return (np.maximum if self.fn == "max" else np.minimum)(a[0], a[1])
+            return {"sqrt": np.sqrt, "abs": np.abs, "sign": np.sign}[self.fn](a[0])
 
 
 def sqrt(x) -> Expr:
@@ -166,6 +174,10 @@ def absolute(x) -> Expr:
 
 def maximum(a, b) -> Expr:
     return Call("max", (_wrap(a), _wrap(b)))
+
+
+def minimum(a, b) -> Expr:
+    return Call("min", (_wrap(a), _wrap(b)))
 
 
 def sign(x) -> Expr:
@@ -226,25 +238,49 @@ class Numbers(NamedTuple):
     c: Any  # step as named numbers: s.c.bc1
     prev: Any  # the state buffers before the step (the optimizer's state NamedTuple of N): s.prev.m
     state: Any  # ... and after it: s.state.m
+    xy: tuple = ()  # (Coord of x, Coord of y): both coordinates' recorded numbers, named
+    here: Any = None  # this coordinate's recorded numbers as floats (a Coord of floats), or None
 
 
-def _named(record_type, prefix: str = ""):
-    return record_type._make(N(prefix + f) for f in record_type._fields)
+class Coord(NamedTuple):
+    """One coordinate's recorded numbers: named (``s.xy``) or as floats (``s.here``)."""
+
+    theta_prev: Any
+    theta: Any
+    grad: Any
+    prev: Any  # state record
+    state: Any
 
 
-def numbers(opt, hp, step, state_type) -> Numbers:
+AXES = ("x", "y")
+
+
+def _named(record_type, prefix: str = "", suffix: str = ""):
+    return record_type._make(N(prefix + f + suffix) for f in record_type._fields)
+
+
+def numbers(opt, hp, step, state_type, here: Coord | None = None) -> Numbers:
     """The record ``opt.worked`` gets for a step: ``hp`` and ``step`` its records (numbers), ``state_type``
-    the type of its state."""
+    the type of its state, ``here`` the coordinate's own numbers (floats)."""
+    xy = tuple(Coord(N(f"theta_prev_{a}"), N(f"theta_{a}"), N(f"grad_{a}"), _named(state_type, "prev_", f"_{a}"),
+                     _named(state_type, "", f"_{a}")) for a in AXES)
     return Numbers(hp=hp, step=step, theta_prev=N("theta_prev"), theta=N("theta"), grad=N("grad"), g=N("g"),
                    lr=N("lr"), h=_named(opt.hp_type), c=_named(opt.step_type), prev=_named(state_type, "prev_"),
-                   state=_named(state_type))
+                   state=_named(state_type), xy=xy, here=here)
 
 
-def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, state) -> dict[str, float]:
-    """One coordinate's numbers by the names of ``s``: ``prev``, ``state`` its state records (floats).
+def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, state,
+           coords: tuple[Coord, Coord] | None = None) -> dict[str, float]:
+    """One coordinate's numbers by the names of ``s``: ``prev``, ``state`` its state records (floats);
+    ``coords``: both coordinates' (floats), by the names of ``s.xy``.
     Flags (amsgrad, rectified ...) choose the branch and are left out."""
     out = {}
-    for names, numbers_ in ((s.h, s.hp), (s.c, s.step), (s.prev, prev), (s.state, state)):
+    pairs = [(s.h, s.hp), (s.c, s.step), (s.prev, prev), (s.state, state)]
+    for named, numbers_ in zip(s.xy, coords or (), strict=False):
+        pairs += [(named.prev, numbers_.prev), (named.state, numbers_.state)]
+        out.update({named.theta_prev.name: float(numbers_.theta_prev), named.theta.name: float(numbers_.theta),
+                    named.grad.name: float(numbers_.grad)})
+    for names, numbers_ in pairs:
         for n, v in zip(names, numbers_, strict=True):
             if not isinstance(v, (bool, np.bool_)):
                 out[n.name] = float(v)
