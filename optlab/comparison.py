@@ -23,7 +23,6 @@ import html
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
@@ -218,7 +217,7 @@ def run_config(landscape, optimizers=C.DEFAULT_OPTIMIZERS, *, steps: int = C.STE
                       hparams=hparams, steps=steps, start=start, seed=seed, schedule=sched.name,
                       schedule_params=sched_params, noise=noise, clip=clip, batch=batch)
     # what the page reads from this config's link: anything it would replace by a default is an error here
-    _, problems = C.from_query(parse_qs(cfg.key(), keep_blank_values=True))
+    _, problems = C.from_query(C.group(C.to_query(cfg)))
     if problems:
         raise ValueError("the app would not run this configuration: " + "; ".join(problems))
     return cfg

@@ -96,14 +96,6 @@ class RunConfig:
         hparams = {**self.hparams, optimizer: merged}
         return replace(self, hparams={k: v for k, v in hparams.items() if v})
 
-    def key(self) -> str:
-        """A canonical string: equal configs, equal keys."""
-        from urllib.parse import urlencode
-
-        from optlab.link import to_query
-
-        return urlencode(to_query(self), doseq=True)
-
 
 @dataclass(frozen=True)
 class Explore:

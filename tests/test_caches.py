@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
+from optlab import app_cache as ui  # the page's caches
 from optlab import config as C
-from optlab import ui
 
 
 def test_entries_past_the_byte_budget_are_evicted_least_recently_used_first():

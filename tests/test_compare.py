@@ -31,12 +31,12 @@ CASES = {
 
 
 def the_apps(cfg: C.RunConfig):
-    """The page's config, runs and landscape for cfg: its cache key read back (ui._runs_key, ui._runs)."""
-    from optlab import ui
+    """The page's config and runs for cfg: its link read back as the page reads it, and the page's cached runs."""
+    from optlab import app_cache
 
-    app_cfg, problems = C.from_query(ui._parse_key(ui._runs_key(cfg)))
+    app_cfg, problems = C.from_query(C.group(C.to_query(cfg)))
     assert problems == []
-    return app_cfg, C.run_all(app_cfg)
+    return app_cfg, app_cache.runs_for(app_cfg)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -54,7 +54,7 @@ def same_bits(a, b) -> bool:
 
 def test_the_runs_equal_the_apps_bit_for_bit(case):
     cmp, app_cfg, app_runs = case
-    assert cmp.config == app_cfg.runs_only()
+    assert cmp.config == app_cfg  # RunConfig is what to run, nothing of the view
     assert list(cmp.runs) == list(app_runs) == list(app_cfg.optimizers)
     for name, run in cmp.runs.items():
         app = app_runs[name]
