@@ -17,6 +17,7 @@ the last bit). Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import functools
 import math
@@ -429,6 +430,7 @@ def run_in_a_worker_process(enabled: bool = True) -> None:
 
         # spawn: a fresh interpreter that holds none of the server's sockets, locks or threads
         _EXECUTOR = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(run_in_a_worker_process, False)  # shut down before the interpreter tears modules down
     elif not enabled and _EXECUTOR is not None:
         _EXECUTOR.shutdown(cancel_futures=True)
         _EXECUTOR = None

@@ -264,3 +264,11 @@ def test_in_a_worker_process_every_view_is_the_same_to_the_last_bit():
         sweeps.run_in_a_worker_process(False)
     for a, b in zip(here, there, strict=True):
         pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
+
+
+@pytest.mark.parametrize("name", optlab.optimizer_names())
+def test_every_default_sweep_range_is_one_the_sweep_accepts(name):
+    # found by the link round trip: Adafactor's eps1 slider spanned 27 decades, more than a log axis may
+    for hp in sweeps.sweepable(name):
+        lo, hi = sweeps.axis_range(name, hp)
+        assert sweeps.range_problem(name, hp, lo, hi) is None, (hp, lo, hi)

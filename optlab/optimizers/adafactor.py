@@ -87,7 +87,7 @@ ADAFACTOR = Optimizer(
         lr(1e-2),
         Param("beta2_decay", -0.8, high=0.0, ui_low=-1.5, ui_high=0.0, symbol=r"c",
               help="the second moment's weight of g² is k^c: c = −0.8 lets β2 = 1 − k^c rise toward 1"),
-        Param("eps1", EPS1_DEFAULT, low=0.0, ui_low=1e-30, ui_high=1e-3, log=True, symbol=r"\epsilon_1",
+        Param("eps1", EPS1_DEFAULT, low=0.0, ui_low=1e-15, ui_high=1e-3, log=True, symbol=r"\epsilon_1",
               help="floor of v (as ε1²) in the denominator; torch's None is the dtype's eps, 2.2e-16"),
         Param("eps2", 1e-3, low=0.0, ui_low=1e-8, ui_high=1.0, log=True, symbol=r"\epsilon_2",
               help="floor of RMS(θ) in the step's length scale: how far a θ near 0 can move"),
