@@ -25,9 +25,9 @@ GRID = 120
 # legend, play button and slider). Plotly draws a figure, measures what pushes its margins and, when they must
 # grow, draws it all again: preset, the page's figures are drawn once (~0.2 s less browser time). They still
 # grow where needed (a long legend, a narrow screen).
-CONTOUR_MARGIN = dict(l=85, r=95, t=50, b=120)
-MULTIPLES_MARGIN = dict(l=40, r=85, t=40, b=110)
-PROGRESS_MARGIN = dict(l=85, r=25, t=65, b=70)
+CONTOUR_MARGIN = dict(l=85, r=95, t=50, b=165)
+MULTIPLES_MARGIN = dict(l=40, r=85, t=40, b=155)
+PROGRESS_MARGIN = dict(l=60, r=25, t=60, b=110)
 
 
 def color(optimizer: str) -> str:
@@ -52,8 +52,8 @@ def log_axis(lo: float | None = None, hi: float | None = None) -> dict:
         decades = hi - lo
         if decades >= 1.5:
             axis["dtick"] = max(1, math.ceil(decades / 6))  # at most about six labels: decades, or every n-th
-        else:  # within a decade or so, decades alone would leave one label or none
-            axis.pop("minorloglabels")
+        else:  # within a decade or so, decades alone would leave one label or none: 1 to 9 times each, in full
+            axis["minorloglabels"] = "complete"
             axis["dtick"] = "D1"
     return axis
 
@@ -193,7 +193,7 @@ def _head_xy(run: Run, k: int) -> dict:
     return dict(xanchor=float(x), yanchor=float(y))
 
 
-PLAY_WIDTH = 160  # px: the play and pause buttons; the slider's rail starts right of them on any width
+PLAY_WIDTH = 160  # px: the play and pause buttons (comparison.figure puts its rail right of them)
 
 
 def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 350) -> go.Figure:
@@ -210,13 +210,13 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 
     Frames are built as plain dicts and the figure is rebuilt without validation:
     validating a hundred frames would take longer than everything else on the page.
 
-    The buttons sit at the slider's left end, the rail padded right of them (PLAY_WIDTH px), so that
-    every step stays clickable on a phone as on a desktop; ``plot_px``: the plot area's height, to place
-    both a fixed number of pixels under it.
+    The buttons sit in their own row above the slider, whose rail spans the plot's width, so that every
+    step stays clickable on a phone as on a desktop; ``plot_px``: the plot area's height, to place both a
+    fixed number of pixels under it.
     """
     fig.update_layout(
         updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-46 / plot_px, xanchor="left", yanchor="top", showactive=False,
+            type="buttons", direction="left", x=0.0, y=-54 / plot_px, xanchor="left", yanchor="top", showactive=False,
             pad=dict(t=0, r=8),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, dict(
@@ -226,9 +226,9 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 
             ],
         )],
         sliders=[dict(
-            active=len(frames) - 1, x=0.0, y=-32 / plot_px, len=1.0, xanchor="left", yanchor="top",
-            currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),  # clear of the x title
-            pad=dict(t=0, b=0, l=PLAY_WIDTH),
+            active=len(frames) - 1, x=0.0, y=-88 / plot_px, len=1.0, xanchor="left", yanchor="top",
+            currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),
+            pad=dict(t=0, b=0),
             steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
                 mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                 for k in frames],
@@ -266,14 +266,14 @@ PANEL_HEIGHT = {1: 360, 2: 300, 3: 230}
 def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int | None = None) -> go.Figure:
     """One contour panel per optimizer, same axes, one slider moving them all to the same step.
 
-    Each panel has the overlay's marks (global minimum, start); one legend names them and the
-    optimizers. ``height``: of one row of panels (default: by the number of columns)."""
+    Each panel has the overlay's marks (global minimum, start), and the legend names them; each
+    panel's title names its optimizer. ``height``: of one row of panels (default: by the number of columns)."""
     names = list(runs)
     cols = min(len(names), 3)
     rows = math.ceil(len(names) / cols)
     row_px = height or PANEL_HEIGHT[max(cols, 1)]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[title(n) for n in names], shared_xaxes=True,
-                        shared_yaxes=True, horizontal_spacing=0.04, vertical_spacing=min(0.08, 40 / (row_px * rows)))
+                        shared_yaxes=True, horizontal_spacing=0.07, vertical_spacing=min(0.08, 40 / (row_px * rows)))
     heads = []  # one position marker per panel, on that panel's axes
     steps = max((r.steps for r in runs.values()), default=0)
     for i, name in enumerate(names):
@@ -282,7 +282,9 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
             t.showlegend = i == 0 and t.type == "scatter"  # the marks' legend entries once
             t.legendgroup = t.name
             fig.add_trace(t, row=row + 1, col=col + 1)
-        fig.add_trace(_path_trace(name, runs[name], axis_names=land.axis_names), row=row + 1, col=col + 1)
+        # the panel's title names its optimizer; the legend holds the marks
+        fig.add_trace(_path_trace(name, runs[name], showlegend=False, axis_names=land.axis_names), row=row + 1,
+                      col=col + 1)
         path = fig.data[-1]
         heads.append(_head_shape(name, runs[name], steps, xref=path.xaxis or "x", yref=path.yaxis or "y"))
     (x0, x1), (y0, y1) = land.domain
@@ -394,9 +396,11 @@ def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tup
         marker=dict(symbol="triangle-up" if up else "triangle-down", size=11, color=c, line=dict(color="white",
                                                                                                    width=1)),
         hovertemplate=f"{title(name)} leaves the chart at step {int(x[j])}<extra></extra>"), row=1, col=col)
+    left = px <= 0.6 * float(np.nanmax(x))  # the text on the side with room, inside its panel
     fig.add_annotation(
-        x=px, y=math.log10(py) if log else py, text=f"{'↑' if up else '↓'} {title(name)} leaves the chart at step "
-        f"{int(x[j])}", showarrow=False, xanchor="left", xshift=8, yshift=(-10 if up else 10) - 14 * nth,
+        x=px, y=math.log10(py) if log else py, text=f"{'↑' if up else '↓'} leaves the chart at step {int(x[j])}",
+        showarrow=False, xanchor="left" if left else "right", xshift=8 if left else -8,
+        yshift=(-10 if up else 10) - 14 * nth,
         font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", row=1, col=col)
 
 
@@ -407,7 +411,10 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
     Each keeps the range of the runs that did not explode (see :func:`chart_range`); a run that
     leaves it is marked where it does."""
     gap = land.f_min is not None
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    # the panels' names as titles above them, in two short lines (on a phone a y title of the right panel
+    # sat on the left one), the legend under them
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("loss per step<br>" + ("f − f*" if gap else "f"), "step size<br>‖θₖ − θₖ₋₁‖"))
     losses, sizes = {}, {}
     for name, run in runs.items():
         y = run.loss - land.f_min if gap else run.loss
@@ -438,10 +445,10 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
         _leaves(fig, name, *sizes[name], size_range, True, 2, nth)
     fig.update_xaxes(title_text="step", **NUMBERS)
     loss_axis = log_axis(*loss_range) if gap else dict(type="linear", **NUMBERS)
-    fig.update_yaxes(title_text="loss f − f*" if gap else "loss f", range=list(loss_range), row=1, col=1,
-                     **loss_axis)
-    fig.update_yaxes(title_text="step size ‖θₖ − θₖ₋₁‖", range=list(size_range), row=1, col=2,
-                     **log_axis(*size_range))
-    fig.update_layout(height=height, margin=PROGRESS_MARGIN,
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_yaxes(range=list(loss_range), row=1, col=1, **loss_axis)
+    fig.update_yaxes(range=list(size_range), row=1, col=2, **log_axis(*size_range))
+    fig.update_annotations(selector=dict(text=fig.layout.annotations[0].text), font=dict(size=13))
+    fig.update_annotations(selector=dict(text=fig.layout.annotations[1].text), font=dict(size=13))
+    fig.update_layout(height=height + 40, margin=PROGRESS_MARGIN,
+                      legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
     return fig

@@ -28,10 +28,19 @@ def page(cfg: RunConfig, error: str | None) -> None:
     runs = app_cache.runs_for(shown)
     figs = app_cache.figures_for(shown, st.session_state.get("view", "overlay"))
     slot = header(shown)
+    st.html(PHONE_CSS)
     diverged_banner(runs)
     charts(figs)
     table(runs, shown)
     inspector(slot, cfg, runs, error)  # a fragment: it publishes the link, with its step, on each of its reruns
+
+
+# On a phone: a wide table or equation scrolls sideways instead of being cut off at the right
+PHONE_CSS = """<style>
+[data-testid="stTable"] { overflow-x: auto; }
+[data-testid="stTable"] table { min-width: max-content; }
+.katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 2px; }
+</style>"""
 
 
 def refused_banner(cfg: RunConfig) -> dict[str, str]:
