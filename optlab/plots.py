@@ -26,7 +26,7 @@ GRID = 120
 # grow, draws it all again: preset, the page's figures are drawn once (~0.2 s less browser time). They still
 # grow where needed (a long legend, a narrow screen).
 CONTOUR_MARGIN = dict(l=85, r=95, t=50, b=165)
-MULTIPLES_MARGIN = dict(l=40, r=85, t=40, b=155)
+MULTIPLES_MARGIN = dict(l=40, r=85, t=70, b=155)
 PROGRESS_MARGIN = dict(l=60, r=25, t=60, b=110)
 
 
@@ -294,10 +294,10 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
     fig.update_xaxes(title_text=a, row=rows)
     fig.update_yaxes(title_text=b, col=1)
     total = row_px * rows + MULTIPLES_MARGIN["t"] + MULTIPLES_MARGIN["b"]
-    fig.update_layout(height=total, margin=MULTIPLES_MARGIN, shapes=heads,
-                      legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"))
-    fig.update_annotations(yshift=4)  # the panel titles, clear of the panel below's top edge
     plot_px = total - MULTIPLES_MARGIN["t"] - MULTIPLES_MARGIN["b"]
+    fig.update_layout(height=total, margin=MULTIPLES_MARGIN, shapes=heads,  # the legend above the panel titles
+                      legend=dict(orientation="h", y=1 + 26 / plot_px, x=0, yanchor="bottom"))
+    fig.update_annotations(yshift=4)  # the panel titles, clear of the panel below's top edge
     return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names], plot_px)
 
 
