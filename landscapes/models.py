@@ -42,6 +42,7 @@ def _linear(name, title, mean, std, domain, start, lesson, tags):
         latex=r"f(w,b) = \frac{1}{2n}\sum_{i=1}^{n} (w\,u_i + b - t_i)^2"
               + (r",\ u_i \text{ standardised}" if mean == 0 else rf",\ u_i \approx {mean:g} \pm {std:g}"),
         minima_note="Weights (w, b) on the axes; the minimum is the least-squares solution (closed form).",
+        axis_names=("w", "b"),
     )
 
 
@@ -93,6 +94,7 @@ LOGISTIC_REGRESSION = model_landscape(
           r" + \tfrac{\lambda}{2}\lVert w\rVert^2,\ \lambda = 0.01",
     tags={"unimodal", "convex", "classification"},
     minima_note="Weights (w₁, w₂) on the axes; the minimum is computed by Newton's method.",
+    axis_names=("w₁", "w₂"),
 )
 
 
@@ -119,6 +121,7 @@ TINY_NETWORK = model_landscape(
     latex=r"f(w,v) = \frac{1}{2n}\sum_i \left(v \tanh(w\,u_i) - t_i\right)^2",
     tags={"multimodal", "non-convex", "symmetric", "saddle"},
     minima_note="Weights (w, v) on the axes; the two minima mirror each other, found by Newton's method.",
+    axis_names=("w", "v"),
 )
 
 MODELS = (LINEAR_REGRESSION, LINEAR_REGRESSION_UNSCALED, LOGISTIC_REGRESSION, TINY_NETWORK)

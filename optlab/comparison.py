@@ -119,7 +119,7 @@ class Comparison:
             fig.add_trace(trace, row=1, col=1)
         for trace in surface.data:
             if isinstance(trace, go.Scatter3d):  # one legend entry per optimizer, for both panels
-                trace = go.Scatter3d(trace, legendgroup=trace.name, showlegend=False)
+                trace = go.Scatter3d(trace, legendgroup=trace.legendgroup or trace.name, showlegend=False)
             fig.add_trace(trace, row=1, col=2)
         fig.update_traces(selector=dict(type="contour"), colorbar=dict(x=split + 0.01, xanchor="left"))
         c, s = contour.layout, surface.layout

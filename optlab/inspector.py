@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,19 @@ def tex(x: float) -> str:
         mant, exp = s.split("e")
         s = rf"{mant}\times10^{{{int(exp)}}}"
     return f"({s})" if x < 0 else s
+
+
+_SUB = str.maketrans("0123456789k−-+()", "₀₁₂₃₄₅₆₇₈₉ₖ₋₋₊₍₎")
+_SUP = str.maketrans("0123456789k−-+", "⁰¹²³⁴⁵⁶⁷⁸⁹ᵏ⁻⁻⁺")
+
+
+def plain_label(label: str) -> str:
+    """A row label as a person reads it: θ_{k−1} → θₖ₋₁, η_k → ηₖ, β2^k → β₂ᵏ (TeX-ish sub- and
+    superscripts of step indices and digits as Unicode; names such as v_max stay as they are)."""
+    label = re.sub(r"_\{([0-9k−+\-]+)\}", lambda m: m.group(1).translate(_SUB), label)
+    label = re.sub(r"_([0-9k])(?![A-Za-z])", lambda m: m.group(1).translate(_SUB), label)
+    label = re.sub(r"\^\{?([0-9k−\-]+)\}?", lambda m: m.group(1).translate(_SUP), label)
+    return re.sub(r"([βε])([0-9])", lambda m: m.group(1) + m.group(2).translate(_SUB), label)
 
 
 def worked_lines(run: Run, k: int) -> tuple[list[list[W.Line]], list[dict]]:
@@ -75,7 +89,7 @@ def worked_lines(run: Run, k: int) -> tuple[list[list[W.Line]], list[dict]]:
     return lines_per_axis, per_axis
 
 
-def step_details(run: Run, k: int) -> dict:
+def step_details(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> dict:
     """Step k (1-based) of a single run: the rule, the worked lines and a table of values.
 
     ``lines`` pairs each entry of ``worked`` with its coordinate and :class:`Line`; ``values``
@@ -119,7 +133,7 @@ def step_details(run: Run, k: int) -> dict:
     table = pd.DataFrame({"x": [v[0] for v in rows.values()], "y": [v[1] for v in rows.values()]}, index=rows.keys())
 
     worked, placed = [], []
-    for c, axis in enumerate("xy"):
+    for c, axis in enumerate(axis_names):
         shown = [line.latex(lambda name, c=c: tex(values[c][name])) for line in lines_xy[c]]
         worked += [rf"\textbf{{{axis}:}}\ " + shown[0]] + shown[1:]
         placed += [(c, line) for line in lines_xy[c]]

@@ -59,6 +59,8 @@ class Landscape:
     # function, pickled by reference (key: the formula's text, else the name). Set by whoever makes it: the
     # registry (landscapes) for declared ones, optlab.formula for typed-in ones. None: pickled field by field.
     origin: Callable | None = None
+    # what the two coordinates are called on every axis, hover and table: ("w", "b") for a model's weights
+    axis_names: tuple[str, str] = ("x", "y")
 
     @property
     def minima(self) -> np.ndarray:

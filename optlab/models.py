@@ -20,7 +20,8 @@ from optlab.landscape import Landscape
 
 
 def model_landscape(per_example: Callable, columns: tuple[np.ndarray, ...], *, name: str, title: str,
-                    domain, minimizers, start, lesson: str, latex: str, tags, minima_note: str = "") -> Landscape:
+                    domain, minimizers, start, lesson: str, latex: str, tags, minima_note: str = "",
+                    axis_names: tuple[str, str] = ("x", "y")) -> Landscape:
     """A Landscape whose f is the mean of ``per_example`` over the dataset ``columns`` (each shape (n,))."""
     columns = tuple(np.ascontiguousarray(c, dtype=float) for c in columns)
     n = len(columns[0])
@@ -45,7 +46,7 @@ def model_landscape(per_example: Callable, columns: tuple[np.ndarray, ...], *, n
         value_and_grad=full, domain=domain, minimizers=tuple(map(tuple, minima.tolist())), f_min=f_min,
         start=start, lesson=lesson, latex=latex, tags=frozenset(tags) | {"model", "data"},
         scalar_safe=False, data_size=n, minibatch=minibatch, minima_note=minima_note,
-        per_example=per_example, columns=columns,
+        per_example=per_example, columns=columns, axis_names=tuple(axis_names),
     )
 
 

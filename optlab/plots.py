@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optlab.landscape import Landscape
-from optlab.optimizers import optimizer_names
+from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.simulation import Run
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -25,14 +25,37 @@ GRID = 120
 # legend, play button and slider). Plotly draws a figure, measures what pushes its margins and, when they must
 # grow, draws it all again: preset, the page's figures are drawn once (~0.2 s less browser time). They still
 # grow where needed (a long legend, a narrow screen).
-CONTOUR_MARGIN = dict(l=85, r=95, t=50, b=120)
-MULTIPLES_MARGIN = dict(l=40, r=85, t=40, b=110)
-PROGRESS_MARGIN = dict(l=85, r=25, t=65, b=70)
+CONTOUR_MARGIN = dict(l=85, r=95, t=50, b=165)
+MULTIPLES_MARGIN = dict(l=40, r=85, t=70, b=155)
+PROGRESS_MARGIN = dict(l=60, r=25, t=60, b=110)
 
 
 def color(optimizer: str) -> str:
     """A fixed colour per optimizer, the same in every figure and view."""
     return PALETTE[optimizer_names().index(optimizer) % len(PALETTE)]
+
+
+def title(optimizer: str) -> str:
+    """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum"."""
+    return get_optimizer(optimizer).title
+
+
+# Numbers on every axis and colour bar as powers of ten (10⁻⁴, 2×10¹¹), never Plotly's SI suffixes
+# ("100µ", "−200B"); a log axis labels its decades only (not its minor ticks as bare "2" and "5").
+NUMBERS = dict(exponentformat="power")
+
+
+def log_axis(lo: float | None = None, hi: float | None = None) -> dict:
+    """A log axis's settings; lo, hi: its range in decades (log₁₀), where known, to space the labelled ones."""
+    axis = dict(type="log", exponentformat="power", minorloglabels="none")
+    if lo is not None and hi is not None:
+        decades = hi - lo
+        if decades >= 1.5:
+            axis["dtick"] = max(1, math.ceil(decades / 6))  # at most about six labels: decades, or every n-th
+        else:  # within a decade or so, decades alone would leave one label or none: 1 to 9 times each, in full
+            axis["minorloglabels"] = "complete"
+            axis["dtick"] = "D1"
+    return axis
 
 
 @functools.lru_cache(maxsize=64)
@@ -95,7 +118,7 @@ def _contour_traces(land: Landscape, showscale: bool = True) -> list:
         go.Contour(
             x=xs, y=ys, z=zz, colorscale="Viridis", ncontours=30, zmin=lo, zmax=hi,
             contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.35)"),
-            colorbar=dict(title=dict(text=scale.label, side="right"), thickness=12, len=0.9),
+            colorbar=dict(title=dict(text=scale.label, side="right"), thickness=12, len=0.9, **NUMBERS),
             showscale=showscale, hoverinfo="skip", name="f",
         ),
     ]
@@ -105,14 +128,17 @@ def _contour_traces(land: Landscape, showscale: bool = True) -> list:
 def _click_grid(land: Landscape, n: int = 40) -> go.Scatter:
     """Invisible points over the contour: plotly cannot select contour traces, so a click lands here."""
     (x0, x1), (y0, y1) = land.domain
+    a, b = land.axis_names
     gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     return go.Scatter(
         x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=12, opacity=0), name="click to start here",
-        hovertemplate="start here: (%{x:.3g}, %{y:.3g})<extra></extra>", showlegend=False,
+        hovertemplate=f"start here: {a} = %{{x:.3g}}, {b} = %{{y:.3g}}<extra></extra>", showlegend=False,
     )
 
 
 def _markers(land: Landscape, start) -> list:
+    a, b = land.axis_names
+    at = f"{a} = %{{x:.4g}}, {b} = %{{y:.4g}}"
     traces = []
     if len(land.minima):
         traces.append(go.Scatter(
@@ -120,24 +146,26 @@ def _markers(land: Landscape, start) -> list:
             name="estimated minimum" if land.formula is not None else "global minimum",
             marker=dict(symbol="star", size=15, color="white", line=dict(color="black", width=1)),
             hovertemplate=("estimated " if land.formula is not None else "")
-            + "minimum (%{x:.4g}, %{y:.4g})<extra></extra>",
+            + f"minimum: {at}<extra></extra>",
         ))
     traces.append(go.Scatter(
         x=[start[0]], y=[start[1]], mode="markers", name="start",
         marker=dict(symbol="x", size=11, color="white", line=dict(color="black", width=1)),
-        hovertemplate="start (%{x:.4g}, %{y:.4g})<extra></extra>",
+        hovertemplate=f"start: {at}<extra></extra>",
     ))
     return traces
 
 
-def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None) -> go.Scatter:
+def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None,
+                axis_names: tuple[str, str] = ("x", "y")) -> go.Scatter:
     k = np.arange(run.steps + 1)
+    a, b = axis_names
     return go.Scatter(
-        x=run.path[:, 0], y=run.path[:, 1], mode="lines+markers", name=name, legendgroup=name,
+        x=run.path[:, 0], y=run.path[:, 1], mode="lines+markers", name=title(name), legendgroup=name,
         line=dict(color=color(name), width=2), marker=dict(size=3, color=color(name)), showlegend=showlegend,
         customdata=np.column_stack([k, run.loss]),
-        hovertemplate=f"{name} step %{{customdata[0]}}<br>(%{{x:.4g}}, %{{y:.4g}})<br>f = %{{customdata[1]:.4g}}"
-        "<extra></extra>",
+        hovertemplate=f"{title(name)} step %{{customdata[0]}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}"
+        "<br>f = %{customdata[1]:.4g}<extra></extra>",
         **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {}),
     )
 
@@ -165,7 +193,10 @@ def _head_xy(run: Run, k: int) -> dict:
     return dict(xanchor=float(x), yanchor=float(y))
 
 
-def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
+PLAY_WIDTH = 160  # px: the play and pause buttons (comparison.figure puts its rail right of them)
+
+
+def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 350) -> go.Figure:
     """Add browser-side animation frames that move only the position markers (layout shapes).
 
     Frames carry no trace data, only the shapes' anchors. A frame that updates a trace
@@ -178,10 +209,14 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
 
     Frames are built as plain dicts and the figure is rebuilt without validation:
     validating a hundred frames would take longer than everything else on the page.
+
+    The buttons sit in their own row above the slider, whose rail spans the plot's width, so that every
+    step stays clickable on a phone as on a desktop; ``plot_px``: the plot area's height, to place both a
+    fixed number of pixels under it.
     """
     fig.update_layout(
         updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-0.13, xanchor="left", yanchor="top", showactive=False,
+            type="buttons", direction="left", x=0.0, y=-54 / plot_px, xanchor="left", yanchor="top", showactive=False,
             pad=dict(t=0, r=8),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, dict(
@@ -191,8 +226,8 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
             ],
         )],
         sliders=[dict(
-            active=len(frames) - 1, x=0.2, y=-0.09, len=0.8, xanchor="left", yanchor="top",
-            currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),  # clear of the x title
+            active=len(frames) - 1, x=0.0, y=-88 / plot_px, len=1.0, xanchor="left", yanchor="top",
+            currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),
             pad=dict(t=0, b=0),
             steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
                 mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
@@ -207,42 +242,63 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
 def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> go.Figure:
     """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
     traces = _contour_traces(land) + [_click_grid(land)] + _markers(land, start)
-    traces += [_path_trace(name, run) for name, run in runs.items()]
+    traces += [_path_trace(name, run, axis_names=land.axis_names) for name, run in runs.items()]
     steps = max((r.steps for r in runs.values()), default=0)
     fig = go.Figure(traces)
     (x0, x1), (y0, y1) = land.domain
+    a, b = land.axis_names
     fig.update_layout(
         height=height, margin=CONTOUR_MARGIN, uirevision=land.name,
-        xaxis=dict(range=[x0, x1], title="x", constrain="domain"), yaxis=dict(range=[y0, y1], title="y"),
+        xaxis=dict(range=[x0, x1], title=a, constrain="domain", **NUMBERS),
+        yaxis=dict(range=[y0, y1], title=b, **NUMBERS),
         legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
         dragmode="zoom", shapes=[_head_shape(name, run, steps) for name, run in runs.items()],
     )
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()])
+    plot_px = height - CONTOUR_MARGIN["t"] - CONTOUR_MARGIN["b"]
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()], plot_px)
 
 
-def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int = 420) -> go.Figure:
-    """One contour panel per optimizer, same axes, one slider moving them all to the same step."""
+# one panel each: a panel's height by the number of columns, so that panels keep about the overlay's
+# aspect (a half-page column is ~700 px wide) instead of growing tall and narrow
+PANEL_HEIGHT = {1: 360, 2: 300, 3: 230}
+
+
+def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int | None = None) -> go.Figure:
+    """One contour panel per optimizer, same axes, one slider moving them all to the same step.
+
+    Each panel has the overlay's marks (global minimum, start), and the legend names them; each
+    panel's title names its optimizer. ``height``: of one row of panels (default: by the number of columns)."""
     names = list(runs)
     cols = min(len(names), 3)
     rows = math.ceil(len(names) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
-                        horizontal_spacing=0.03, vertical_spacing=0.08)
+    row_px = height or PANEL_HEIGHT[max(cols, 1)]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[title(n) for n in names], shared_xaxes=True,
+                        shared_yaxes=True, horizontal_spacing=0.07, vertical_spacing=min(0.08, 40 / (row_px * rows)))
     heads = []  # one position marker per panel, on that panel's axes
     steps = max((r.steps for r in runs.values()), default=0)
     for i, name in enumerate(names):
         row, col = divmod(i, cols)
-        for t in _contour_traces(land, showscale=i == 0) + _markers(land, start)[-1:]:
-            t.showlegend = False
+        for t in _contour_traces(land, showscale=i == 0) + _markers(land, start):
+            t.showlegend = i == 0 and t.type == "scatter"  # the marks' legend entries once
+            t.legendgroup = t.name
             fig.add_trace(t, row=row + 1, col=col + 1)
-        fig.add_trace(_path_trace(name, runs[name], showlegend=False), row=row + 1, col=col + 1)
+        # the panel's title names its optimizer; the legend holds the marks
+        fig.add_trace(_path_trace(name, runs[name], showlegend=False, axis_names=land.axis_names), row=row + 1,
+                      col=col + 1)
         path = fig.data[-1]
         heads.append(_head_shape(name, runs[name], steps, xref=path.xaxis or "x", yref=path.yaxis or "y"))
     (x0, x1), (y0, y1) = land.domain
-    fig.update_xaxes(range=[x0, x1])
-    fig.update_yaxes(range=[y0, y1])
-    fig.update_layout(height=height * rows, margin=MULTIPLES_MARGIN, showlegend=False, shapes=heads)
-
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names])
+    a, b = land.axis_names
+    fig.update_xaxes(range=[x0, x1], nticks=6 if cols < 3 else 4, **NUMBERS)
+    fig.update_yaxes(range=[y0, y1], nticks=6, **NUMBERS)
+    fig.update_xaxes(title_text=a, row=rows)
+    fig.update_yaxes(title_text=b, col=1)
+    total = row_px * rows + MULTIPLES_MARGIN["t"] + MULTIPLES_MARGIN["b"]
+    plot_px = total - MULTIPLES_MARGIN["t"] - MULTIPLES_MARGIN["b"]
+    fig.update_layout(height=total, margin=MULTIPLES_MARGIN, shapes=heads,  # the legend above the panel titles
+                      legend=dict(orientation="h", y=1 + 26 / plot_px, x=0, yanchor="bottom"))
+    fig.update_annotations(yshift=4)  # the panel titles, clear of the panel below's top edge
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names], plot_px)
 
 
 def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:
@@ -256,6 +312,7 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     traces = [go.Surface(x=xs, y=ys, z=np.minimum(zz, top), colorscale="Viridis", opacity=0.9, showscale=False,
                          hoverinfo="skip", name="f", contours=dict(z=dict(show=False)))]
     (x0, x1), (y0, y1) = land.domain
+    a, b = land.axis_names
     for name, run in runs.items():
         p = run.path
         inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
@@ -263,13 +320,14 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
         zp = np.where(inside, np.minimum(scale(run.loss), top) + lift, np.nan)
         traces.append(go.Scatter3d(
             x=np.where(inside, p[:, 0], np.nan), y=np.where(inside, p[:, 1], np.nan), z=zp, mode="lines",
-            name=name, line=dict(color=color(name), width=6),
-            hovertemplate=f"{name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+            name=title(name), legendgroup=name, line=dict(color=color(name), width=6),
+            hovertemplate=f"{title(name)}<br>{a} = %{{x:.3g}}, {b} = %{{y:.3g}}<extra></extra>",
         ))
     fig = go.Figure(traces)
+    axis = dict(**NUMBERS)
     fig.update_layout(
         height=height, margin=dict(l=0, r=0, t=30, b=0), uirevision=land.name, showlegend=False,
-        scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title=scale.label,
+        scene=dict(xaxis=dict(title=a, **axis), yaxis=dict(title=b, **axis), zaxis=dict(title=scale.label, **axis),
                    # from high up: into valleys (Rosenbrock's), not at the ridge in front of them
                    camera=dict(eye=dict(x=0.9, y=-1.3, z=1.7), center=dict(x=0, y=0, z=-0.15)), aspectmode="manual",
                    aspectratio=dict(x=1, y=1, z=0.6)),
@@ -277,25 +335,120 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     return fig
 
 
+# A run leaves the loss or step-size chart (and does not set its range) when it goes this far beyond what
+# the landscape itself spans: on a log axis, EXPLODE_LOG decades above it; on a linear one, EXPLODE_LINEAR
+# times its span beyond it. So one exploding run cannot flatten every other curve, as the contour keeps the
+# landscape's domain whatever a path does.
+EXPLODE_LOG = 3.0
+EXPLODE_LINEAR = 100.0
+
+
+def chart_range(series: list[np.ndarray], reference: tuple[float, float], log: bool) -> tuple[float, float]:
+    """The y range of a per-step chart (in decades for a log axis), padded: the runs that stay within reach
+    of ``reference`` (the landscape's own range of the quantity), and of the runs that explode beyond it only
+    their values inside ``reference``; they leave the chart where they leave that."""
+    ys = [np.asarray(y, dtype=float) for y in series]
+    if log:
+        with np.errstate(all="ignore"):
+            ys = [np.log10(y[np.isfinite(y) & (y > 0)]) for y in ys]
+        ceiling = math.log10(max(reference[1], 1e-300)) + EXPLODE_LOG
+        ref = math.log10(max(reference[1], 1e-300))
+        tame = [y for y in ys if y.size and y.max() <= ceiling]
+        tame += [y[y <= ref] for y in ys if y.size and y.max() > ceiling]
+        hi = max((float(y.max()) for y in tame if y.size), default=ref)
+        below = [y[y <= hi] for y in ys]
+        lo = min((float(y.min()) for y in below if y.size), default=hi - 1)
+        pad = max(0.05 * (hi - lo), 0.1)
+        return lo - pad, hi + pad
+    ys = [y[np.isfinite(y)] for y in ys]
+    r_lo, r_hi = reference
+    span = max(r_hi - r_lo, abs(r_hi), abs(r_lo), 1e-12)
+    within = [y.size and y.min() >= r_lo - EXPLODE_LINEAR * span and y.max() <= r_hi + EXPLODE_LINEAR * span
+              for y in ys]
+    tame = [y if ok else y[(y >= r_lo) & (y <= r_hi)] for y, ok in zip(ys, within, strict=True)]
+    tame = [y for y in tame if y.size]
+    if tame:
+        lo, hi = min(float(y.min()) for y in tame), max(float(y.max()) for y in tame)
+    else:
+        lo, hi = r_lo, r_hi
+    pad = 0.05 * (hi - lo) or 0.5 * max(abs(hi), 1e-12)
+    return lo - pad, hi + pad
+
+
+def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tuple[float, float], log: bool,
+            col: int, nth: int) -> None:
+    """Where a run leaves the chart: a marker at its last point inside and "↑ leaves the chart at step k"."""
+    with np.errstate(all="ignore"):
+        v = np.log10(np.where(y > 0, y, np.nan)) if log else y
+    lo, hi = bounds
+    out = np.flatnonzero(np.isfinite(v) & ((v > hi) | (v < lo)) | np.isposinf(y) | (np.isneginf(y) & (not log)))
+    if not out.size:
+        return
+    j = int(out[0])
+    up = not (np.isfinite(v[j]) and v[j] < lo) and not np.isneginf(y[j])
+    if j > 0 and np.isfinite(v[j - 1]):
+        px, py = float(x[j - 1]), float(y[j - 1])
+    else:  # the first point is already outside: at the edge
+        px, py = float(x[j]), float(10 ** (hi if up else lo)) if log else (hi if up else lo)
+    c = color(name)
+    fig.add_trace(go.Scatter(
+        x=[px], y=[py], mode="markers", legendgroup=name, showlegend=False, cliponaxis=False,
+        marker=dict(symbol="triangle-up" if up else "triangle-down", size=11, color=c, line=dict(color="white",
+                                                                                                   width=1)),
+        hovertemplate=f"{title(name)} leaves the chart at step {int(x[j])}<extra></extra>"), row=1, col=col)
+    left = px <= 0.6 * float(np.nanmax(x))  # the text on the side with room, inside its panel
+    fig.add_annotation(
+        x=px, y=math.log10(py) if log else py, text=f"{'↑' if up else '↓'} leaves the chart at step {int(x[j])}",
+        showarrow=False, xanchor="left" if left else "right", xshift=8 if left else -8,
+        yshift=(-10 if up else 10) - 14 * nth,
+        font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", row=1, col=col)
+
+
 def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) -> go.Figure:
     """Two panels: loss per step (f − f* on a log axis where the minimum is known, f itself otherwise)
-    and step size ‖θ_k − θ_{k−1}‖ per step (log axis: where steps shrink, grow or explode)."""
+    and step size ‖θ_k − θ_{k−1}‖ per step (log axis: where steps shrink, grow or explode).
+
+    Each keeps the range of the runs that did not explode (see :func:`chart_range`); a run that
+    leaves it is marked where it does."""
     gap = land.f_min is not None
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("loss per step", "step size ‖θₖ − θₖ₋₁‖"))
+    # the panels' names as titles above them, in two short lines (on a phone a y title of the right panel
+    # sat on the left one), the legend under them
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("loss per step<br>" + ("f − f*" if gap else "f"), "step size<br>‖θₖ − θₖ₋₁‖"))
+    losses, sizes = {}, {}
     for name, run in runs.items():
         y = run.loss - land.f_min if gap else run.loss
         if gap:
             y = np.where(y > 0, y, np.nan)  # exactly at the minimum: nothing to draw on a log axis
-        fig.add_trace(go.Scatter(x=np.arange(run.steps + 1), y=y, mode="lines", name=name, legendgroup=name,
-                                 line=dict(color=color(name), width=2)), row=1, col=1)
+        losses[name] = (np.arange(run.steps + 1), y)
         size = np.linalg.norm(np.diff(run.path, axis=0), axis=1)
-        fig.add_trace(go.Scatter(x=np.arange(1, run.steps + 1), y=np.where(size > 0, size, np.nan), mode="lines",
-                                 name=name, legendgroup=name, showlegend=False, line=dict(color=color(name), width=2)),
-                      row=1, col=2)
-    fig.update_xaxes(title_text="step")
-    fig.update_yaxes(title_text="f − f*" if gap else "f", type="log" if gap else "linear", row=1, col=1)
-    fig.update_yaxes(title_text="step size", type="log", row=1, col=2)
-    fig.update_layout(height=height, margin=PROGRESS_MARGIN,
-                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right", yanchor="bottom"))
+        sizes[name] = (np.arange(1, run.steps + 1), np.where(size > 0, size, np.nan))
+        template = f"{title(name)} step %{{x}}<br>%{{y:.4g}}<extra></extra>"
+        fig.add_trace(go.Scatter(x=losses[name][0], y=y, mode="lines", name=title(name), legendgroup=name,
+                                 line=dict(color=color(name), width=2), hovertemplate=template), row=1, col=1)
+        fig.add_trace(go.Scatter(x=sizes[name][0], y=sizes[name][1], mode="lines", name=title(name),
+                                 legendgroup=name, showlegend=False, line=dict(color=color(name), width=2),
+                                 hovertemplate=template), row=1, col=2)
+    # the landscape's own ranges: f over the plotting grid (and the start), and the domain's size
+    z = _finite(_grid(land, GRID)[2])
+    starts = [float(y[0]) for _, y in losses.values() if np.isfinite(y[0])]
+    if gap:
+        loss_ref = (0.0, max([float(np.percentile(z, 99.5)) - land.f_min, *starts, 1e-300]))
+    else:
+        loss_ref = (min([float(np.percentile(z, 0.5)), *starts]), max([float(np.percentile(z, 99.5)), *starts]))
+    (x0, x1), (y0, y1) = land.domain
+    size_ref = (0.0, math.hypot(x1 - x0, y1 - y0) / 3)  # EXPLODE_LOG decades over this: 300 domains a step
+    loss_range = chart_range([y for _, y in losses.values()], loss_ref, gap)
+    size_range = chart_range([y for _, y in sizes.values()], size_ref, True)
+    for nth, name in enumerate(runs):
+        _leaves(fig, name, *losses[name], loss_range, gap, 1, nth)
+        _leaves(fig, name, *sizes[name], size_range, True, 2, nth)
+    fig.update_xaxes(title_text="step", **NUMBERS)
+    loss_axis = log_axis(*loss_range) if gap else dict(type="linear", **NUMBERS)
+    fig.update_yaxes(range=list(loss_range), row=1, col=1, **loss_axis)
+    fig.update_yaxes(range=list(size_range), row=1, col=2, **log_axis(*size_range))
+    fig.update_annotations(selector=dict(text=fig.layout.annotations[0].text), font=dict(size=13))
+    fig.update_annotations(selector=dict(text=fig.layout.annotations[1].text), font=dict(size=13))
+    fig.update_layout(height=height + 40, margin=PROGRESS_MARGIN,
+                      legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
     return fig

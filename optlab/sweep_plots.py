@@ -14,7 +14,7 @@ from plotly.colors import hex_to_rgb
 from plotly.subplots import make_subplots
 
 from optlab.optimizers import get_optimizer
-from optlab.plots import color
+from optlab.plots import NUMBERS, color, log_axis
 from optlab.sweeps import TOL, BasinMap, SeedBand, Sweep
 
 # outcome colours of a basin map: one per declared minimum, then "none" and "diverged"
@@ -66,7 +66,7 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
     z, title, lo, hi = sweep_colours(sweep, metric)
     fig = go.Figure(go.Heatmap(
         x=sweep.x, y=sweep.y, z=np.clip(z, lo, hi).astype(np.float32), zmin=lo, zmax=hi, colorscale="Viridis",
-        reversescale=True, colorbar=dict(title=dict(text=title, side="right"), thickness=14),
+        reversescale=True, colorbar=dict(title=dict(text=title, side="right"), thickness=14, **NUMBERS),
         hoverinfo="skip",  # the cell markers below carry the hover, so that a click selects one
     ))
     yy, xx = np.nonzero(~np.isnan(sweep.diverged_at))
@@ -99,8 +99,8 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
             fig.add_trace(go.Scatter(
                 x=gx[mask], y=gy[mask], customdata=data[mask].astype(np.float32), mode="markers", showlegend=False,
                 marker=dict(opacity=0, size=10), hovertemplate=where + text + "<extra></extra>"))
-    fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), type="log" if p_x.log else "linear")
-    fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), type="log" if p_y.log else "linear")
+    fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), **_sweep_axis(p_x, sweep.x))
+    fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), **_sweep_axis(p_y, sweep.y))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), clickmode="event+select", hoverdistance=-1,
                       plot_bgcolor="#e0e0e0", dragmode="zoom",
                       legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom"),
@@ -108,6 +108,14 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
                                       "click a cell to run that setting", font=dict(size=14), y=0.98, x=0,
                                  xanchor="left"))
     return fig
+
+
+def _sweep_axis(p, values) -> dict:
+    """A sweep axis: decades only, as powers of ten, on a log one (lr), plain numbers otherwise."""
+    if not p.log:
+        return dict(type="linear", **NUMBERS)
+    v = np.asarray(values, dtype=float)
+    return log_axis(math.log10(v.min()), math.log10(v.max()))
 
 
 OTHER_COLORS = ("#80b1d3", "#ffed6f", "#bc80bd", "#fb8072", "#b3de69", "#fccde5", "#bebada", "#fdb462",
@@ -179,11 +187,21 @@ def basins_figure(maps: dict[str, BasinMap], height: int = 460) -> go.Figure:
     for label, c in zip(labels, colors, strict=True):  # legend entries for the outcome colours
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label,
                                  marker=dict(symbol="square", size=12, color=c)))
-    fig.update_xaxes(title_text="x₀ (start)", range=[first.x[0], first.x[-1]], matches="x")
-    fig.update_yaxes(title_text="y₀ (start)", range=[first.y[0], first.y[-1]], col=1)
+    a, b = _axis_names(first.landscape)
+    fig.update_xaxes(title_text=f"{a}₀ (start)", range=[first.x[0], first.x[-1]], matches="x", **NUMBERS)
+    fig.update_yaxes(title_text=f"{b}₀ (start)", range=[first.y[0], first.y[-1]], col=1, **NUMBERS)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
     return fig
+
+
+def _axis_names(landscape: str) -> tuple[str, str]:
+    from landscapes import get_landscape
+
+    try:
+        return get_landscape(landscape).axis_names
+    except (KeyError, ValueError):  # a typed-in formula's: x and y
+        return ("x", "y")
 
 
 def _basin_title(name: str, m: BasinMap) -> str:
@@ -224,13 +242,14 @@ def seed_bands_figure(bands: dict[str, SeedBand], height: int = 380) -> go.Figur
         diverged = f" ({band.diverged} diverged)" if band.diverged else ""
         fig.add_trace(go.Scatter(x=steps, y=q[1], mode="lines", line=dict(color=c, width=2), legendgroup=name,
                                  name=f"{title}: median of {len(band.seeds)} seeds{diverged}"))
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text="step", **NUMBERS)
     if gap:
         lows = np.concatenate([q[0][np.isfinite(q[0]) & (q[0] > 0)] for q in qs.values()])
         low = float(lows.min()) if lows.size else top * 1e-6
-        fig.update_yaxes(title_text="f − f*", type="log", range=[np.log10(low) - 0.2, np.log10(top)])
+        span = [np.log10(low) - 0.2, np.log10(top)]
+        fig.update_yaxes(title_text="f − f*", range=span, **log_axis(*span))
     else:
-        fig.update_yaxes(title_text="f", range=[None, top])
+        fig.update_yaxes(title_text="f", range=[None, top], **NUMBERS)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
     return fig

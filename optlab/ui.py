@@ -30,10 +30,33 @@ def _g(v) -> str:
     return f"{v:g}"
 
 
+GREEK = {r"\eta": "η", r"\beta": "β", r"\epsilon": "ε", r"\lambda": "λ", r"\mu": "μ", r"\tau": "τ",
+         r"\sigma": "σ", r"\gamma": "γ", r"\rho": "ρ", r"\alpha": "α", r"\delta": "δ", r"\kappa": "κ",
+         r"\theta": "θ", r"\nu": "ν", r"\xi": "ξ", r"\omega": "ω", r"\psi": "ψ", r"\Delta": "Δ"}
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def symbol_text(symbol: str) -> str:
+    """A parameter's TeX symbol as plain Unicode (\\beta_1 → β₁, \\eta_{min}/\\eta → η_min/η)."""
+    for tex, char in sorted(GREEK.items(), key=lambda kv: -len(kv[0])):
+        symbol = symbol.replace(tex, char)
+    symbol = symbol.replace("{", "").replace("}", "").replace("\\", "").replace("^-", "⁻").replace("^+", "⁺")
+    return "".join(c.translate(_SUBSCRIPT) if i and symbol[i - 1] == "_" else c
+                   for i, c in enumerate(symbol)).replace("_₀", "₀").replace("_₁", "₁").replace("_₂", "₂")
+
+
+def param_label(p: Param) -> str:
+    """A widget's label: plain text (Streamlit renders Markdown and $TeX$ in labels, and the accessible name
+    would read "$\\eta$ lr"): the name, then its symbol in Unicode, "lr (η)"."""
+    if not p.symbol or p.symbol.startswith(r"\text") or p.symbol == p.name:
+        return p.name
+    return f"{p.name} ({symbol_text(p.symbol)})"
+
+
 def param_widget(p: Param, key: str, label: str | None = None):
     """A widget generated from a parameter's declaration."""
     A.ensure(key, p.default)
-    label = label or (f"${p.symbol}$ {p.name}" if p.symbol and not p.symbol.startswith(r"\text") else p.name)
+    label = label or param_label(p)
     if p.kind is bool:
         return st.checkbox(label, key=key, help=p.help)
     if p.log:  # a log-spaced slider; the link's own value is kept as an extra stop
@@ -130,10 +153,9 @@ def sidebar() -> tuple[RunConfig, str | None]:
 
 def _presets() -> None:
     st.markdown("### Presets")
-    cols = st.columns(2)
-    for i, p in enumerate(PRESETS.values()):
-        cols[i % 2].button(p.title, key=f"preset:{p.name}", on_click=A.apply_preset, args=(p.name,),
-                           width="stretch")
+    for p in PRESETS.values():  # one column: every preset's full name readable ("Momentum overshoot")
+        st.button(p.title, key=f"preset:{p.name}", on_click=A.apply_preset, args=(p.name,), width="stretch",
+                  help=p.notice.split(". ")[0] + ".")
     st.button("↺ Reset to defaults", on_click=A.reset, width="stretch")
 
 

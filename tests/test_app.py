@@ -47,11 +47,11 @@ def figure(at: AppTest, index: int = 0) -> dict:
 
 
 def path_traces(at: AppTest) -> dict[str, np.ndarray]:
-    """Trajectories drawn on the main chart, by optimizer name."""
+    """Trajectories drawn on the main chart, by optimizer id (the legend group; the name is its title)."""
     out = {}
     for trace in figure(at)["data"]:
         if trace.get("mode") == "lines+markers":
-            out[trace["name"]] = np.column_stack([decode(trace["x"]), decode(trace["y"])])
+            out[trace.get("legendgroup") or trace["name"]] = np.column_stack([decode(trace["x"]), decode(trace["y"])])
     return out
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 TRACES_JS = """() => {
   const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
   return gd._fullData.filter(t => t.mode === 'lines+markers')  // _fullData: arrays decoded
-    .map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}));
+    .map(t => ({name: t.legendgroup || t.name, x: Array.from(t.x), y: Array.from(t.y)}));  // the optimizer id
 }"""
 
 

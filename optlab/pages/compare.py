@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import streamlit as st
 
-from optlab import app_cache, ui
+from optlab import app_cache, tuning, ui
 from optlab import app_state as A
 from optlab import config as C
 from optlab.optimizers import get_optimizer
@@ -27,10 +28,19 @@ def page(cfg: RunConfig, error: str | None) -> None:
     runs = app_cache.runs_for(shown)
     figs = app_cache.figures_for(shown, st.session_state.get("view", "overlay"))
     slot = header(shown)
+    st.html(PHONE_CSS)
     diverged_banner(runs)
     charts(figs)
-    table(runs)
+    table(runs, shown)
     inspector(slot, cfg, runs, error)  # a fragment: it publishes the link, with its step, on each of its reruns
+
+
+# On a phone: a wide table or equation scrolls sideways instead of being cut off at the right
+PHONE_CSS = """<style>
+[data-testid="stTable"] { overflow-x: auto; }
+[data-testid="stTable"] table { min-width: max-content; }
+.katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 2px; }
+</style>"""
 
 
 def refused_banner(cfg: RunConfig) -> dict[str, str]:
@@ -74,42 +84,123 @@ def _start_here() -> None:
         st.session_state["x0"], st.session_state["y0"] = round(point[0], 4), round(point[1], 4)
 
 
-def table(runs: dict) -> None:
-    st.table(ui.comparison_table(runs))
+BARELY = 0.02  # a run that ends within this share of the domain's diagonal of its start "barely moved"
+TUNED = "_tuned_lr"  # session state: optimizer -> the lr "tune learning rates" set
+
+
+def barely_moved(cfg: RunConfig, runs: dict) -> dict[str, str]:
+    """Optimizers whose run ends next to its start, each with a sentence on why and what to try."""
+    (x0, x1), (y0, y1) = cfg.land.domain
+    diagonal = float(np.hypot(x1 - x0, y1 - y0))
+    hints = {}
+    for name, run in runs.items():
+        if run.diverged_at is not None or "lr" not in cfg.hp(name):
+            continue
+        moved = float(np.linalg.norm(run.path[-1] - run.path[0]))
+        if moved >= BARELY * diagonal:
+            continue
+        lr, default = cfg.hp(name)["lr"], get_optimizer(name).param("lr").default
+        why = f"its lr {lr:g} is torch's default" if lr == default else f"its lr {lr:g} is small for this landscape"
+        hints[name] = (f"{get_optimizer(name).title} barely moved ({moved:.2g} in {run.steps} steps, "
+                       f"{moved / diagonal:.1%} of the plot's diagonal): {why}; try “Tune learning rates” or a "
+                       "larger lr.")
+    return hints
+
+
+def table(runs: dict, cfg: RunConfig | None = None) -> None:
+    frame = ui.comparison_table(runs)
+    if cfg is not None:
+        tuned = st.session_state.get(TUNED, {})
+        frame.insert(0, "lr", [_lr_note(cfg, name, tuned) for name in runs])
+    st.table(frame)
     st.caption("Steps to tolerance: the first step with f − f* ≤ 1e-4. Distance: from the last point to the "
                "nearest global minimum (— where the surface has none).")
+    if cfg is None:
+        return
+    for hint in barely_moved(cfg, runs).values():
+        st.caption(f":orange[:material/directions_walk: {hint}]")
+    st.button("Tune learning rates", key="tune", on_click=_tune, args=(cfg,), icon=":material/tune:",
+              help=f"For each optimizer, run {tuning.N_LRS} learning rates from {tuning.LR_RANGE[0]:g} to "
+                   f"{tuning.LR_RANGE[1]:g} (log-spaced) from this start with these settings and the same "
+                   f"{cfg.steps} steps, and set the one that ends at the lowest loss.")
+
+
+def _lr_note(cfg: RunConfig, name: str, tuned: dict) -> str:
+    hp = cfg.hp(name)
+    if "lr" not in hp:
+        return "—"
+    lr = hp["lr"]
+    if tuned.get(name) == lr:
+        return f"{lr:g} (tuned)"
+    return f"{lr:g} (torch's default)" if lr == get_optimizer(name).param("lr").default else f"{lr:g}"
+
+
+def _tune(cfg: RunConfig) -> None:
+    """The button's callback (before the widgets are drawn): each optimizer's best lr of the grid, set."""
+    results = tuning.tune_all(cfg.land, cfg.optimizers, start=cfg.start_point, seed=cfg.seed,
+                              hparams=dict(cfg.hparams), **C._common(cfg))
+    tuned = {}
+    for name, result in results.items():
+        if np.isfinite(result.loss):
+            st.session_state[f"{name}.lr"] = result.lr
+            tuned[name] = result.lr
+    st.session_state[TUNED] = tuned
+    st.toast("Tuned: " + ", ".join(f"{get_optimizer(n).title} lr {v:g}" for n, v in tuned.items())
+             if tuned else "No learning rate of the grid avoided diverging.", icon=":material/tune:")
+
+
+K_BOX = "k#box"  # the step inspector's number box: not in the link (the slider's "k" is)
+
+
+def _k_from_box() -> None:
+    st.session_state["k"] = int(st.session_state[K_BOX])
+
+
+def _k_step(delta: int, last: int) -> None:
+    st.session_state["k"] = min(max(int(st.session_state.get("k") or 1) + delta, 1), last)
 
 
 @st.fragment
 def inspector(slot, cfg: RunConfig, runs: dict, error: str | None) -> None:
     """Pick an optimizer and a step k, see the numbers of that update; reruns on its own."""
-    from optlab.inspector import step_details
+    from optlab.inspector import plain_label, step_details
 
     st.subheader("Step inspector")
     names = list(runs)
     if st.session_state.get("inspect") not in names:
         st.session_state["inspect"] = names[0]
-    c1, c2 = st.columns([1, 3])
+    c1, c2, c3, c4 = st.columns([3, 6, 2, 2], vertical_alignment="bottom")
     name = c1.selectbox("optimizer", names, format_func=lambda n: get_optimizer(n).title, key="inspect")
     run = runs[name]
     last = max((run.diverged_at - 1) if run.diverged_at is not None else run.steps, 1)
     st.session_state["k"] = min(max(int(st.session_state.get("k") or 1), 1), last)
     if last > 1:
+        # the slider holds k (the link's key); the number box and the buttons write to it
+        st.session_state[K_BOX] = st.session_state["k"]
         k = c2.slider("step k", 1, last, key="k")
+        c3.number_input("step k (number)", 1, last, step=1, key=K_BOX, on_change=_k_from_box,
+                        label_visibility="collapsed")
+        b1, b2 = c4.columns(2)
+        b1.button("◀", key="k:prev", on_click=_k_step, args=(-1, last), disabled=k <= 1, help="previous step",
+                  width="stretch")
+        b2.button("▶", key="k:next", on_click=_k_step, args=(1, last), disabled=k >= last, help="next step",
+                  width="stretch")
     else:
         k = 1
         c2.caption("Only step 1 is finite for this run.")
-    d = step_details(run, k)
+    axes = cfg.land.axis_names
+    d = step_details(run, k, axis_names=axes)
+    opt = get_optimizer(name)
+    st.markdown(f"**{opt.title}**: {opt.summary}")
     left, right = st.columns([3, 2])
     with left:
-        opt = get_optimizer(name)
-        st.markdown(f"**{opt.title}**: {opt.summary}")
         st.latex(d["rule"])
-        st.markdown(f"**Step {k}, numbers substituted** (x coordinate, then y):")
+        st.markdown(f"**Step {k}, numbers substituted** ({axes[0]} coordinate, then {axes[1]}):")
         for line in d["worked"]:
             st.latex(line)
     with right:
-        st.table(d["table"].style.format("{:.6g}"))
+        shown = d["table"].rename(index=plain_label, columns=dict(zip("xy", axes, strict=True)))
+        st.table(shown.style.format("{:.6g}"))
         if d["note"]:
             st.caption(d["note"])
     view = A.view_state(cfg)
