@@ -84,8 +84,9 @@ class Comparison:
 
         return plots.contour_figure(self.landscape, self.runs, self.start, height=height)
 
-    def multiples(self, height: int = 420):
-        """One contour panel per optimizer (the page's "multiples" view)."""
+    def multiples(self, height: int | None = None):
+        """One contour panel per optimizer (the page's "multiples" view); ``height``: of one row of panels
+        (default: the page's, by the number of columns)."""
         from optlab import plots
 
         return plots.multiples_figure(self.landscape, self.runs, self.start, height=height)
