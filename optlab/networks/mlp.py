@@ -19,12 +19,31 @@ torch.autograd); everything is batched over B parameter vectors at once: θ of s
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 ACTIVATIONS = ("tanh", "relu")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which BLAS uses one thread: the networks' many small matrix products (one per point)
+    are several times slower when OpenBLAS wakes a second thread for each, most of all on a busy machine.
+    Threads split a product's rows and columns, never its sums: the numbers are the same either way."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 LOSSES = ("cross_entropy", "squared")
 
 

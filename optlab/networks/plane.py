@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from optlab.networks.mlp import MLP, activate, activation_slope, head
+from optlab.networks.mlp import MLP, activate, activation_slope, head, one_blas_thread
 
 CHUNK_ELEMENTS = 1 << 17  # points per chunk × examples × widest layer: the working set stays in cache
 
@@ -89,12 +89,13 @@ class Plane:
         chunk = max(1, CHUNK_ELEMENTS // (n * self.width))
         f = np.empty(B)
         g1, g2 = (np.empty(B), np.empty(B)) if grad else (None, None)
-        for s in range(0, B, chunk):
-            e = slice(s, min(s + chunk, B))
-            out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad)
-            f[e] = out[0]
-            if grad:
-                g1[e], g2[e] = out[1], out[2]
+        with one_blas_thread():
+            for s in range(0, B, chunk):
+                e = slice(s, min(s + chunk, B))
+                out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad)
+                f[e] = out[0]
+                if grad:
+                    g1[e], g2[e] = out[1], out[2]
         if not grad:
             return f.reshape(shape), None, None
         return f.reshape(shape), g1.reshape(shape), g2.reshape(shape)
@@ -107,28 +108,56 @@ class Plane:
         a = C0 + u * C1 + v * C2  # the first layer's pre-activations, (c, n, h0)
         hs = [activate(a, act) if self.layers else a]
         weights = []
+        last = len(self.layers) - 1
         for i, ((W, b), (D1, e1), (D2, e2)) in enumerate(self.layers):
             Wz = W + u * D1 + v * D2  # this layer's W(z) and b(z) for each point: (c, out, in), (c, out)
             bz = b + z1[:, None] * e1 + z2[:, None] * e2
             weights.append(Wz)
-            a = np.matmul(hs[-1], Wz.transpose(0, 2, 1)) + bz[:, None, :]
-            hs.append(a if i == len(self.layers) - 1 else activate(a, act))
-        value, delta = head(hs[-1], y, self.net.loss, grad)
+            if i < last:
+                hs.append(activate(np.matmul(hs[-1], Wz.transpose(0, 2, 1)) + bz[:, None, :], act))
+            else:  # the outputs transposed, (c, k, n): the loss reduces over k rows, not along short ones
+                hs.append(np.matmul(Wz, hs[-1].transpose(0, 2, 1)) + bz[:, :, None])
+        if self.layers:
+            value, delta = _head_t(hs[-1], y, self.net.loss, grad)
+        else:
+            value, delta = head(hs[-1], y, self.net.loss, grad)
         if not grad:
             return value, None, None
         c = len(z1)
         g1 = np.zeros(c)
         g2 = np.zeros(c)
-        for i in range(len(self.layers) - 1, -1, -1):
+        for i in range(last, -1, -1):
             (_, (D1, e1), (D2, e2)) = self.layers[i]
-            dW = np.matmul(delta.transpose(0, 2, 1), hs[i])  # ∇_W L for each point, (c, out, in)
-            db = delta.sum(axis=1)
+            if i == last:  # δ transposed, (c, k, n)
+                dW = np.matmul(delta, hs[i])  # ∇_W L for each point, (c, out, in)
+                db = delta.sum(axis=2)
+                back = np.matmul(delta.transpose(0, 2, 1), weights[i])
+            else:
+                dW = np.matmul(delta.transpose(0, 2, 1), hs[i])
+                db = delta.sum(axis=1)
+                back = np.matmul(delta, weights[i])
             g1 += (dW * D1).reshape(c, -1).sum(axis=1) + (db * e1).sum(axis=1)
             g2 += (dW * D2).reshape(c, -1).sum(axis=1) + (db * e2).sum(axis=1)
-            delta = np.matmul(delta, weights[i]) * activation_slope(hs[i], act)
+            delta = back * activation_slope(hs[i], act)
         g1 += (delta * C1).reshape(c, -1).sum(axis=1)  # the first layer: ∂a/∂z_i = C_i
         g2 += (delta * C2).reshape(c, -1).sum(axis=1)
         return value, g1, g2
+
+
+def _head_t(o, y, loss: str, grad: bool):
+    """optlab.networks.mlp.head on transposed outputs: o of shape (c, k, n), examples along the last axis."""
+    k, n = o.shape[-2:]
+    if loss == "cross_entropy":
+        t = o - o.max(axis=-2, keepdims=True)
+        e = np.exp(t)
+        s = e.sum(axis=-2, keepdims=True)
+        onehot = np.asarray(y)[..., None, :] == np.arange(k)[:, None]
+        picked = np.where(onehot, t, 0.0).sum(axis=-2)  # t at the label (the other terms are exact zeros)
+        value = (np.log(s[..., 0, :]) - picked).mean(axis=-1)
+        return value, ((e / s - onehot) * (1.0 / n) if grad else None)
+    r = o - np.swapaxes(y, -1, -2)
+    value = (r * r).sum(axis=-2).mean(axis=-1) * (1.0 / k)
+    return value, (r * (2.0 / (n * k)) if grad else None)
 
 
 def estimate_minimum(plane: Plane, domain, n: int = 41, keep: int = 3):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optlab.models import minibatch_order
-from optlab.networks.mlp import MLP
+from optlab.networks.mlp import MLP, one_blas_thread
 from optlab.optimizers import get_optimizer
 from optlab.schedules import get_schedule
 
@@ -59,7 +59,7 @@ def train(net: MLP, X, y, optimizer: str, theta0, *, steps: int, batch_size: int
     if record_path:
         path[0] = theta
     state = opt.init(theta, hp_rec, _ARRAY)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), one_blas_thread():
         for k in range(steps):
             if order is None:
                 f, g = net.value_and_grad(theta, X, y)
