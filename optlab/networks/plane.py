@@ -89,10 +89,13 @@ class Plane:
         chunk = max(1, CHUNK_ELEMENTS // (n * self.width))
         f = np.empty(B)
         g1, g2 = (np.empty(B), np.empty(B)) if grad else (None, None)
+        # the first layer's arrays are the largest (points × examples × units): kept in two buffers, reused from
+        # chunk to chunk, rather than allocated afresh (a new array that size is a fresh mapping the kernel zeroes)
+        work = np.empty((2, min(chunk, B), n, self.C[0].shape[1]))
         with one_blas_thread():
             for s in range(0, B, chunk):
                 e = slice(s, min(s + chunk, B))
-                out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad)
+                out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad, work)
                 f[e] = out[0]
                 if grad:
                     g1[e], g2[e] = out[1], out[2]
@@ -100,13 +103,19 @@ class Plane:
             return f.reshape(shape), None, None
         return f.reshape(shape), g1.reshape(shape), g2.reshape(shape)
 
-    def _chunk(self, z1, z2, idx, grad):
+    def _chunk(self, z1, z2, idx, grad, work):
         act = self.net.activation
         C0, C1, C2 = self.C if idx is None else (c[idx] for c in self.C)  # (n, h0) or (c, n, h0)
         y = self.targets if idx is None else self.targets[idx]
         u, v = z1[:, None, None], z2[:, None, None]
-        a = C0 + u * C1 + v * C2  # the first layer's pre-activations, (c, n, h0)
-        hs = [activate(a, act) if self.layers else a]
+        a, tmp = work[0, :len(z1)], work[1, :len(z1)]
+        np.multiply(u, C1, out=a)  # the first layer's pre-activations (C0 + u C1) + v C2, (c, n, h0)
+        np.add(C0, a, out=a)
+        np.multiply(v, C2, out=tmp)
+        np.add(a, tmp, out=a)
+        if self.layers:
+            np.tanh(a, out=a) if act == "tanh" else np.maximum(a, 0.0, out=a)
+        hs = [a]
         weights = []
         last = len(self.layers) - 1
         for i, ((W, b), (D1, e1), (D2, e2)) in enumerate(self.layers):
@@ -139,8 +148,10 @@ class Plane:
             g1 += (dW * D1).reshape(c, -1).sum(axis=1) + (db * e1).sum(axis=1)
             g2 += (dW * D2).reshape(c, -1).sum(axis=1) + (db * e2).sum(axis=1)
             delta = back * activation_slope(hs[i], act)
-        g1 += (delta * C1).reshape(c, -1).sum(axis=1)  # the first layer: ∂a/∂z_i = C_i
-        g2 += (delta * C2).reshape(c, -1).sum(axis=1)
+        np.multiply(delta, C1, out=tmp)  # the first layer: ∂a/∂z_i = C_i
+        g1 += tmp.reshape(c, -1).sum(axis=1)
+        np.multiply(delta, C2, out=tmp)
+        g2 += tmp.reshape(c, -1).sum(axis=1)
         return value, g1, g2
 
 
