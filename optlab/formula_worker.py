@@ -137,12 +137,20 @@ class _Server:
         mine, theirs = socket.socketpair()
         try:
             with self.lock:
-                if self.proc is None or self.proc.poll() is not None:
-                    self._start()
+                self._running()
                 socket.send_fds(self.control, [b"w"], [theirs.fileno()])
         finally:
             theirs.close()
         return mine
+
+    def ensure_running(self) -> None:
+        with self.lock:
+            self._running()
+
+    def _running(self) -> None:
+        """Start the forkserver if it is not running (first use, or it died); the caller holds the lock."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
 
     def _start(self) -> None:
         if self.control is not None:
@@ -165,9 +173,7 @@ _SERVER = _Server()
 def start_worker() -> None:
     """Start the formula worker's server now (it takes a second or two to load sympy) rather than on the
     first formula. Returns at once; the app calls it when it starts."""
-    with _SERVER.lock:
-        if _SERVER.proc is None or _SERVER.proc.poll() is not None:
-            _SERVER._start()
+    _SERVER.ensure_running()
 
 
 def _cpu_seconds(pid: int) -> float | None:
