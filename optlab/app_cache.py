@@ -15,14 +15,14 @@ import time
 import numpy as np
 import streamlit as st
 
+from optlab import chunks, plots, sweep_plots
 from optlab import config as C
-from optlab import plots, sweep_plots, sweeps
 from optlab.state import Explore, RunConfig
 
 # The explore views' chunks run in one worker process, not in the server: a long basin map held Python's lock
 # in the many small NumPy calls of its loop, and another session's small change waited for it (the worker
-# starts with the first chunk; sweeps.run_in_a_worker_process).
-sweeps.run_in_a_worker_process()
+# starts with the first chunk; chunks.run_in_a_worker_process).
+chunks.run_in_a_worker_process()
 
 
 class _Budget:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from optlab import sweeps
+from optlab import chunks, sweeps
 from optlab.landscape import CUSTOM
 from optlab.link import (  # noqa: F401  (re-exported)
     MAX_LINK_CHARS,
@@ -72,8 +72,8 @@ def run_all(cfg: RunConfig) -> dict[str, Run]:
 
 
 def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = True) -> int:
-    """The largest grid (cells per axis, or runs if not square) within sweeps.MAX_RUN_STEPS."""
-    budget = sweeps.MAX_RUN_STEPS // (steps * runs_per_cell)
+    """The largest grid (cells per axis, or runs if not square) within chunks.MAX_RUN_STEPS."""
+    budget = chunks.MAX_RUN_STEPS // (steps * runs_per_cell)
     return min(cells_per_axis, math.isqrt(budget) if square else budget)
 
 

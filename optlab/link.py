@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from landscapes import landscape_names
 from optlab import schema as S
-from optlab import sweeps
+from optlab import sweep_axes
 from optlab.landscape import CUSTOM
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
@@ -234,7 +234,7 @@ def _read_explore(r: _Reader, optimizers) -> Explore:
     view = r.choice("explore", S.EXPLORE_VIEWS, "view")
     sweep_opt = r.choice("sweep.opt", optimizer_names(), "optimizer", fallback=f"using {optimizers[0]}")
     opt = sweep_opt or optimizers[0]
-    axes = {key: r.choice(key, sweeps.sweepable(opt), f"numeric hyperparameter of {opt}")
+    axes = {key: r.choice(key, sweep_axes.sweepable(opt), f"numeric hyperparameter of {opt}")
             for key in ("sweep.x", "sweep.y")}
     if axes["sweep.y"] and axes["sweep.y"] == (axes["sweep.x"] or "lr"):
         r.problems.append(f"`sweep.y`: the same hyperparameter as the x axis ({axes['sweep.y']}); using the default")
@@ -249,7 +249,7 @@ def _read_explore(r: _Reader, optimizers) -> Explore:
     e = replace(e, sweep_range=sweep_range)
     _, x, y, xr, yr = e.sweep_axes(optimizers)
     for axis, name, (lo, hi) in (("x", x, xr), ("y", y, yr)):
-        problem = sweeps.range_problem(opt, name, lo, hi)
+        problem = sweep_axes.range_problem(opt, name, lo, hi)
         if problem:
             r.problems.append(f"`sweep.{axis}min`/`sweep.{axis}max`: {problem}; using the default range")
             e = replace(e, sweep_range={k: v for k, v in e.sweep_range.items() if k[0] != axis})

@@ -96,7 +96,7 @@ FIELDS: tuple[Field, ...] = (
     Field("explore", "view", "explore.view", "choice", widget="radio"),  # default: the comparison page
     Field("sweep.opt", "view", "explore.sweep_opt", "choice", widget="selectbox"),  # default: the first optimizer
     Field("sweep.x", "view", "explore.sweep_x", "choice", widget="selectbox"),  # default: lr
-    Field("sweep.y", "view", "explore.sweep_y", "choice", widget="selectbox"),  # default: sweeps.default_axes
+    Field("sweep.y", "view", "explore.sweep_y", "choice", widget="selectbox"),  # default: sweep_axes.default_axes
     *(Field(f"sweep.{k}", "view", f"explore.sweep_range.{k}", "param", None, Param(f"sweep.{k}", 0.0),
             widget="number_input") for k in RANGE_KEYS),  # default: the slider's range
     Field("sweep.n", "view", "explore.sweep_n", "param", SWEEP_N.default, SWEEP_N, widget="number_input"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from landscapes import get_landscape
 from optlab import schema as S
-from optlab import sweeps
+from optlab import sweep_axes
 from optlab.landscape import CUSTOM, Landscape
 from optlab.optimizers import get_optimizer
 
@@ -125,10 +125,10 @@ class Explore:
     def sweep_axes(self, optimizers) -> tuple[str, str, str, tuple[float, float], tuple[float, float]]:
         """(optimizer, x, y, x range, y range), defaults resolved."""
         opt = self.sweep_opt or optimizers[0]
-        x = self.sweep_x if self.sweep_x in sweeps.sweepable(opt) else "lr"
-        _, dy = sweeps.default_axes(opt, x)
-        y = self.sweep_y if self.sweep_y in sweeps.sweepable(opt) and self.sweep_y != x else dy
-        (xlo, xhi), (ylo, yhi) = sweeps.axis_range(opt, x), sweeps.axis_range(opt, y)
+        x = self.sweep_x if self.sweep_x in sweep_axes.sweepable(opt) else "lr"
+        _, dy = sweep_axes.default_axes(opt, x)
+        y = self.sweep_y if self.sweep_y in sweep_axes.sweepable(opt) and self.sweep_y != x else dy
+        (xlo, xhi), (ylo, yhi) = sweep_axes.axis_range(opt, x), sweep_axes.axis_range(opt, y)
         r = self.sweep_range
         return opt, x, y, (r.get("xmin", xlo), r.get("xmax", xhi)), (r.get("ymin", ylo), r.get("ymax", yhi))
 
@@ -152,8 +152,9 @@ class Explore:
         opt = values.get("sweep.opt") or first
         e = cls(sweep_opt=opt, sweep_x=values.get("sweep.x"), sweep_y=values.get("sweep.y"))
         opt, x, y, xr, yr = e.sweep_axes(optimizers)
-        _, dy = sweeps.default_axes(opt, x)
-        defaults = dict(zip(S.RANGE_KEYS, (*sweeps.axis_range(opt, x), *sweeps.axis_range(opt, y)), strict=True))
+        _, dy = sweep_axes.default_axes(opt, x)
+        defaults = dict(zip(S.RANGE_KEYS, (*sweep_axes.axis_range(opt, x), *sweep_axes.axis_range(opt, y)),
+                            strict=True))
         ranges = {k: float(values[f"sweep.{k}"]) for k in S.RANGE_KEYS
                   if values.get(f"sweep.{k}") is not None and float(values[f"sweep.{k}"]) != defaults[k]}
         basins = tuple(values.get("basins.opt", optimizers[:2]))

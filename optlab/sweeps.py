@@ -17,8 +17,6 @@ the last bit). Nothing here imports Streamlit.
 
 from __future__ import annotations
 
-import atexit
-import concurrent.futures
 import functools
 import math
 from collections.abc import Callable
@@ -28,17 +26,15 @@ import numpy as np
 import pandas as pd
 
 from landscapes import get_landscape
+from optlab.chunks import check_budget, in_chunks
 from optlab.landscape import Landscape
 from optlab.optimizers import get_optimizer
-from optlab.params import Param
-from optlab.simulation import first_within, simulate
+from optlab.simulation import first_within
+from optlab.sweep_axes import axis_range, axis_values, default_axes, range_problem, sweepable
 
 MAX_SWEEP_CELLS = 200  # per axis
 MAX_BASIN_CELLS = 300  # per axis
 MAX_SEEDS = 500
-MAX_RUN_STEPS = 30_000_000  # runs × steps of one view: a second or two here (77 × 77 × 5000 steps: 1.9 s)
-CHUNK = 16384  # at most this many runs per simulate() call ...
-CHUNK_RUN_STEPS = 4_000_000  # ... and this many run-steps: path and loss of a chunk stay near 100 MB
 TOL = 1e-4  # steps to tolerance: the first step with f − f* ≤ TOL, as the comparison table
 BASIN_RADIUS = 0.02  # a run has reached a minimum when it ends within this fraction of the domain's diagonal
 
@@ -46,78 +42,6 @@ Progress = Callable[[float], None]
 
 
 # --- sensitivity -------------------------------------------------------------------------
-def sweepable(optimizer: str) -> list[str]:
-    """The hyperparameters a sweep can vary: the numeric ones."""
-    return [p.name for p in get_optimizer(optimizer).hparams if p.kind is not bool]
-
-
-def default_axes(optimizer: str, x: str = "lr") -> tuple[str, str]:
-    """``x`` across (default lr), and down the optimizer's most telling hyperparameter that is not x:
-    the first of its declaration's ``sweep_y`` (β1, momentum, α, ρ ...), else its first other numeric one."""
-    names = [n for n in sweepable(optimizer) if n != x]
-    return x, next((n for n in get_optimizer(optimizer).sweep_y if n in names), names[0])
-
-
-def axis_range(optimizer: str, name: str) -> tuple[float, float]:
-    """A sweep axis's default range: what the parameter's slider offers."""
-    p = get_optimizer(optimizer).param(name)
-    lo = p.ui_low if p.ui_low is not None else p.low
-    hi = p.ui_high if p.ui_high is not None else p.high
-    if p.log and lo <= 0:
-        lo = hi * 1e-5
-    return float(lo), float(hi)
-
-
-MAX_DECADES = 12  # a log axis spans at most this many powers of ten
-
-
-def range_problem(optimizer: str, name: str, lo: float, hi: float) -> str | None:
-    """Why (lo, hi) cannot be a sweep axis of this hyperparameter, or None."""
-    p = get_optimizer(optimizer).param(name)
-    if not (p.accepts(lo) and p.accepts(hi)):
-        return f"{name} from {lo:g} to {hi:g}: each end must be {p.allowed}"
-    if not lo < hi:
-        return f"{name} from {lo:g} to {hi:g}: the range must go from low to high"
-    if p.log and lo <= 0:
-        return f"{name} from {lo:g}: a log axis needs values above 0"
-    if p.log and hi / lo > 10.0**MAX_DECADES:
-        return f"{name} from {lo:g} to {hi:g}: a log axis spans at most {MAX_DECADES} decades"
-    return None
-
-
-RESOLUTION = 0.1  # rounding may move a grid value by at most this share of the grid's step
-
-
-def axis_values(p: Param, lo: float, hi: float, n: int) -> np.ndarray:
-    """n values from lo to hi: log-spaced for a log-scale parameter, linear otherwise.
-
-    Each is rounded to what the grid resolves: the fewest significant digits (log axis) or
-    decimals (linear axis) that keep it within RESOLUTION of a step (on the log scale for a
-    log axis) of its exact place, and valid for the parameter; the ends are lo and hi
-    themselves. So neighbours stay distinct and
-    in order, and a clicked cell loads short numbers (0.813, not 0.8134779661016949) that are
-    exactly the ones its run used.
-    """
-    exact = np.geomspace(lo, hi, n) if p.log else np.linspace(lo, hi, n)
-    budget = RESOLUTION * (math.log(hi / lo) if p.log else hi - lo) / (n - 1)
-    inner = [_rounded(float(v), budget, p) for v in exact[1:-1]]
-    return np.array([float(lo), *inner, float(hi)])  # the ends stay the range's own
-
-
-def _rounded(v: float, budget: float, p: Param) -> float:
-    """The shortest rounding of v within budget of it (relative, on the log scale, for a log axis)."""
-    for digits in range(1, 18):
-        if p.log:
-            r = float(f"{v:.{digits}g}")
-            off = abs(math.log(r / v)) if r > 0 else math.inf
-        else:
-            r = round(v, digits - 1 - max(0, math.floor(math.log10(abs(v)))) if v else 0) + 0.0
-            off = abs(r - v)
-        if off <= budget and p.accepts(r):
-            return r
-    return v
-
-
 @dataclass(frozen=True, eq=False)
 class Sweep:
     """One optimizer over a grid of two hyperparameters; arrays have shape (len(y), len(x))."""
@@ -169,7 +93,7 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
     for count in (nx, ny):
         if not 2 <= count <= MAX_SWEEP_CELLS:
             raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_SWEEP_CELLS} cells per axis")
-    _check_budget(nx * ny, steps)
+    check_budget(nx * ny, steps)
     axes = {}
     for name, given in ((x, x_range), (y, y_range)):
         lo, hi = given if given is not None else axis_range(optimizer, name)
@@ -269,7 +193,7 @@ def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams
     land = get_landscape(landscape)
     if not 2 <= n <= MAX_BASIN_CELLS:
         raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_BASIN_CELLS} cells per axis")
-    _check_budget(n * n, steps)
+    check_budget(n * n, steps)
     (x0, x1), (y0, y1) = land.domain
     xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     starts = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
@@ -278,7 +202,7 @@ def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams
         radius = BASIN_RADIUS * math.hypot(x1 - x0, y1 - y0)
     r2 = radius * radius
 
-    out = _in_chunks(land, optimizer, starts.shape[0], steps, progress, functools.partial(_basin_ends, r2),
+    out = in_chunks(land, optimizer, starts.shape[0], steps, progress, functools.partial(_basin_ends, r2),
                      start=starts,
                      **(hparams or {}), **common)
     final = np.stack([out["final_x"], out["final_y"]], axis=-1)
@@ -357,9 +281,9 @@ def seed_bands(landscape, optimizer: str, *, n_seeds: int = 20, seed: int = 0, s
     land = get_landscape(landscape)
     if not 2 <= n_seeds <= MAX_SEEDS:
         raise ValueError(f"n_seeds = {n_seeds!r} is out of range; allowed: 2 to {MAX_SEEDS}")
-    _check_budget(n_seeds, steps)
+    check_budget(n_seeds, steps)
     seeds = np.arange(seed, seed + n_seeds, dtype=np.int64)
-    out = _in_chunks(land, optimizer, n_seeds, steps, progress, _losses,
+    out = in_chunks(land, optimizer, n_seeds, steps, progress, _losses,
                      start=start, seed=seeds, **(hparams or {}), **common)
     loss = out["loss"].T
     diverged = int(np.isnan(loss[-1]).sum())
@@ -368,16 +292,10 @@ def seed_bands(landscape, optimizer: str, *, n_seeds: int = 20, seed: int = 0, s
 
 
 # --- shared ---------------------------------------------------------------------------------
-def _check_budget(runs: int, steps: int) -> None:
-    if runs * steps > MAX_RUN_STEPS:
-        raise ValueError(f"{runs:,} runs × {steps:,} steps is too many; allowed: at most {MAX_RUN_STEPS:,} "
-                         "run-steps (fewer cells or fewer steps)")
-
-
 def _summarise(land: Landscape, optimizer: str, B: int, steps: int, progress, **kwargs) -> dict:
     """final_loss, best_loss, steps_to_tol and diverged_at of B runs (NaN for never/none)."""
 
-    return _in_chunks(land, optimizer, B, steps, progress, functools.partial(_summary, land.f_min), **kwargs)
+    return in_chunks(land, optimizer, B, steps, progress, functools.partial(_summary, land.f_min), **kwargs)
 
 
 def _basin_ends(r2: float, run, path) -> dict:
@@ -409,61 +327,6 @@ def _summary(f_min, run, path) -> dict:
 
 def _losses(run, path) -> dict:
     return {"loss": run.loss.T}
-
-
-def _chunk(land, optimizer, start, steps, reduce, args) -> dict:
-    run = simulate(land, optimizer, start=start, steps=steps, record_state=False, **args)
-    return reduce(run, run.path)
-
-
-_EXECUTOR: concurrent.futures.Executor | None = None
-
-
-def run_in_a_worker_process(enabled: bool = True) -> None:
-    """Compute the chunks of every sweep, basin map and seed band of this process in one worker process
-    (the app turns this on). In the server itself, a long view holds Python's lock in the many small NumPy
-    calls of its loop, so another session's small change took 2.5 times as long beside it; in a worker
-    process, it does not. Off by default: a notebook computes in its own process."""
-    global _EXECUTOR
-    if enabled and _EXECUTOR is None:
-        import multiprocessing
-
-        # spawn: a fresh interpreter that holds none of the server's sockets, locks or threads
-        _EXECUTOR = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        atexit.register(run_in_a_worker_process, False)  # shut down before the interpreter tears modules down
-    elif not enabled and _EXECUTOR is not None:
-        _EXECUTOR.shutdown(cancel_futures=True)
-        _EXECUTOR = None
-
-
-def _in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs) -> dict:
-    """simulate() B runs in chunks of CHUNK, reduce each chunk to per-run arrays, concatenate them.
-
-    Per-run arguments (arrays with B entries) are sliced, the others shared; ``start``
-    always goes in with shape (b, 2), so that even a chunk of one run is a batch.
-    """
-    executor = _EXECUTOR
-    start = np.asarray(land.start if start is None else start, dtype=float)
-    start = np.broadcast_to(start.reshape(-1, 2), (B, 2))
-    parts: list[dict] = []
-    size = max(1, min(CHUNK, CHUNK_RUN_STEPS // (steps + 1)))
-    bounds = np.linspace(0, B, -(-B // size) + 1).astype(int).tolist()  # equal chunks of at most `size` runs
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        args = {k: v[lo:hi] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == B else v
-                for k, v in kwargs.items()}
-        if executor is None:
-            parts.append(_chunk(land, optimizer, start[lo:hi], steps, reduce, args))
-        else:
-            parts.append(executor.submit(_chunk, land, optimizer, start[lo:hi], steps, reduce, args))
-        if progress is not None and executor is None:
-            progress(hi / B)
-    if executor is not None:  # submitted at once, collected in order: progress as each chunk comes back
-        futures, parts = parts, []
-        for future, hi in zip(futures, bounds[1:], strict=True):
-            parts.append(future.result())
-            if progress is not None:
-                progress(hi / B)
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _as_int(a: np.ndarray) -> pd.Series:

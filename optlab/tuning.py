@@ -16,7 +16,7 @@ import numpy as np
 from landscapes import get_landscape
 from optlab.optimizers import get_optimizer
 from optlab.simulation import simulate
-from optlab.sweeps import axis_values
+from optlab.sweep_axes import axis_values
 
 N_LRS = 40
 LR_RANGE = (1e-5, 10.0)  # what the lr slider offers

@@ -7,8 +7,8 @@ import pytest
 from test_app import _fresh_cache, decode, figure, open_app, share_url  # noqa: F401  (fixture)
 
 import optlab
+from optlab import chunks, sweep_axes, sweeps
 from optlab import config as C
-from optlab import sweeps
 from optlab.pages.explore import setting_values
 
 
@@ -33,7 +33,7 @@ def test_a_sensitivity_link_draws_exactly_the_sweep_simulate_gives():
     fig = chart(at, "heatmap")
     heat = next(t for t in fig["data"] if t["type"] == "heatmap")
     expected = sweeps.sensitivity("rosenbrock", "adam", x="lr", y="beta1", x_range=(0.001, 1.0),
-                                  y_range=sweeps.axis_range("adam", "beta1"), n=9, steps=120, start=(-1.5, 2.0))
+                                  y_range=sweep_axes.axis_range("adam", "beta1"), n=9, steps=120, start=(-1.5, 2.0))
     np.testing.assert_array_equal(decode(heat["x"]), expected.x)
     np.testing.assert_array_equal(decode(heat["y"]), expected.y)
     lo, hi = heat["zmin"], heat["zmax"]
@@ -52,7 +52,7 @@ def test_steps_to_tolerance_colouring_and_another_optimizer():
     heat = next(t for t in chart(at, "heatmap")["data"] if t["type"] == "heatmap")
     expected = sweeps.sensitivity("booth", "rmsprop", n=5, steps=200)
     np.testing.assert_array_equal(decode(heat["z"]).reshape(5, 5), expected.steps_to_tol.astype(np.float32))
-    assert sweeps.default_axes("rmsprop")[1] == "momentum"
+    assert sweep_axes.default_axes("rmsprop")[1] == "momentum"
     assert "sweep.opt=rmsprop" in share_url(at)
 
 
@@ -126,7 +126,7 @@ def test_large_grids_are_capped_with_a_message():
     assert any("reduced from 200 to" in w.value for w in at.warning)
     heat = next(t for t in chart(at, "heatmap")["data"] if t["type"] == "heatmap")
     n = len(decode(heat["x"]))
-    assert n * n * 5000 <= sweeps.MAX_RUN_STEPS and n == C.capped(200, 1, 5000)
+    assert n * n * 5000 <= chunks.MAX_RUN_STEPS and n == C.capped(200, 1, 5000)
 
 
 @pytest.mark.parametrize("view", ["sensitivity", "basins", "seeds"])
@@ -154,7 +154,7 @@ def test_changing_the_swept_optimizer_resets_its_axes_and_ranges():
     at.selectbox(key="sweep.opt").set_value("sgd").run()
     assert not at.exception
     assert at.selectbox(key="sweep.x").value == "lr" and at.selectbox(key="sweep.y").value == "momentum"
-    assert at.number_input(key="sweep.ymin").value == sweeps.axis_range("sgd", "momentum")[0]  # not β1's 0.5
+    assert at.number_input(key="sweep.ymin").value == sweep_axes.axis_range("sgd", "momentum")[0]  # not β1's 0.5
     url = share_url(at)
     assert "sweep.opt=sgd" in url and "sweep.ymin" not in url and "sweep.y=" not in url
     at.selectbox(key="sweep.x").set_value("momentum").run()
@@ -212,7 +212,7 @@ def test_a_long_view_shows_a_progress_bar_that_leaves_nothing_behind(monkeypatch
         return real(*args, progress=report, **kwargs)
 
     monkeypatch.setattr(sweeps, "sensitivity", slow)
-    monkeypatch.setattr(sweeps, "CHUNK", 5)
+    monkeypatch.setattr(chunks, "CHUNK", 5)
     at = open_app({"explore": "sensitivity", "sweep.n": "4", "steps": "20"})
     assert len(seen) == 4 and seen[-1] == 1.0 and not at.get("progress")
     at.run()  # a cache hit

@@ -12,7 +12,7 @@ from test_app import _fresh_cache, open_app, path_traces, share_url  # noqa: F40
 import optlab
 from landscapes import landscape_names
 from optlab import config as C
-from optlab import sweeps
+from optlab import sweep_axes, sweeps
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.schedules import get_schedule, schedule_names
 from optlab.state import Explore, PageState, RunConfig, ViewState
@@ -67,7 +67,7 @@ def states(draw) -> PageState:
                     noise=draw(st.sampled_from([0.0, 0.3, 1.5])), clip=draw(st.sampled_from([0.0, 0.5, 10.0])),
                     batch=draw(st.integers(0, land.data_size - 1)) if land.data_size else 0)
     opt = draw(st.sampled_from(optimizers))
-    names = sweeps.sweepable(opt)
+    names = sweep_axes.sweepable(opt)
     x = draw(st.sampled_from(names))
     y = draw(st.sampled_from([n for n in names if n != x]))
     explore = Explore.normalized({"sweep.opt": opt, "sweep.x": x, "sweep.y": y,

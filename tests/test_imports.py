@@ -1,7 +1,7 @@
 """Arrows one way: the imports among optlab's and landscapes' modules, read from their source.
 
 The layers: records (optlab.params, optlab.landscape, optlab.models, optlab.optimizers.base, optlab.schedules)
-<- declarations and registries (landscapes, optlab.optimizers) <- engine (optlab.simulation, sweeps, formula,
+<- declarations and registries (landscapes, optlab.optimizers) <- engine (optlab.simulation, sweeps, chunks, formula,
 minima, config, export) <- figures (plots, sweep_plots) <- app (ui, dashboard). Checked here as:
 
 1. no cycle among the modules' imports, counting those inside functions (a lazy import is still an arrow);

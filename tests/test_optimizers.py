@@ -280,7 +280,7 @@ def test_torch_defaults():
 def test_a_new_declaration_drives_simulate_the_inspector_sweeps_and_the_export(monkeypatch):
     from typing import NamedTuple
 
-    from optlab import sweeps
+    from optlab import sweep_axes
     from optlab.config import RunConfig
     from optlab.export import torch_script
     from optlab.inspector import step_details
@@ -315,6 +315,6 @@ def test_a_new_declaration_drives_simulate_the_inspector_sweeps_and_the_export(m
     d = step_details(run, 5)
     assert [line.result for _, line in d["lines"]] == ["g", "m", "theta"] * 2
     assert d["values"][0]["theta"] == run.path[5, 0]
-    assert sweeps.default_axes("signum") == ("lr", "momentum")
+    assert sweep_axes.default_axes("signum") == ("lr", "momentum")
     script = torch_script(RunConfig(optimizers=("signum",)))
     assert "class Signum(torch.optim.Optimizer)" in script and "Signum(params, " in script

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import optlab
-from optlab import sweeps
+from optlab import chunks, sweep_axes, sweeps
 
 
 def test_every_sweep_cell_is_the_single_run_with_that_setting():
@@ -17,8 +17,8 @@ def test_every_sweep_cell_is_the_single_run_with_that_setting():
     assert sw.x[0] == pytest.approx(1e-3) and sw.x[-1] == pytest.approx(3.0)
     # lr on a log axis, beta1 linear: evenly spaced up to the rounding to what the grid resolves (each value
     # within RESOLUTION of a step of its exact place, so a difference within twice that)
-    np.testing.assert_allclose(np.diff(np.log(sw.x)), np.log(3.0 / 1e-3) / 6, rtol=2 * sweeps.RESOLUTION)
-    np.testing.assert_allclose(np.diff(sw.y), 0.99 / 4, rtol=2 * sweeps.RESOLUTION)
+    np.testing.assert_allclose(np.diff(np.log(sw.x)), np.log(3.0 / 1e-3) / 6, rtol=2 * sweep_axes.RESOLUTION)
+    np.testing.assert_allclose(np.diff(sw.y), 0.99 / 4, rtol=2 * sweep_axes.RESOLUTION)
     for i, j in [(0, 0), (4, 6), (2, 3), (1, 5)]:
         run = optlab.simulate("rosenbrock", "adam", start=(-1.5, 2.0), steps=150, lr=float(sw.x[j]),
                               beta1=float(sw.y[i]), beta2=0.99)
@@ -37,14 +37,14 @@ def significant_digits(v: float) -> int:
 @pytest.mark.parametrize("name", optlab.optimizer_names())
 def test_sweep_axes_are_rounded_to_what_a_60_cell_grid_resolves(name):
     opt = optlab.get_optimizer(name)
-    for hp in sweeps.sweepable(name):
+    for hp in sweep_axes.sweepable(name):
         p = opt.param(hp)
-        lo, hi = sweeps.axis_range(name, hp)
-        values = sweeps.axis_values(p, lo, hi, 60)
+        lo, hi = sweep_axes.axis_range(name, hp)
+        values = sweep_axes.axis_values(p, lo, hi, 60)
         exact = np.geomspace(lo, hi, 60) if p.log else np.linspace(lo, hi, 60)
         step = np.log(hi / lo) / 59 if p.log else (hi - lo) / 59
         off = np.abs(np.log(values / exact)) if p.log else np.abs(values - exact)
-        assert (off <= sweeps.RESOLUTION * step).all(), hp  # each value near its exact place
+        assert (off <= sweep_axes.RESOLUTION * step).all(), hp  # each value near its exact place
         assert (np.diff(values) > 0).all() and values[0] == lo and values[-1] == hi, hp
         assert all(p.accepts(v) for v in values.tolist()), hp
         assert max(significant_digits(v) for v in values) <= 4, (hp, values)
@@ -103,12 +103,12 @@ def test_settings_the_optimizer_rejects_are_left_out_not_raised():
 
 
 def test_default_axes_and_ranges_come_from_the_declarations():
-    assert sweeps.default_axes("adam") == ("lr", "beta1")
-    assert sweeps.default_axes("sgd") == ("lr", "momentum")
-    assert sweeps.default_axes("rmsprop") == ("lr", "momentum")
-    assert sweeps.default_axes("adadelta") == ("lr", "rho")
-    assert "amsgrad" not in sweeps.sweepable("adam")  # flags are not swept
-    lo, hi = sweeps.axis_range("adam", "lr")
+    assert sweep_axes.default_axes("adam") == ("lr", "beta1")
+    assert sweep_axes.default_axes("sgd") == ("lr", "momentum")
+    assert sweep_axes.default_axes("rmsprop") == ("lr", "momentum")
+    assert sweep_axes.default_axes("adadelta") == ("lr", "rho")
+    assert "amsgrad" not in sweep_axes.sweepable("adam")  # flags are not swept
+    lo, hi = sweep_axes.axis_range("adam", "lr")
     spec = optlab.get_optimizer("adam").param("lr")
     assert (lo, hi) == (spec.ui_low, spec.ui_high)
 
@@ -132,7 +132,7 @@ def test_bad_sweep_arguments_say_what_is_allowed(kwargs, message):
 
 def test_chunks_and_progress_do_not_change_the_numbers(monkeypatch):
     whole = sweeps.sensitivity("rastrigin", "momentum", n=5, steps=60, noise=0.5, seed=3)
-    monkeypatch.setattr(sweeps, "CHUNK", 4)
+    monkeypatch.setattr(chunks, "CHUNK", 4)
     seen = []
     chunked = sweeps.sensitivity("rastrigin", "momentum", n=5, steps=60, noise=0.5, seed=3, progress=seen.append)
     for name in ("final_loss", "best_loss", "steps_to_tol", "diverged_at"):
@@ -255,13 +255,13 @@ def test_in_a_worker_process_every_view_is_the_same_to_the_last_bit():
     here = (sweeps.sensitivity("himmelblau", "sgd", n=5, steps=80, y="momentum"),
             sweeps.basins("himmelblau", "adam", n=6, steps=80, hparams={"lr": 0.05}),
             sweeps.seed_bands("rosenbrock", "sgd", n_seeds=4, steps=60, noise=0.5, hparams={"lr": 1e-3}))
-    sweeps.run_in_a_worker_process()
+    chunks.run_in_a_worker_process()
     try:
         there = (sweeps.sensitivity("himmelblau", "sgd", n=5, steps=80, y="momentum"),
                  sweeps.basins("himmelblau", "adam", n=6, steps=80, hparams={"lr": 0.05}),
                  sweeps.seed_bands("rosenbrock", "sgd", n_seeds=4, steps=60, noise=0.5, hparams={"lr": 1e-3}))
     finally:
-        sweeps.run_in_a_worker_process(False)
+        chunks.run_in_a_worker_process(False)
     for a, b in zip(here, there, strict=True):
         pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
 
@@ -269,6 +269,6 @@ def test_in_a_worker_process_every_view_is_the_same_to_the_last_bit():
 @pytest.mark.parametrize("name", optlab.optimizer_names())
 def test_every_default_sweep_range_is_one_the_sweep_accepts(name):
     # found by the link round trip: Adafactor's eps1 slider spanned 27 decades, more than a log axis may
-    for hp in sweeps.sweepable(name):
-        lo, hi = sweeps.axis_range(name, hp)
-        assert sweeps.range_problem(name, hp, lo, hi) is None, (hp, lo, hi)
+    for hp in sweep_axes.sweepable(name):
+        lo, hi = sweep_axes.axis_range(name, hp)
+        assert sweep_axes.range_problem(name, hp, lo, hi) is None, (hp, lo, hi)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from optlab import app_cache, sweeps
+from optlab import app_cache, chunks, sweep_axes, sweeps
 from optlab import app_state as A
 from optlab import config as C
 from optlab import schema as S
@@ -64,7 +64,7 @@ def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = Tr
     m = C.capped(n, runs_per_cell, steps, square)
     if m < n:
         st.warning(f"{what} reduced from {n} to {m} so that runs × steps stays within "
-                   f"{sweeps.MAX_RUN_STEPS:,} (a second or two of computing); fewer steps allow more.",
+                   f"{chunks.MAX_RUN_STEPS:,} (a second or two of computing); fewer steps allow more.",
                    icon=":material/speed:")
     return max(m, 2)
 
@@ -74,7 +74,7 @@ def sensitivity_view(cfg: RunConfig) -> None:
     opt, x, y, n, metric = _sweep_controls(cfg)
     axes = app_cache.sweep_key(A.explore_settings(cfg, "sensitivity"))
     _, _, _, xr, yr = axes.sweep_axes(cfg.optimizers)
-    bad = [p for p in (sweeps.range_problem(opt, x, *xr), sweeps.range_problem(opt, y, *yr)) if p]
+    bad = [p for p in (sweep_axes.range_problem(opt, x, *xr), sweep_axes.range_problem(opt, y, *yr)) if p]
     if bad:
         st.error("This range cannot be swept: " + "; ".join(bad) + ".", icon=":material/error:")
         return
@@ -113,10 +113,10 @@ def _sweep_controls(cfg: RunConfig):
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
     opt = c1.selectbox("optimizer", optimizer_names(), key="sweep.opt", format_func=lambda n: get_optimizer(n).title,
                        on_change=A.forget, args=("sweep.x", "sweep.y", *RANGES))
-    names = sweeps.sweepable(opt)
+    names = sweep_axes.sweepable(opt)
     A.ensure("sweep.x", "lr")
     x = c2.selectbox("across (x)", names, key="sweep.x", on_change=A.forget, args=(*RANGES[:2],))
-    _, dy = sweeps.default_axes(opt, x)
+    _, dy = sweep_axes.default_axes(opt, x)
     if st.session_state.get("sweep.y") not in [n for n in names if n != x]:
         st.session_state["sweep.y"] = dy
         A.forget(*RANGES[2:])  # the old y's range does not fit the new y
@@ -124,7 +124,7 @@ def _sweep_controls(cfg: RunConfig):
                      args=(*RANGES[2:],))
     A.ensure("sweep.n", S.SWEEP_N.default)
     n = int(c4.number_input("cells per axis", 2, sweeps.MAX_SWEEP_CELLS, step=10, key="sweep.n"))
-    for key, value in zip(RANGES, (*sweeps.axis_range(opt, x), *sweeps.axis_range(opt, y)), strict=True):
+    for key, value in zip(RANGES, (*sweep_axes.axis_range(opt, x), *sweep_axes.axis_range(opt, y)), strict=True):
         A.ensure(key, value)
     with st.expander("ranges and colour"):
         for col, label, key in zip(st.columns(4), (f"{x} from", f"{x} to", f"{y} from", f"{y} to"), RANGES,
