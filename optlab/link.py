@@ -13,13 +13,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
-from landscapes import landscape_names
 from optlab import schema as S
 from optlab import sweep_axes
 from optlab.landscape import CUSTOM
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
-from optlab.schedules import get_schedule, schedule_names
+from optlab.schedules import get_schedule
 from optlab.state import Explore, PageState, RunConfig, ViewState
 
 MAX_LINK_FIELDS = 200  # a page's link has far fewer; a longer one is read up to here
@@ -121,34 +120,32 @@ class _Reader:
             self.problems.append(f"`{key}` was given {len(values)} times; the first value is used")
         return values[0]
 
-    def param(self, key: str, spec: Param, default=None, note: str | None = None):
+    def param(self, key: str, spec: Param, fallback: str | None = None):
+        """The value, or _MISSING when the link does not give a valid one (refusals are noted)."""
         raw = self.raw(key)
-        default = spec.default if default is None else default
         if raw is None:
-            return default
+            return _MISSING
         try:
             return S.parse(spec, raw)
         except ValueError as e:
-            self.problems.append(f"`{key}`: {e}; {note or f'using the default {S.fmt(default)}'}")
-            return default
+            self.problems.append(f"`{key}`: {e}; {fallback or f'using the default {S.fmt(spec.default)}'}")
+            return _MISSING
 
-    def choice(self, key: str, allowed, what: str, default=None, fallback: str | None = None):
+    def choice(self, key: str, allowed, what: str, fallback: str | None = None):
         value = self.raw(key)
         if value is None or value in allowed:
-            return default if value is None else value
+            return _MISSING if value is None else value
         self.problems.append(f"`{key}`: unknown {what} {S.shown(value)}; "
                              + (fallback or f"allowed: {', '.join(allowed)}"))
-        return default
+        return _MISSING
 
-    def family(self, prefix: str, params) -> dict:
-        values = {p.name: self.param(f"{prefix}.{p.name}", p) for p in params}
-        return {k: v for k, v, p in zip(values, values.values(), params, strict=True) if v != p.default}
-
-    def names(self, key: str, limit: int | None = None) -> list[str]:
+    def names(self, key: str, limit: int | None = None):
         """A repeated optimizer key (``opt``, ``basins.opt``): known names, each once, order kept."""
         self.used.add(key)
+        if key not in self.q:
+            return _MISSING
         names: list[str] = []
-        for name in self.q.get(key, []):
+        for name in self.q[key]:
             if name not in optimizer_names():
                 self.problems.append(f"`{key}`: unknown optimizer {S.shown(name)} ignored")
             elif name in names:
@@ -157,7 +154,32 @@ class _Reader:
                 self.problems.append(f"`{key}`: {S.shown(name)} ignored ({limit} optimizers at most)")
             else:
                 names.append(name)
-        return names
+        return tuple(names)
+
+    def family(self, groups) -> dict[str, dict]:
+        """Each group's (prefix, params) values that differ from their defaults, by prefix."""
+        out = {}
+        for prefix, params in groups:
+            values = {p.name: self.param(f"{prefix}.{p.name}", p) for p in params}
+            out[prefix] = {k: v for (k, v), p in zip(values.items(), params, strict=True)
+                           if v is not _MISSING and v != p.default}
+        return out
+
+    def field(self, f: S.Field, got: Mapping):
+        if f.when is not None and not f.when(got):
+            return _MISSING
+        if f.type in ("param", "coord"):
+            spec = f.spec(got)
+            fallback = f"using the landscape's {f.key} ({S.fmt(spec.default)})" if f.type == "coord" else f.fallback
+            return self.param(f.key, spec, fallback)
+        if f.type == "choice":
+            what = f.what(got) if callable(f.what) else f.what
+            return self.choice(f.key, f.choices(got), what, f.fallback)
+        if f.type == "names":
+            return self.names(f.key, f.limit)
+        if f.type == "family":
+            return self.family(f.groups(got))
+        return self.raw(f.key)  # text
 
     def unknown(self) -> None:
         for key in self.q:
@@ -165,120 +187,125 @@ class _Reader:
                 self.problems.append(f"{S.shown(key)} is not a parameter of this page; ignored")
 
 
-def _read_landscape(r: _Reader) -> tuple[str, str | None, dict]:
-    landscape = r.choice("landscape", (*landscape_names(), CUSTOM), "landscape", S.DEFAULT_LANDSCAPE,
-                         fallback="using rosenbrock")
-    formula = None
-    if landscape == CUSTOM:
-        from optlab.formula import DEFAULT_FORMULA, FormulaBusy, FormulaError, compile_formula
+_MISSING = object()  # a field the link leaves out or gives no valid value for: the record's default
 
-        formula = r.raw("formula")
-        try:
-            compile_formula(formula if formula is not None else DEFAULT_FORMULA)
-        except FormulaBusy:  # not a verdict on the formula: it is kept, and the page says it cannot run now
-            pass
-        except FormulaError as e:
-            r.problems.append(f"`formula`: {S.shown(formula)} is not accepted ({S.plain(e)}); using the default "
-                              "formula")
-            formula = None
-    land = RunConfig(landscape=landscape, formula=formula).land
-    params = r.family(landscape, land.params)
+
+# --- the rules between fields: each runs after the field it is keyed by, on the values read so far -----------
+def _formula(got: dict, problems: list[str]) -> None:
+    from optlab.formula import FormulaBusy, FormulaError, compile_formula
+
+    if "formula" not in got:
+        return
     try:
-        land.with_params(**params)
+        compile_formula(got["formula"])
+    except FormulaBusy:  # not a verdict on the formula: it is kept, and the page says it cannot run now
+        pass
+    except FormulaError as e:
+        problems.append(f"`formula`: {S.shown(got['formula'])} is not accepted ({S.plain(e)}); using the default "
+                        "formula")
+        del got["formula"]
+
+
+def _landscape_params(got: dict, problems: list[str]) -> None:
+    (name, params), = got["<landscape>.*"].items()
+    try:
+        S.landscape_of(name, got.get("formula"), params)
     except ValueError as e:  # rules between parameters, e.g. an empty custom domain
-        r.problems.append(f"`{landscape}.*`: {e}; using the default parameters")
-        params = {}
-    return landscape, formula, params
+        problems.append(f"`{name}.*`: {e}; using the default parameters")
+        got["<landscape>.*"] = {name: {}}
 
 
-def _read_runs(r: _Reader) -> RunConfig:
-    landscape, formula, landscape_params = _read_landscape(r)
-    land = RunConfig(landscape=landscape, formula=formula, landscape_params=landscape_params).land
-    optimizers = r.names("opt")
-    if "opt" not in r.q:
-        optimizers = list(S.DEFAULT_OPTIMIZERS)
-    elif not optimizers:
-        r.problems.append("`opt`: no valid optimizer; showing adam and sgd")
-        optimizers = list(S.DEFAULT_OPTIMIZERS)
-    hparams = {}
-    for name in optimizers:
+def _optimizers(got: dict, problems: list[str]) -> None:
+    if got.get("opt") == ():
+        problems.append("`opt`: no valid optimizer; showing adam and sgd")
+        del got["opt"]
+
+
+def _combinations(got: dict, problems: list[str]) -> None:
+    for name, values in got["<opt>.*"].items():
         opt = get_optimizer(name)
-        values = r.family(name, opt.hparams)
         problem = opt.check({**opt.defaults, **values}) if opt.check else None
         if problem:  # a combination torch rejects: fall back to this optimizer's defaults
-            r.problems.append(f"`{name}.*`: {problem}; using {name}'s defaults")
-            values = {}
-        if values:
-            hparams[name] = values
-    steps = r.param("steps", S.STEPS)
-    coords = [r.param(key, replace(S.COORD, name=key), default=float(land.start[axis]),
-                      note=f"using the landscape's {key} ({S.fmt(land.start[axis])})")
-              for axis, key in enumerate(("x0", "y0"))]  # each on its own: a valid y0 is kept when x0 is not
-    start = None if tuple(map(float, coords)) == tuple(map(float, land.start)) else (coords[0], coords[1])
-    seed = r.param("seed", S.SEED)
-    schedule = r.choice("schedule", schedule_names(), "schedule", "constant", fallback="using constant")
-    schedule_params = r.family("schedule", get_schedule(schedule).params)
-    noise, clip, batch = r.param("noise", S.NOISE), r.param("clip", S.CLIP), r.param("batch", S.BATCH)
+            problems.append(f"`{name}.*`: {problem}; using {name}'s defaults")
+            got["<opt>.*"][name] = {}
+
+
+def _batch(got: dict, problems: list[str]) -> None:
+    batch = got.get("batch", 0)
+    land = S.landscape_of(got.get("landscape", S.DEFAULT_LANDSCAPE), got.get("formula"))
     if batch and not land.data_size:
-        r.problems.append(f"`batch`: {land.title} is not built from data, so it has no minibatches; ignored")
-        batch = 0
+        problems.append(f"`batch`: {land.title} is not built from data, so it has no minibatches; ignored")
+        del got["batch"]
     elif batch > land.data_size:
-        r.problems.append(f"`batch`: {batch} is more than the {land.data_size} examples of {land.title}; using all")
-        batch = 0
-    return RunConfig(landscape=landscape, landscape_params=landscape_params, formula=formula,
-                     optimizers=tuple(optimizers), hparams=hparams, steps=steps, start=start, seed=seed,
-                     schedule=schedule, schedule_params=schedule_params, noise=noise, clip=clip, batch=batch)
+        problems.append(f"`batch`: {batch} is more than the {land.data_size} examples of {land.title}; using all")
+        del got["batch"]
 
 
-def _read_explore(r: _Reader, optimizers) -> Explore:
-    view = r.choice("explore", S.EXPLORE_VIEWS, "view")
-    sweep_opt = r.choice("sweep.opt", optimizer_names(), "optimizer", fallback=f"using {optimizers[0]}")
-    opt = sweep_opt or optimizers[0]
-    axes = {key: r.choice(key, sweep_axes.sweepable(opt), f"numeric hyperparameter of {opt}")
-            for key in ("sweep.x", "sweep.y")}
-    if axes["sweep.y"] and axes["sweep.y"] == (axes["sweep.x"] or "lr"):
-        r.problems.append(f"`sweep.y`: the same hyperparameter as the x axis ({axes['sweep.y']}); using the default")
-        axes["sweep.y"] = None
-    e = Explore(sweep_opt=sweep_opt, sweep_x=axes["sweep.x"], sweep_y=axes["sweep.y"])
-    sweep_range = {}
-    for k in S.RANGE_KEYS:
-        key = f"sweep.{k}"
-        value = r.param(key, S.FIELD[key].param, default=float("nan"), note="using the default range")
-        if value == value:  # not NaN: given and valid
-            sweep_range[k] = value
-    e = replace(e, sweep_range=sweep_range)
-    _, x, y, xr, yr = e.sweep_axes(optimizers)
+def _sweep_y(got: dict, problems: list[str]) -> None:
+    if got.get("sweep.y") is not None and got["sweep.y"] == got.get("sweep.x", "lr"):
+        problems.append(f"`sweep.y`: the same hyperparameter as the x axis ({got['sweep.y']}); using the default")
+        del got["sweep.y"]
+
+
+def _sweep_ranges(got: dict, problems: list[str]) -> None:
+    optimizers = got.get("opt", S.DEFAULT_OPTIMIZERS)
+    ranges = {k: got[f"sweep.{k}"] for k in S.RANGE_KEYS if f"sweep.{k}" in got}
+    e = Explore(sweep_opt=got.get("sweep.opt"), sweep_x=got.get("sweep.x"), sweep_y=got.get("sweep.y"),
+                sweep_range=ranges)
+    opt, x, y, xr, yr = e.sweep_axes(optimizers)
     for axis, name, (lo, hi) in (("x", x, xr), ("y", y, yr)):
         problem = sweep_axes.range_problem(opt, name, lo, hi)
         if problem:
-            r.problems.append(f"`sweep.{axis}min`/`sweep.{axis}max`: {problem}; using the default range")
-            e = replace(e, sweep_range={k: v for k, v in e.sweep_range.items() if k[0] != axis})
-    metric = r.choice("sweep.metric", S.SWEEP_METRICS, "metric", S.SWEEP_METRICS[0])
-    basins_opts = r.names("basins.opt", limit=2)
-    return replace(e, view=view, sweep_n=r.param("sweep.n", S.SWEEP_N), sweep_metric=metric,
-                   basins_opts=tuple(basins_opts), basins_n=r.param("basins.n", S.BASINS_N),
-                   seeds_n=r.param("seeds.n", S.SEEDS_N))
+            problems.append(f"`sweep.{axis}min`/`sweep.{axis}max`: {problem}; using the default range")
+            for k in (f"sweep.{axis}min", f"sweep.{axis}max"):
+                got.pop(k, None)
 
 
-def _read_view(r: _Reader, cfg: RunConfig) -> ViewState:
-    view = r.choice("view", S.VIEWS, "view", S.VIEWS[0], fallback="using overlay")
-    inspect = r.raw("inspect")
-    if inspect is not None and inspect not in cfg.optimizers:
-        r.problems.append(f"`inspect`: {S.shown(inspect)} is not one of the selected optimizers")
-        inspect = None
-    k = r.param("k", Param("k", 1, low=1, high=cfg.steps, kind=int), default=0, note="using step 1")
-    return ViewState(view=view, inspect=inspect, k=k or None, explore=_read_explore(r, cfg.optimizers))
+RULES = {"formula": _formula, "<landscape>.*": _landscape_params, "opt": _optimizers, "<opt>.*": _combinations,
+         "batch": _batch, "sweep.y": _sweep_y, "sweep.ymax": _sweep_ranges}
+
+
+# --- the records from the values read ---------------------------------------------------------------------------
+def _records(got: Mapping) -> PageState:
+    """The typed records of the values read (URL key -> value; a missing key: the record's default)."""
+    fields: dict[str, dict] = {"run": {}, "view": {}, "explore": {}}
+    for f in S.FIELDS:
+        if f.key not in got or f.type == "coord":
+            continue
+        value = got[f.key]
+        if f.type == "family":  # by prefix; one group unless the field has one per optimizer
+            value = {k: v for k, v in value.items() if v} if f.key == "<opt>.*" else next(iter(value.values()))
+        record, attr = (("explore", f.attr.removeprefix("explore.")) if f.attr.startswith("explore.")
+                        else (f.record, f.attr))
+        head, _, tail = attr.partition(".")
+        if tail:  # a nested mapping, e.g. explore.sweep_range.xmin
+            fields[record].setdefault(head, {})[tail] = value
+        else:
+            fields[record][head] = value
+    runs = RunConfig(**fields["run"])
+    if "x0" in got or "y0" in got:  # each on its own: a valid y0 is kept when x0 is not
+        land = runs.land
+        start = tuple(float(got.get(k, land.start[axis])) for axis, k in enumerate(("x0", "y0")))
+        runs = replace(runs, start=None if start == tuple(map(float, land.start)) else start)
+    return PageState(runs, ViewState(**fields["view"], explore=Explore(**fields["explore"])))
 
 
 def read_link(query: Mapping) -> tuple[PageState, list[str]]:
     """Read a link's query: the page's state and one message per ignored parameter.
 
-    ``query`` maps keys to a string or a list of strings (repeated keys)."""
+    Each field of the schema is read by its type, in the schema's order, from what the fields before it
+    accept; then the rule between fields that follows it, if any. ``query`` maps keys to a string or a list
+    of strings (repeated keys)."""
     r = _Reader(query)
-    cfg = _read_runs(r)
-    view = _read_view(r, cfg)
+    got: dict = {}
+    for f in S.FIELDS:
+        value = r.field(f, got)
+        if value is not _MISSING:
+            got[f.key] = value
+        if f.key in RULES:
+            RULES[f.key](got, r.problems)
     r.unknown()
-    return PageState(cfg, view), r.problems
+    return _records(got), r.problems
 
 
 def from_query(query: Mapping) -> tuple[RunConfig, list[str]]:

@@ -21,10 +21,15 @@ Values equal to their defaults are left out of a link.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from optlab import sweeps
+from landscapes import get_landscape, landscape_names
+from optlab import sweep_axes, sweeps
+from optlab.landscape import CUSTOM
+from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
+from optlab.schedules import get_schedule, schedule_names
 
 APP_MAX_STEPS = 5000  # the dashboard's cap (simulate() allows MAX_STEPS)
 DEFAULT_LANDSCAPE = "rosenbrock"
@@ -50,18 +55,56 @@ SEEDS_N = Param("seeds.n", 20, low=2, high=sweeps.MAX_SEEDS, kind=int, help="see
 RANGE_KEYS = ("xmin", "xmax", "ymin", "ymax")
 
 
+def landscape_of(name: str, formula: str | None = None, params: Mapping | None = None):
+    """The landscape record of a landscape name (for ``custom``, built from the formula: FormulaError if it is
+    not accepted) with its shape parameters."""
+    if name == CUSTOM:
+        from optlab.formula import DEFAULT_FORMULA, formula_landscape
+
+        return formula_landscape(formula or DEFAULT_FORMULA, **(params or {}))
+    return get_landscape(name, **(params or {}))
+
+
+def _land(got: Mapping):
+    """The landscape record the fields of a link read so far describe (its shape parameters not applied)."""
+    return landscape_of(got.get("landscape", DEFAULT_LANDSCAPE), got.get("formula"))
+
+
+def _optimizers(got: Mapping) -> tuple[str, ...]:
+    return tuple(got.get("opt", DEFAULT_OPTIMIZERS))
+
+
+def _sweep_opt(got: Mapping) -> str:
+    return got.get("sweep.opt") or _optimizers(got)[0]
+
+
+def _coord(axis: int):
+    key = ("x0", "y0")[axis]
+
+    def spec(got: Mapping) -> Param:
+        return replace(COORD, name=key, default=float(_land(got).start[axis]))
+
+    return spec
+
+
 @dataclass(frozen=True)
 class Field:
     """One piece of the page's state.
 
     key: its URL key, also its widget's key. record/attr: where the typed records hold it
     ("run": optlab.state.RunConfig, "view": optlab.state.ViewState; a dotted attr goes into a
-    nested record). type: "param" (a number or flag checked by ``param``), "choice" (one of a set
-    of names), "names" (a repeated key: a list of names, order kept), "text", "coord" (a start
-    coordinate) or "family" (keys made from a prefix and each declared Param of the landscape, the
-    optimizer or the schedule: ``<landscape>.<p>``, ``<opt>.<hp>``, ``schedule.<p>``). default:
-    the value a link leaves out (None: it depends on other fields, e.g. the landscape's start).
-    widget: the kind of control drawn for it ("" for none).
+    nested record). type: "param" (a number or flag checked by ``param``), "choice" (one of
+    ``choices``), "names" (a repeated key: a list of optimizer names, order kept, at most ``limit``),
+    "text", "coord" (a start coordinate) or "family" (keys made from a prefix and each declared Param
+    of the landscape, the optimizers or the schedule: ``<landscape>.<p>``, ``<opt>.<hp>``,
+    ``schedule.<p>``, as ``groups`` lists them). default: the value a link leaves out (None: it depends
+    on other fields, e.g. the landscape's start). widget: the kind of control drawn for it ("" for none).
+
+    Reading a link (optlab.link) is derived from these: ``choices``, ``groups`` and a callable ``param``
+    take the fields read before (URL key -> value) and give what this field accepts; ``when`` says
+    whether the field belongs to the page at all (``formula`` only with ``landscape=custom``); ``what``
+    and ``fallback`` make the message for a value it refuses. The rules between fields (a combination
+    torch rejects, a sweep's range) are optlab.link's ``RULES``, run after the field they follow.
     """
 
     key: str
@@ -69,39 +112,66 @@ class Field:
     attr: str
     type: str
     default: object = None
-    param: Param | None = None
+    param: Param | Callable[[Mapping], Param] | None = None
     widget: str = ""
+    choices: Callable[[Mapping], Sequence[str]] | None = None
+    groups: Callable[[Mapping], list[tuple[str, Sequence[Param]]]] | None = None
+    when: Callable[[Mapping], bool] | None = None
+    what: str | Callable[[Mapping], str] = ""
+    fallback: str | None = None  # the end of a refusal's message (default: "allowed: ...", or the default used)
+    limit: int | None = None
+
+    def spec(self, got: Mapping) -> Param:
+        return self.param(got) if callable(self.param) else self.param
+
+
+def _views(*names):
+    return lambda got: names
 
 
 FIELDS: tuple[Field, ...] = (
     # what to run: everything that changes a trajectory
-    Field("landscape", "run", "landscape", "choice", DEFAULT_LANDSCAPE, widget="selectbox"),
-    Field("formula", "run", "formula", "text", widget="text_input"),
-    Field("<landscape>.*", "run", "landscape_params", "family", widget="param"),
+    Field("landscape", "run", "landscape", "choice", DEFAULT_LANDSCAPE, widget="selectbox",
+          choices=lambda got: (*landscape_names(), CUSTOM), what="landscape", fallback=f"using {DEFAULT_LANDSCAPE}"),
+    Field("formula", "run", "formula", "text", widget="text_input",
+          when=lambda got: got.get("landscape") == CUSTOM),
+    Field("<landscape>.*", "run", "landscape_params", "family", widget="param",
+          groups=lambda got: [(got.get("landscape", DEFAULT_LANDSCAPE), _land(got).params)]),
     Field("opt", "run", "optimizers", "names", DEFAULT_OPTIMIZERS, widget="multiselect"),
-    Field("<opt>.*", "run", "hparams", "family", widget="param"),
+    Field("<opt>.*", "run", "hparams", "family", widget="param",
+          groups=lambda got: [(name, get_optimizer(name).hparams) for name in _optimizers(got)]),
     Field("steps", "run", "steps", "param", STEPS.default, STEPS, widget="number_input"),
-    Field("x0", "run", "start", "coord", widget="number_input"),
-    Field("y0", "run", "start", "coord", widget="number_input"),
+    Field("x0", "run", "start", "coord", param=_coord(0), widget="number_input"),
+    Field("y0", "run", "start", "coord", param=_coord(1), widget="number_input"),
     Field("seed", "run", "seed", "param", SEED.default, SEED, widget="number_input"),
-    Field("schedule", "run", "schedule", "choice", "constant", widget="selectbox"),
-    Field("schedule.*", "run", "schedule_params", "family", widget="param"),
+    Field("schedule", "run", "schedule", "choice", "constant", widget="selectbox",
+          choices=lambda got: schedule_names(), what="schedule", fallback="using constant"),
+    Field("schedule.*", "run", "schedule_params", "family", widget="param",
+          groups=lambda got: [("schedule", get_schedule(got.get("schedule", "constant")).params)]),
     Field("noise", "run", "noise", "param", NOISE.default, NOISE, widget="param"),
     Field("clip", "run", "clip", "param", CLIP.default, CLIP, widget="param"),
     Field("batch", "run", "batch", "param", BATCH.default, BATCH, widget="number_input"),
     # how the page shows them
-    Field("view", "view", "view", "choice", VIEWS[0], widget="radio"),
-    Field("inspect", "view", "inspect", "choice", widget="selectbox"),  # default: the first optimizer
-    Field("k", "view", "k", "param", None, Param("k", 1, low=1, high=APP_MAX_STEPS, kind=int), widget="slider"),
-    Field("explore", "view", "explore.view", "choice", widget="radio"),  # default: the comparison page
-    Field("sweep.opt", "view", "explore.sweep_opt", "choice", widget="selectbox"),  # default: the first optimizer
-    Field("sweep.x", "view", "explore.sweep_x", "choice", widget="selectbox"),  # default: lr
-    Field("sweep.y", "view", "explore.sweep_y", "choice", widget="selectbox"),  # default: sweep_axes.default_axes
+    Field("view", "view", "view", "choice", VIEWS[0], widget="radio", choices=_views(*VIEWS), what="view",
+          fallback="using overlay"),
+    Field("inspect", "view", "inspect", "choice", widget="selectbox",  # default: the first optimizer
+          choices=_optimizers, what="optimizer (not one of the selected)"),
+    Field("k", "view", "k", "param", None, lambda got: Param("k", 1, low=1, high=got.get("steps", STEPS.default),
+                                                             kind=int), widget="slider", fallback="using step 1"),
+    Field("explore", "view", "explore.view", "choice", widget="radio",  # default: the comparison page
+          choices=_views(*EXPLORE_VIEWS), what="view"),
+    Field("sweep.opt", "view", "explore.sweep_opt", "choice", widget="selectbox",  # default: the first optimizer
+          choices=lambda got: optimizer_names(), what="optimizer", fallback="using the first optimizer"),
+    *(Field(f"sweep.{axis}", "view", f"explore.sweep_{axis}", "choice", widget="selectbox",  # default: lr, and
+            choices=lambda got: sweep_axes.sweepable(_sweep_opt(got)),  # sweep_axes.default_axes
+            what=lambda got: f"numeric hyperparameter of {_sweep_opt(got)}") for axis in ("x", "y")),
     *(Field(f"sweep.{k}", "view", f"explore.sweep_range.{k}", "param", None, Param(f"sweep.{k}", 0.0),
-            widget="number_input") for k in RANGE_KEYS),  # default: the slider's range
+            widget="number_input", fallback="using the default range")
+      for k in RANGE_KEYS),  # default: the slider's range
     Field("sweep.n", "view", "explore.sweep_n", "param", SWEEP_N.default, SWEEP_N, widget="number_input"),
-    Field("sweep.metric", "view", "explore.sweep_metric", "choice", SWEEP_METRICS[0], widget="radio"),
-    Field("basins.opt", "view", "explore.basins_opts", "names", (), widget="multiselect"),  # default: first two
+    Field("sweep.metric", "view", "explore.sweep_metric", "choice", SWEEP_METRICS[0], widget="radio",
+          choices=_views(*SWEEP_METRICS), what="metric"),
+    Field("basins.opt", "view", "explore.basins_opts", "names", (), widget="multiselect", limit=2),
     Field("basins.n", "view", "explore.basins_n", "param", BASINS_N.default, BASINS_N, widget="number_input"),
     Field("seeds.n", "view", "explore.seeds_n", "param", SEEDS_N.default, SEEDS_N, widget="number_input"),
 )

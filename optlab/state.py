@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from landscapes import get_landscape
 from optlab import schema as S
 from optlab import sweep_axes
-from optlab.landscape import CUSTOM, Landscape
+from optlab.landscape import Landscape
 from optlab.optimizers import get_optimizer
 
 
@@ -75,11 +74,7 @@ class RunConfig:
     @property
     def land(self) -> Landscape:
         """The landscape; for landscape=custom, built from the formula (FormulaError if it is not accepted)."""
-        if self.landscape == CUSTOM:
-            from optlab.formula import DEFAULT_FORMULA, formula_landscape
-
-            return formula_landscape(self.formula or DEFAULT_FORMULA, **self.landscape_params)
-        return get_landscape(self.landscape, **self.landscape_params)
+        return S.landscape_of(self.landscape, self.formula, self.landscape_params)
 
     @property
     def start_point(self) -> tuple[float, float]:
