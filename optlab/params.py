@@ -23,6 +23,7 @@ class Param:
     high_open: bool = False
     ui_low: float | None = None  # range offered by the dashboard's widget
     ui_high: float | None = None
+    ui_step: float | None = None  # the widget's step (None: a hundredth of the ui range, 1 for an int)
     log: bool = False
     symbol: str = ""
     help: str = ""

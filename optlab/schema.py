@@ -35,23 +35,26 @@ APP_MAX_STEPS = 5000  # the dashboard's cap (simulate() allows MAX_STEPS)
 DEFAULT_LANDSCAPE = "rosenbrock"
 DEFAULT_OPTIMIZERS = ("adam", "sgd")
 
-STEPS = Param("steps", 300, low=1, high=APP_MAX_STEPS, kind=int, help="number of steps")
+STEPS = Param("steps", 300, low=1, high=APP_MAX_STEPS, kind=int, ui_step=50, help="number of steps")
 SEED = Param("seed", 0, low=0, high=2**32 - 1, kind=int, help="seed of the gradient noise")
 NOISE = Param("noise", 0.0, low=0.0, high=1e6, ui_low=0.0, ui_high=10.0, symbol=r"\sigma",
               help="gradient noise: standard deviation added to each gradient coordinate, as minibatches would")
 CLIP = Param("clip", 0.0, low=0.0, high=1e12, ui_low=0.0, ui_high=100.0, symbol="c",
              help="gradient-norm clipping threshold (0: off)")
-COORD = Param("x0", 0.0, low=-1e6, high=1e6)
+COORD = Param("x0", 0.0, low=-1e6, high=1e6, ui_step=0.1)
 BATCH = Param("batch", 0, low=0, high=100_000, kind=int,
-              help="minibatch size: examples per gradient (0: all of them); on landscapes built from data")
+              help="Each step's gradient is the mean over this many examples, sampled with the seed in shuffled "
+                   "epochs: a minibatch gradient, not the full gradient, as in real minibatch SGD (0: all of them; "
+                   "on landscapes built from data)")
 
 VIEWS = ("overlay", "multiples")
 EXPLORE_VIEWS = ("sensitivity", "basins", "seeds")
 SWEEP_METRICS = ("final_loss", "steps_to_tol")
-SWEEP_N = Param("sweep.n", 60, low=2, high=sweeps.MAX_SWEEP_CELLS, kind=int, help="cells per axis of the sweep grid")
-BASINS_N = Param("basins.n", 100, low=2, high=sweeps.MAX_BASIN_CELLS, kind=int,
+SWEEP_N = Param("sweep.n", 60, low=2, high=sweeps.MAX_SWEEP_CELLS, kind=int, ui_step=10,
+                help="cells per axis of the sweep grid")
+BASINS_N = Param("basins.n", 100, low=2, high=sweeps.MAX_BASIN_CELLS, kind=int, ui_step=10,
                  help="start points per axis of the basin map")
-SEEDS_N = Param("seeds.n", 20, low=2, high=sweeps.MAX_SEEDS, kind=int, help="seeds per optimizer")
+SEEDS_N = Param("seeds.n", 20, low=2, high=sweeps.MAX_SEEDS, kind=int, ui_step=5, help="seeds per optimizer")
 RANGE_KEYS = ("xmin", "xmax", "ymin", "ymax")
 
 
@@ -120,6 +123,8 @@ class Field:
     what: str | Callable[[Mapping], str] = ""
     fallback: str | None = None  # the end of a refusal's message (default: "allowed: ...", or the default used)
     limit: int | None = None
+    label: str = ""  # the widget's label (plain text; default: the key)
+    title: Callable[[str], str] | None = None  # how a choice is shown (default: as it is)
 
     def spec(self, got: Mapping) -> Param:
         return self.param(got) if callable(self.param) else self.param
@@ -131,29 +136,32 @@ def _views(*names):
 
 FIELDS: tuple[Field, ...] = (
     # what to run: everything that changes a trajectory
-    Field("landscape", "run", "landscape", "choice", DEFAULT_LANDSCAPE, widget="selectbox",
+    Field("landscape", "run", "landscape", "choice", DEFAULT_LANDSCAPE, widget="selectbox", label="landscape",
+          title=lambda n: "✎ Your own formula…" if n == CUSTOM else get_landscape(n).title,
           choices=lambda got: (*landscape_names(), CUSTOM), what="landscape", fallback=f"using {DEFAULT_LANDSCAPE}"),
     Field("formula", "run", "formula", "text", widget="text_input",
           when=lambda got: got.get("landscape") == CUSTOM),
     Field("<landscape>.*", "run", "landscape_params", "family", widget="param",
           groups=lambda got: [(got.get("landscape", DEFAULT_LANDSCAPE), _land(got).params)]),
-    Field("opt", "run", "optimizers", "names", DEFAULT_OPTIMIZERS, widget="multiselect"),
+    Field("opt", "run", "optimizers", "names", DEFAULT_OPTIMIZERS, widget="multiselect", label="optimizers",
+          choices=lambda got: optimizer_names(), title=lambda n: get_optimizer(n).title),
     Field("<opt>.*", "run", "hparams", "family", widget="param",
           groups=lambda got: [(name, get_optimizer(name).hparams) for name in _optimizers(got)]),
     Field("steps", "run", "steps", "param", STEPS.default, STEPS, widget="number_input"),
-    Field("x0", "run", "start", "coord", param=_coord(0), widget="number_input"),
-    Field("y0", "run", "start", "coord", param=_coord(1), widget="number_input"),
+    Field("x0", "run", "start", "coord", param=_coord(0), widget="number_input", label="start x"),
+    Field("y0", "run", "start", "coord", param=_coord(1), widget="number_input", label="start y"),
     Field("seed", "run", "seed", "param", SEED.default, SEED, widget="number_input"),
-    Field("schedule", "run", "schedule", "choice", "constant", widget="selectbox",
+    Field("schedule", "run", "schedule", "choice", "constant", widget="selectbox", label="learning-rate schedule",
+          title=lambda n: get_schedule(n).title,
           choices=lambda got: schedule_names(), what="schedule", fallback="using constant"),
     Field("schedule.*", "run", "schedule_params", "family", widget="param",
           groups=lambda got: [("schedule", get_schedule(got.get("schedule", "constant")).params)]),
-    Field("noise", "run", "noise", "param", NOISE.default, NOISE, widget="param"),
-    Field("clip", "run", "clip", "param", CLIP.default, CLIP, widget="param"),
+    Field("noise", "run", "noise", "param", NOISE.default, NOISE, widget="param", label="gradient noise σ"),
+    Field("clip", "run", "clip", "param", CLIP.default, CLIP, widget="param", label="clip gradient norm (0 = off)"),
     Field("batch", "run", "batch", "param", BATCH.default, BATCH, widget="number_input"),
     # how the page shows them
     Field("view", "view", "view", "choice", VIEWS[0], widget="radio", choices=_views(*VIEWS), what="view",
-          fallback="using overlay"),
+          fallback="using overlay", title={"overlay": "overlaid", "multiples": "one panel each"}.get),
     Field("inspect", "view", "inspect", "choice", widget="selectbox",  # default: the first optimizer
           choices=_optimizers, what="optimizer (not one of the selected)"),
     Field("k", "view", "k", "param", None, lambda got: Param("k", 1, low=1, high=got.get("steps", STEPS.default),
@@ -161,19 +169,27 @@ FIELDS: tuple[Field, ...] = (
     Field("explore", "view", "explore.view", "choice", widget="radio",  # default: the comparison page
           choices=_views(*EXPLORE_VIEWS), what="view"),
     Field("sweep.opt", "view", "explore.sweep_opt", "choice", widget="selectbox",  # default: the first optimizer
-          choices=lambda got: optimizer_names(), what="optimizer", fallback="using the first optimizer"),
+          choices=lambda got: optimizer_names(), what="optimizer", fallback="using the first optimizer",
+          label="optimizer", title=lambda n: get_optimizer(n).title),
     *(Field(f"sweep.{axis}", "view", f"explore.sweep_{axis}", "choice", widget="selectbox",  # default: lr, and
             choices=lambda got: sweep_axes.sweepable(_sweep_opt(got)),  # sweep_axes.default_axes
-            what=lambda got: f"numeric hyperparameter of {_sweep_opt(got)}") for axis in ("x", "y")),
+            what=lambda got: f"numeric hyperparameter of {_sweep_opt(got)}",
+            label={"x": "across (x)", "y": "down (y)"}[axis]) for axis in ("x", "y")),
     *(Field(f"sweep.{k}", "view", f"explore.sweep_range.{k}", "param", None, Param(f"sweep.{k}", 0.0),
             widget="number_input", fallback="using the default range")
       for k in RANGE_KEYS),  # default: the slider's range
-    Field("sweep.n", "view", "explore.sweep_n", "param", SWEEP_N.default, SWEEP_N, widget="number_input"),
+    Field("sweep.n", "view", "explore.sweep_n", "param", SWEEP_N.default, SWEEP_N, widget="number_input",
+          label="cells per axis"),
     Field("sweep.metric", "view", "explore.sweep_metric", "choice", SWEEP_METRICS[0], widget="radio",
-          choices=_views(*SWEEP_METRICS), what="metric"),
-    Field("basins.opt", "view", "explore.basins_opts", "names", (), widget="multiselect", limit=2),
-    Field("basins.n", "view", "explore.basins_n", "param", BASINS_N.default, BASINS_N, widget="number_input"),
-    Field("seeds.n", "view", "explore.seeds_n", "param", SEEDS_N.default, SEEDS_N, widget="number_input"),
+          choices=_views(*SWEEP_METRICS), what="metric", label="colour",
+          title={"final_loss": "final loss", "steps_to_tol": "steps to tolerance"}.get),
+    Field("basins.opt", "view", "explore.basins_opts", "names", (), widget="multiselect", limit=2,
+          label="optimizers (one or two)", choices=lambda got: optimizer_names(),
+          title=lambda n: get_optimizer(n).title),
+    Field("basins.n", "view", "explore.basins_n", "param", BASINS_N.default, BASINS_N, widget="number_input",
+          label="starts per axis"),
+    Field("seeds.n", "view", "explore.seeds_n", "param", SEEDS_N.default, SEEDS_N, widget="number_input",
+          label="seeds per optimizer"),
 )
 FIELD = {f.key: f for f in FIELDS}
 RUN_KEYS = tuple(f.key for f in FIELDS if f.record == "run")

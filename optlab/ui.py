@@ -7,18 +7,18 @@ A widget's key is its field's URL key (optlab.schema): ``landscape``, ``opt``, `
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import streamlit as st
 
-from landscapes import get_landscape, landscape_names
 from optlab import app_state as A
 from optlab import schema as S
 from optlab.comparison import comparison_table  # noqa: F401 - the page's table, shared with the notebook API
 from optlab.landscape import CUSTOM
-from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.optimizers import get_optimizer
 from optlab.params import Param
 from optlab.presets import PRESETS
-from optlab.schedules import get_schedule, schedule_names
+from optlab.schedules import get_schedule
 from optlab.state import RunConfig
 
 LOG_GRID = sorted({round(m * 10.0**e, 12) for e in range(-6, 4) for m in (1, 2, 5)})
@@ -53,27 +53,44 @@ def param_label(p: Param) -> str:
     return f"{p.name} ({symbol_text(p.symbol)})"
 
 
-def param_widget(p: Param, key: str, label: str | None = None):
-    """A widget generated from a parameter's declaration."""
+def param_widget(p: Param, key: str, label: str | None = None, where=st):
+    """A widget generated from a parameter's declaration (in ``where``: st, a column, the sidebar)."""
     A.ensure(key, p.default)
     label = label or param_label(p)
     if p.kind is bool:
-        return st.checkbox(label, key=key, help=p.help)
+        return where.checkbox(label, key=key, help=p.help)
     if p.log:  # a log-spaced slider; the link's own value is kept as an extra stop
         current = float(st.session_state[key])
         lo = p.ui_low if p.ui_low is not None else 1e-6
         hi = p.ui_high if p.ui_high is not None else 1e3
         grid = [g for g in LOG_GRID if lo <= g <= max(hi, 1e3) and p.accepts(g)]
         options = sorted(set(grid) | {current})
-        return st.select_slider(label, options=options, key=key, format_func=_g, help=p.help)
+        return where.select_slider(label, options=options, key=key, format_func=_g, help=p.help)
     if p.kind is int:
-        return int(st.number_input(label, min_value=int(max(p.low, -1e9)), max_value=int(min(p.high, 1e9)),
-                                   step=1, key=key, help=p.help))
-    step = (p.ui_high - p.ui_low) / 100 if p.ui_low is not None and p.ui_high is not None else 0.01
+        return int(where.number_input(label, min_value=int(max(p.low, -2**53)), max_value=int(min(p.high, 2**53)),
+                                      step=int(p.ui_step or 1), key=key, help=p.help))
+    step = p.ui_step or ((p.ui_high - p.ui_low) / 100 if p.ui_low is not None and p.ui_high is not None else 0.01)
     high = None if p.high == math.inf else float(p.high - (1e-9 if p.high_open else 0))
     low = None if p.low == -math.inf else float(p.low + (1e-12 if p.low_open else 0))
-    return float(st.number_input(label, min_value=low, max_value=high, step=float(step), format="%g", key=key,
-                                 help=p.help))
+    return float(where.number_input(label, min_value=low, max_value=high, step=float(step), format="%g", key=key,
+                                    help=p.help))
+
+
+def field_widget(key: str, where=st, *, spec: Param | None = None, got=None, **shown):
+    """The widget of one field of the page's state, as optlab.schema declares it: its kind, label, choices and
+    how they are titled, or its Param (``spec`` overrides it, e.g. a range known only now); the widget's key is
+    the field's URL key. ``got``: the values its choices depend on (default: the session's). ``shown``: the
+    widget's own arguments (label_visibility, on_change, ...; options: fewer choices than the field's)."""
+    f = S.FIELD[key]
+    label = shown.pop("label", f.label or key)
+    if f.widget in ("selectbox", "radio", "multiselect"):
+        options = shown.pop("options", None) or list(f.choices(st.session_state if got is None else got))
+        if f.default is not None:
+            A.ensure(key, list(f.default) if f.widget == "multiselect" else f.default)
+        draw = getattr(where, f.widget)
+        return draw(label, options, key=key, format_func=f.title or str, **shown)
+    spec = spec or f.spec(st.session_state if got is None else got)
+    return param_widget(spec, key, label, where=where)
 
 
 def _family(prefix: str, params, label=None) -> dict:
@@ -87,8 +104,7 @@ def sidebar() -> tuple[RunConfig, str | None]:
     with st.sidebar:
         _presets()
         st.markdown("### Landscape")
-        landscape = st.selectbox("landscape", [*landscape_names(), CUSTOM], key="landscape",
-                                 format_func=_landscape_title, label_visibility="collapsed",
+        landscape = field_widget("landscape", label_visibility="collapsed",
                                  on_change=A.forget, args=("x0", "y0"))  # each landscape's own start
         formula, land, error = None, None, None
         if landscape == CUSTOM:
@@ -103,44 +119,32 @@ def sidebar() -> tuple[RunConfig, str | None]:
         _keep_start_in_a_new_domain(land)
 
         st.markdown("### Optimizers")
-        chosen = st.multiselect("optimizers", optimizer_names(), key="opt", label_visibility="collapsed",
-                                format_func=lambda n: get_optimizer(n).title,
-                                placeholder="pick one or more optimizers")
+        chosen = field_widget("opt", label_visibility="collapsed", placeholder="pick one or more optimizers")
         hparams = {}
         for name in chosen:
             with st.expander(get_optimizer(name).title, expanded=len(chosen) <= 2):
                 hparams[name] = _family(name, get_optimizer(name).hparams)
 
         st.markdown("### Run")
-        A.ensure("steps", S.STEPS.default)
-        steps = int(st.number_input("steps", 1, S.APP_MAX_STEPS, step=50, key="steps"))
+        steps = field_widget("steps")
         c1, c2 = st.columns(2)
-        A.ensure("x0", float(land.start[0]))
-        A.ensure("y0", float(land.start[1]))
-        x0 = c1.number_input("start x", -1e6, 1e6, step=0.1, format="%g", key="x0")
-        y0 = c2.number_input("start y", -1e6, 1e6, step=0.1, format="%g", key="y0")
+        x0, y0 = (field_widget(key, where, spec=replace(S.COORD, name=key, default=float(land.start[axis])))
+                  for axis, (key, where) in enumerate((("x0", c1), ("y0", c2))))  # the landscape's own start
         st.caption("or click on the contour plot to start there")
         batch = 0
         if land.data_size:
-            A.ensure("batch", 0)
-            batch = int(st.number_input(
-                f"minibatch size (0 = all {land.data_size} examples)", 0, land.data_size, step=1, key="batch",
-                help="Each step's gradient is the mean over this many examples, sampled with the seed in "
-                     "shuffled epochs: a minibatch gradient, not the full gradient, as in real minibatch SGD."))
+            batch = field_widget("batch", spec=replace(S.BATCH, high=land.data_size),
+                                 label=f"minibatch size (0 = all {land.data_size} examples)")
             batch = 0 if batch == land.data_size else batch
 
         with st.expander("Schedule, noise, clipping"):
-            schedule = st.selectbox("learning-rate schedule", schedule_names(), key="schedule",
-                                    format_func=lambda n: get_schedule(n).title)
+            schedule = field_widget("schedule")
             schedule_params = _family("schedule", get_schedule(schedule).params, label=True)
-            noise = param_widget(S.NOISE, "noise", label="gradient noise σ")
-            A.ensure("seed", 0)
-            seed = int(st.number_input("seed", 0, 2**32 - 1, step=1, key="seed"))
-            clip = param_widget(S.CLIP, "clip", label="clip gradient norm (0 = off)")
+            noise = field_widget("noise")
+            seed = field_widget("seed")
+            clip = field_widget("clip")
 
-        A.ensure("view", "overlay")
-        st.radio("view", S.VIEWS, key="view", horizontal=True,
-                 format_func={"overlay": "overlaid", "multiples": "one panel each"}.get)
+        field_widget("view", horizontal=True)
 
     start = (float(x0), float(y0))
     cfg = RunConfig(
@@ -169,10 +173,6 @@ def _keep_start_in_a_new_domain(land) -> None:
     x0, y0 = st.session_state.get("x0"), st.session_state.get("y0")
     if x0 is not None and not (x_lo <= x0 <= x_hi and y_lo <= y0 <= y_hi):
         A.forget("x0", "y0")
-
-
-def _landscape_title(name: str) -> str:
-    return "✎ Your own formula…" if name == CUSTOM else get_landscape(name).title
 
 
 def _formula_input():

@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from optlab import app_cache, chunks, sweep_axes, sweeps
+from optlab import app_cache, chunks, sweep_axes
 from optlab import app_state as A
 from optlab import config as C
 from optlab import schema as S
-from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.optimizers import get_optimizer
 from optlab.pages.compare import clicked, refused_banner
 from optlab.pages.header import header, share
 from optlab.state import PageState, RunConfig
+from optlab.ui import field_widget
 
 TITLES = {"sensitivity": "Sensitivity to hyperparameters", "basins": "Basins of attraction", "seeds": "Seed bands"}
 RANGES = ("sweep.xmin", "sweep.xmax", "sweep.ymin", "sweep.ymax")
@@ -111,28 +112,23 @@ def _sweep_controls(cfg: RunConfig):
     resolved = A.explore_settings(cfg, "sensitivity").resolved(cfg.optimizers)
     A.ensure("sweep.opt", resolved["sweep.opt"])
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-    opt = c1.selectbox("optimizer", optimizer_names(), key="sweep.opt", format_func=lambda n: get_optimizer(n).title,
-                       on_change=A.forget, args=("sweep.x", "sweep.y", *RANGES))
+    opt = field_widget("sweep.opt", c1, on_change=A.forget, args=("sweep.x", "sweep.y", *RANGES))
     names = sweep_axes.sweepable(opt)
     A.ensure("sweep.x", "lr")
-    x = c2.selectbox("across (x)", names, key="sweep.x", on_change=A.forget, args=(*RANGES[:2],))
+    x = field_widget("sweep.x", c2, on_change=A.forget, args=(*RANGES[:2],))
     _, dy = sweep_axes.default_axes(opt, x)
     if st.session_state.get("sweep.y") not in [n for n in names if n != x]:
         st.session_state["sweep.y"] = dy
         A.forget(*RANGES[2:])  # the old y's range does not fit the new y
-    y = c3.selectbox("down (y)", [n for n in names if n != x], key="sweep.y", on_change=A.forget,
-                     args=(*RANGES[2:],))
-    A.ensure("sweep.n", S.SWEEP_N.default)
-    n = int(c4.number_input("cells per axis", 2, sweeps.MAX_SWEEP_CELLS, step=10, key="sweep.n"))
+    y = field_widget("sweep.y", c3, options=[n for n in names if n != x], on_change=A.forget, args=(*RANGES[2:],))
+    n = field_widget("sweep.n", c4)
     for key, value in zip(RANGES, (*sweep_axes.axis_range(opt, x), *sweep_axes.axis_range(opt, y)), strict=True):
         A.ensure(key, value)
     with st.expander("ranges and colour"):
         for col, label, key in zip(st.columns(4), (f"{x} from", f"{x} to", f"{y} from", f"{y} to"), RANGES,
                                    strict=True):
-            col.number_input(label, format="%g", key=key)
-        A.ensure("sweep.metric", S.SWEEP_METRICS[0])
-        metric = st.radio("colour", S.SWEEP_METRICS, key="sweep.metric", horizontal=True,
-                          format_func={"final_loss": "final loss", "steps_to_tol": "steps to tolerance"}.get)
+            field_widget(key, col, label=label)
+        metric = field_widget("sweep.metric", horizontal=True)
     return opt, x, y, n, metric
 
 
@@ -168,11 +164,9 @@ def _load_clicked_cell(event, sweep) -> None:
 def basins_view(cfg: RunConfig) -> None:
     land = cfg.land
     A.ensure("basins.opt", list(cfg.optimizers[:2]))
-    A.ensure("basins.n", S.BASINS_N.default)
     c1, c2 = st.columns([3, 1])
-    chosen = c1.multiselect("optimizers (one or two)", optimizer_names(), key="basins.opt", max_selections=2,
-                            format_func=lambda n: get_optimizer(n).title)
-    n = int(c2.number_input("starts per axis", 2, sweeps.MAX_BASIN_CELLS, step=10, key="basins.n"))
+    chosen = field_widget("basins.opt", c1, max_selections=S.FIELD["basins.opt"].limit)
+    n = field_widget("basins.n", c2)
     if not len(land.minima):
         st.info(f"{land.title} has no minimum to reach, so there are no basins. Basin maps tell most on landscapes "
                 "with several minima: Himmelblau, six-hump camel, Rastrigin, Styblinski–Tang.")
@@ -199,8 +193,7 @@ def basins_view(cfg: RunConfig) -> None:
 def seeds_view(cfg: RunConfig) -> None:
     from optlab import sweep_plots
 
-    A.ensure("seeds.n", S.SEEDS_N.default)
-    n = int(st.number_input("seeds per optimizer", 2, sweeps.MAX_SEEDS, step=5, key="seeds.n"))
+    n = field_widget("seeds.n")
     if not (cfg.noise > 0 or (cfg.batch and cfg.land.data_size)):
         st.info("Without noise every seed gives the same run. Set **gradient noise σ** in the sidebar (under "
                 "*Schedule, noise, clipping*), or a **minibatch size** on a landscape built from data.")
