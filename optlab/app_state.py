@@ -175,7 +175,9 @@ def link_warning() -> None:
 
 # --- state -> link -----------------------------------------------------------------------------------
 def sync_url(state: PageState) -> None:
-    """The address bar: the state's canonical link (written only when it differs)."""
+    """The address bar: the state's canonical link (written only when it differs). Written here rather than by
+    widgets bound to it (``bind="query-params"``): Streamlit 1.67 refuses a script's write to a bound parameter
+    and drops the parameters of bound widgets a run does not draw (tests/test_streamlit_binding.py)."""
     grouped: dict[str, list[str]] = {}
     for key, value in link.to_query(state):
         grouped.setdefault(key, []).append(value)
