@@ -131,8 +131,8 @@ class Comparison:
                           dragmode=c.dragmode, shapes=c.shapes, updatemenus=c.updatemenus)
         spec = fig.to_dict()
         slider = contour.to_dict()["layout"]["sliders"][0]
-        # under the contour only, its rail clear of the play and pause buttons (about 150 px) on any width
-        spec["layout"]["sliders"] = [slider | {"x": 0.0, "len": split, "pad": dict(slider["pad"], l=160)}]
+        # under the contour only, below the play and pause buttons as on the page: every step reachable
+        spec["layout"]["sliders"] = [slider | {"x": 0.0, "len": split}]
         spec["frames"] = contour.to_dict()["frames"]  # they move the position markers, the contour's shapes
         return go.Figure(spec, _validate=False)  # as plots does: validating the frames is slow
 

@@ -193,10 +193,7 @@ def _head_xy(run: Run, k: int) -> dict:
     return dict(xanchor=float(x), yanchor=float(y))
 
 
-PLAY_WIDTH = 160  # px: the play and pause buttons (comparison.figure puts its rail right of them)
-
-
-def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 350) -> go.Figure:
+def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
     """Add browser-side animation frames that move only the position markers (layout shapes).
 
     Frames carry no trace data, only the shapes' anchors. A frame that updates a trace
@@ -211,13 +208,15 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 
     validating a hundred frames would take longer than everything else on the page.
 
     The buttons sit in their own row above the slider, whose rail spans the plot's width, so that every
-    step stays clickable on a phone as on a desktop; ``plot_px``: the plot area's height, to place both a
-    fixed number of pixels under it.
+    step stays clickable on a phone as on a desktop. Both hang from the plot area's bottom edge (y=0) by a
+    padding in pixels, so they stay clear of the x-axis title however tall the plot area comes out (on a
+    phone the legend takes more rows and the plot area shrinks: a position in plot fractions moved up into
+    the title there).
     """
     fig.update_layout(
         updatemenus=[dict(
-            type="buttons", direction="left", x=0.0, y=-54 / plot_px, xanchor="left", yanchor="top", showactive=False,
-            pad=dict(t=0, r=8),
+            type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top", showactive=False,
+            pad=dict(t=62, r=8),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, dict(
                     frame=dict(duration=60, redraw=True), transition=dict(duration=0), fromcurrent=True)]),
@@ -226,9 +225,9 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads, plot_px: float = 
             ],
         )],
         sliders=[dict(
-            active=len(frames) - 1, x=0.0, y=-88 / plot_px, len=1.0, xanchor="left", yanchor="top",
+            active=len(frames) - 1, x=0.0, y=0.0, len=1.0, xanchor="left", yanchor="top",
             currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),
-            pad=dict(t=0, b=0),
+            pad=dict(t=98, b=0),
             steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
                 mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                 for k in frames],
@@ -254,8 +253,7 @@ def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 5
         legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
         dragmode="zoom", shapes=[_head_shape(name, run, steps) for name, run in runs.items()],
     )
-    plot_px = height - CONTOUR_MARGIN["t"] - CONTOUR_MARGIN["b"]
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()], plot_px)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()])
 
 
 # one panel each: a panel's height by the number of columns, so that panels keep about the overlay's
@@ -298,7 +296,7 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
     fig.update_layout(height=total, margin=MULTIPLES_MARGIN, shapes=heads,  # the legend above the panel titles
                       legend=dict(orientation="h", y=1 + 26 / plot_px, x=0, yanchor="bottom"))
     fig.update_annotations(yshift=4)  # the panel titles, clear of the panel below's top edge
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names], plot_px)
+    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names])
 
 
 def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:

@@ -109,6 +109,10 @@ def test_figure_puts_the_contour_and_the_surface_side_by_side():
     assert fig.layout.xaxis.domain[1] < fig.layout.scene.domain.x[0]  # side by side, not overlapping
     assert fig.layout.xaxis.range == contour.layout.xaxis.range
     assert fig.layout.scene.camera == surface.layout.scene.camera
+    # the slider below the play and pause buttons, as on the page (not beside them): its rail starts at the left
+    buttons, slider = fig.layout.updatemenus[0], fig.layout.sliders[0]
+    assert (buttons.y, buttons.yanchor, slider.y, slider.yanchor) == (0, "top", 0, "top")
+    assert slider.x == 0 and not slider.pad.l and slider.pad.t >= buttons.pad.t + 33  # buttons are 33 px tall
 
 
 def test_the_table_is_the_apps_table(case):

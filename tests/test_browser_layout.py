@@ -1,0 +1,87 @@
+"""What a new user sees laid out (issue 13), in a real headless Chromium: every preset's full name
+readable, the animation's buttons clear of the step slider and of the contour's axis title on a
+desktop and on a phone, and widgets named in plain text for screen readers."""
+
+import pytest
+from browser import wait_ready
+from test_browser import browser, server  # noqa: F401 - the module's fixtures
+
+from optlab.presets import PRESETS
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"desktop": (1600, 1000), "phone": (390, 844)}
+
+
+def _open(browser, url, size):  # noqa: F811
+    w, h = SIZES[size]
+    context = browser.new_context(viewport={"width": w, "height": h})
+    page = context.new_page()
+    page.goto(url)
+    wait_ready(page)
+    return context, page
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_presets_full_name_is_readable(browser, server, size):  # noqa: F811
+    context, page = _open(browser, server, size)
+    try:
+        if size == "phone":  # the sidebar is collapsed on a phone: open it as a user does
+            page.get_by_test_id("stExpandSidebarButton").click()
+            page.wait_for_timeout(800)
+        for preset in PRESETS.values():
+            button = page.get_by_role("button", name=preset.title, exact=True)
+            button.scroll_into_view_if_needed()
+            cut = button.evaluate("b => Array.from(b.querySelectorAll('*')).concat([b])"
+                                  ".some(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow"
+                                  " !== 'visible')")
+            assert button.inner_text().strip() == preset.title and not cut, preset.title
+    finally:
+        context.close()
+
+
+BOXES_JS = """() => {
+  const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {
+    buttons: Array.from(gd.querySelectorAll('.updatemenu-button')).map(box),
+    rail: Array.from(gd.querySelectorAll('.slider-rail-rect')).map(box),
+    grips: Array.from(gd.querySelectorAll('.slider-grip-rect, .slider-label')).map(box),
+    xtitle: Array.from(gd.querySelectorAll('.xtitle')).map(box),
+  };
+}"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_play_buttons_leave_the_step_slider_and_the_axis_title_clear(browser, server, size):  # noqa: F811
+    context, page = _open(browser, server, size)
+    try:
+        page.locator("[data-testid=stPlotlyChart]").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        boxes = page.evaluate(BOXES_JS)
+        assert len(boxes["buttons"]) == 2 and boxes["rail"] and boxes["xtitle"], boxes
+        for button in boxes["buttons"]:
+            for other in boxes["rail"] + boxes["xtitle"]:
+                assert not _overlap(button, other), (size, button, other)
+        rail = boxes["rail"][0]
+        plot = page.evaluate("() => { const r = document.querySelector('[data-testid=stPlotlyChart] "
+                             ".js-plotly-plot .nsewdrag').getBoundingClientRect(); return [r.left, r.right]; }")
+        assert rail[0] <= plot[0] + 30 and rail[2] >= plot[1] - 30, (rail, plot)  # the rail spans the plot
+    finally:
+        context.close()
+
+
+def test_widgets_have_plain_text_accessible_names(browser, server):  # noqa: F811
+    context, page = _open(browser, server, "desktop")
+    try:
+        assert page.get_by_role("slider", name="lr (η)").count() >= 1
+        names = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=stSidebar] input, "
+                              "[data-testid=stSidebar] [role=slider]')).map(e => e.getAttribute('aria-label') "
+                              "|| (e.labels && e.labels[0] && e.labels[0].innerText) || '')")
+        assert names and not [n for n in names if "$" in n or "\\" in n], names
+    finally:
+        context.close()
