@@ -51,7 +51,8 @@ def log_axis(lo: float | None = None, hi: float | None = None) -> dict:
     if lo is not None and hi is not None:
         decades = hi - lo
         if decades >= 1.5:
-            axis["dtick"] = max(1, math.ceil(decades / 6))  # at most about six labels: decades, or every n-th
+            # at most about five labels, decades or every n-th: six across 10⁻⁵…10 crowded a phone's sweep chart
+            axis["dtick"] = max(1, math.ceil(decades / 4))
         else:  # within a decade or so, decades alone would leave one label or none: 1 to 9 times each, in full
             axis["minorloglabels"] = "complete"
             axis["dtick"] = "D1"
