@@ -85,3 +85,32 @@ def test_widgets_have_plain_text_accessible_names(browser, server):  # noqa: F81
         assert names and not [n for n in names if "$" in n or "\\" in n], names
     finally:
         context.close()
+
+
+def test_on_a_phone_the_table_and_the_equations_scroll_instead_of_being_cut(browser, server):  # noqa: F811
+    context, page = _open(browser, server, "phone")
+    try:
+        page.locator("[data-testid=stTable]").first.scroll_into_view_if_needed()
+        table = page.locator("[data-testid=stTable]").first
+        assert table.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+        headers = table.evaluate("e => Array.from(e.querySelectorAll('th')).map(h => h.innerText.trim())")
+        assert any(h.startswith("diverged") for h in headers), headers
+        # every header is whole: either it fits, or the table scrolls sideways to show it
+        clipped = table.evaluate("e => Array.from(e.querySelectorAll('th')).some(h => h.scrollWidth > "
+                                 "h.clientWidth + 1)")
+        assert not clipped
+        displays = page.locator(".katex-display")
+        assert displays.count() > 0
+        assert {displays.nth(i).evaluate("e => getComputedStyle(e).overflowX") for i in range(displays.count())} \
+            == {"auto"}
+    finally:
+        context.close()
+
+
+def test_there_is_no_developer_chrome(browser, server):  # noqa: F811
+    context, page = _open(browser, server, "desktop")
+    try:
+        assert page.get_by_role("button", name="Deploy").count() == 0
+        assert page.get_by_test_id("stAppDeployButton").count() == 0
+    finally:
+        context.close()
