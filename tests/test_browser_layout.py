@@ -114,3 +114,21 @@ def test_there_is_no_developer_chrome(browser, server):  # noqa: F811
         assert page.get_by_test_id("stAppDeployButton").count() == 0
     finally:
         context.close()
+
+
+def test_the_step_box_the_step_buttons_and_tune_work_in_a_browser(browser, server):  # noqa: F811
+    context, page = _open(browser, server, "desktop")
+    try:
+        box = page.get_by_label("step k (number)")
+        box.fill("40")
+        box.press("Enter")
+        page.wait_for_function("() => location.search.includes('k=40')", timeout=60_000)
+        page.get_by_role("button", name="▶").click()
+        page.wait_for_function("() => location.search.includes('k=41')", timeout=60_000)
+        assert page.get_by_text("Step 41, numbers substituted").count() == 1
+        page.get_by_role("button", name="Tune learning rates").click()
+        page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=stTable] td'))"
+                               ".some(td => td.innerText.includes('(tuned)'))", timeout=60_000)
+        assert page.get_by_text("Tuned:").count() >= 1  # the toast says which rates were set
+    finally:
+        context.close()
