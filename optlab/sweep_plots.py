@@ -75,6 +75,15 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
             x=sweep.x[xx], y=sweep.y[yy], mode="markers", name="diverged", hoverinfo="skip",
             marker=dict(symbol="x-thin", size=7, line=dict(width=1.5, color="#c62828")),
         ))
+    b = sweep.boundary
+    if b is not None:
+        inside = (b.lr >= sweep_lr_range(sweep)[0]) & (b.lr <= sweep_lr_range(sweep)[1])
+        if inside.any():  # the limit, dashed, where it falls within the swept rates
+            lr, along = b.lr[inside], b.values[inside]
+            fig.add_trace(go.Scatter(
+                x=lr if sweep.x_name == "lr" else along, y=along if sweep.x_name == "lr" else lr, mode="lines",
+                name="stability limit" + ("" if b.everywhere else " at the start"), hoverinfo="skip",
+                line=dict(color="white", width=2.5, dash="dash")))
     if current is not None:
         fig.add_trace(go.Scatter(
             x=[current[0]], y=[current[1]], mode="markers", name="the comparison's setting", hoverinfo="skip",
@@ -108,6 +117,11 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
                                       "click a cell to run that setting", font=dict(size=14), y=0.98, x=0,
                                  xanchor="left"))
     return fig
+
+
+def sweep_lr_range(sweep: Sweep) -> tuple[float, float]:
+    values = sweep.x if sweep.x_name == "lr" else sweep.y
+    return float(values.min()), float(values.max())
 
 
 def _sweep_axis(p, values) -> dict:

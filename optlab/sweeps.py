@@ -30,6 +30,7 @@ from optlab.chunks import check_budget, in_chunks
 from optlab.landscape import Landscape
 from optlab.optimizers import get_optimizer
 from optlab.simulation import first_within
+from optlab.stability import Boundary, lr_boundary
 from optlab.sweep_axes import axis_range, axis_values, default_axes, range_problem, sweepable
 
 MAX_SWEEP_CELLS = 200  # per axis
@@ -60,6 +61,7 @@ class Sweep:
     steps_to_tol: np.ndarray  # float: NaN where never within TOL of f*
     diverged_at: np.ndarray  # float: NaN where it did not diverge
     allowed: np.ndarray  # bool: False where the optimizer rejects the pair (nesterov with momentum 0)
+    boundary: Boundary | None = None  # lr's stability limit along the other axis (optlab.stability), if known
 
     def to_frame(self) -> pd.DataFrame:
         xx, yy = np.meshgrid(self.x, self.y)
@@ -117,7 +119,17 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
         out[k][cells] = summary[k]
     return Sweep(landscape=land.name, optimizer=opt.name, x_name=x, y_name=y, x=axes[x], y=axes[y], steps=steps,
                  f_min=land.f_min, start_loss=float(summary["start_loss"][0]), allowed=allowed,
+                 boundary=_boundary(land, optimizer, x, y, axes, hparams or {}, start, common),
                  **{k: v.reshape(xx.shape) for k, v in out.items()})
+
+
+def _boundary(land, optimizer, x, y, axes, hparams, start, common) -> Boundary | None:
+    """lr's stability limit along the sweep's other axis, where it applies: lr is an axis, the rate is
+    constant over the steps (no schedule) and steps are not clipped."""
+    if "lr" not in (x, y) or common.get("schedule", "constant") != "constant" or common.get("clip_norm"):
+        return None
+    along = y if x == "lr" else x
+    return lr_boundary(land, optimizer, hparams, along, axes[along], start)
 
 
 # --- basins ----------------------------------------------------------------------------------

@@ -222,6 +222,9 @@ class Optimizer:
     schedule_in_coefficients: bool = False
     # hp dict -> torch's keyword arguments (the export and the parity tests): pairs torch takes as tuples
     torch_args: Callable = default_torch_args
+    # stable_lr(hp, L) -> the largest lr with which this update does not diverge on a quadratic whose largest
+    # curvature (Hessian eigenvalue) is L > 0, or None where the declaration does not know it (optlab.stability)
+    stable_lr: Callable | None = None
     hp_type: type = field(init=False, repr=False, compare=False)  # the record update() gets as ``hp``
 
     def __post_init__(self):

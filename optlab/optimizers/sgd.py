@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -69,6 +70,19 @@ def check(hp) -> str | None:
     return None
 
 
+def stable_lr(hp, L: float) -> float:
+    """The lr beyond which SGD diverges on a quadratic of largest curvature L (the linear recurrence's roots
+    leave the unit circle; Jury's test on (θ, b) of one eigendirection, curvature λ = L + L2 decay):
+    plain 2/λ; heavy ball (b = μb + (1 − τ)g) 2(1 + μ)/((1 − τ)λ); Nesterov (τ = 0) 2(1 + μ)/((1 + 2μ)λ)."""
+    lam = L + hp["weight_decay"]
+    mu, tau = hp["momentum"], hp["dampening"]
+    if mu == 0:
+        return 2 / lam
+    if hp["nesterov"]:
+        return 2 * (1 + mu) / ((1 + 2 * mu) * lam)
+    return 2 * (1 + mu) / ((1 - tau) * lam) if tau < 1 else math.inf
+
+
 def _hparams(mu: float, nesterov: bool) -> tuple[Param, ...]:
     return (
         lr(1e-3),
@@ -88,6 +102,7 @@ def _sgd(name: str, title: str, mu: float, nesterov: bool, summary: str) -> Opti
         rule=RULE, summary=summary,
         reference="Robbins & Monro 1951; Polyak 1964; Sutskever et al. 2013; torch.optim.SGD",
         torch="torch.optim.SGD", notes=NOTES, worked=worked, check=check, sweep_y=("momentum", "lr"),
+        stable_lr=stable_lr,
     )
 
 

@@ -104,6 +104,8 @@ def sensitivity_view(cfg: RunConfig) -> None:
                + (f"; {int((~sweep.allowed).sum()):,} settings {opt} does not allow (grey)"
                   if not sweep.allowed.all() else "")
                + ". Click a cell to run that setting in the comparison.")
+    if sweep.boundary is not None:
+        st.caption(sweep.boundary.lesson)
     _csv_button("Sweep (CSV)", lambda: sweep.to_frame(), "optimizer-lab-sweep.csv")
 
 
