@@ -100,3 +100,11 @@ def minibatch_order(seed: int, steps: int, n: int, batch_size: int) -> np.ndarra
     rng = np.random.default_rng([seed, 1])
     order = rng.permuted(np.tile(np.arange(n), (epochs, 1)), axis=1).ravel()
     return order[: steps * batch_size].reshape(steps, batch_size)
+
+
+def noise_draws(seed: int, steps: int) -> np.ndarray:
+    """One seed's standard normal draws, shape (steps, 2): row k is added (times σ) to step k + 1's gradient.
+
+    NumPy only: the exported torch script carries this function's source.
+    """
+    return np.random.default_rng(seed).standard_normal((steps, 2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,12 +32,16 @@ PROGRESS_MARGIN = dict(l=60, r=25, t=60, b=110)
 
 
 def color(optimizer: str) -> str:
-    """A fixed colour per optimizer, the same in every figure and view."""
-    return PALETTE[optimizer_names().index(optimizer) % len(PALETTE)]
+    """A fixed colour per optimizer, the same in every figure and view (a torch class's run: from its name)."""
+    names = optimizer_names()
+    index = names.index(optimizer) if optimizer in names else zlib.crc32(optimizer.encode())
+    return PALETTE[index % len(PALETTE)]
 
 
 def title(optimizer: str) -> str:
     """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum"."""
+    if optimizer not in optimizer_names():  # a torch optimizer class's run (optlab.torch_classes)
+        return f"{optimizer.rsplit('.', 1)[-1]} ({optimizer.rsplit('.', 1)[0]}, not verified here)"
     return get_optimizer(optimizer).title
 
 

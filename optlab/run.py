@@ -47,6 +47,12 @@ class Run:
     diverged_at: int | None | list = None  # first step whose θ or loss is not finite
 
     @property
+    def verified(self) -> bool:
+        """A run of one of optlab's declarations (checked against torch.optim by the tests), not of a torch
+        optimizer class given by the caller (optlab.torch_classes: its optimizer is "module.Class")."""
+        return "." not in self.optimizer
+
+    @property
     def batched(self) -> bool:
         return self.path.ndim == 3
 
@@ -142,10 +148,12 @@ class Run:
             cols["grad_x"], cols["grad_y"] = g[..., 0].ravel(), g[..., 1].ravel()
             gu = per_step(self.grad_used)
             cols["grad_used_x"], cols["grad_used_y"] = gu[..., 0].ravel(), gu[..., 1].ravel()
-        held = {b.name: b.torch_name or b.name for b in get_optimizer(self.optimizer).buffers}
+        held = ({b.name: b.torch_name or b.name for b in get_optimizer(self.optimizer).buffers}
+                if self.verified else {})  # a torch class's run: its state_dict's own keys
         for name, values in self.state.items():
             s = per_step(values)
-            cols[f"{held[name]}_x"], cols[f"{held[name]}_y"] = s[..., 0].ravel(), s[..., 1].ravel()
+            key = held.get(name, name)
+            cols[f"{key}_x"], cols[f"{key}_y"] = s[..., 0].ravel(), s[..., 1].ravel()
 
         def per_run(v):  # one value per run (a number, or shape (B,)) on each of its rows
             return np.tile(v, T + 1) if isinstance(v, np.ndarray) else v
@@ -172,3 +180,34 @@ def first_within(loss: np.ndarray, f_min: float | None, tol: float) -> np.ndarra
 
 def _item(v, i):
     return v[i].item() if isinstance(v, np.ndarray) else v
+
+
+def mark_divergence(path, loss, grad, grad_used, state) -> list:
+    """Find each run's first non-finite θ or loss; blank that row and all later ones with NaN."""
+    B = loss.shape[1]
+    # Suspects: a run whose loss sum is not finite (a sum is finite only if every term is, or it overflowed:
+    # then the closer look clears it), or whose last θ is not. A θ that leaves the finite numbers never
+    # comes back: every update computes θ from θ with IEEE arithmetic, where inf and NaN propagate. The
+    # loss can (f overflows at a finite θ), so all of it is checked.
+    with np.errstate(all="ignore"):
+        suspect = ~np.isfinite(np.add.reduce(loss, axis=0)) | ~np.isfinite(path[-1]).all(axis=0)
+    if not suspect.any():
+        return [None] * B
+    out: list = [None] * B
+    idx = np.flatnonzero(suspect)
+    finite = np.isfinite(loss[:, idx]) & np.isfinite(path[:, :, idx]).all(axis=1)  # (T+1, suspects)
+    for j, b in enumerate(idx.tolist()):
+        bad = np.flatnonzero(~finite[:, j])
+        if not len(bad):
+            continue
+        d = int(bad[0])
+        out[b] = d
+        path[d:, :, b] = np.nan
+        loss[d:, b] = np.nan
+        for per_point in (grad,):
+            if per_point is not None:
+                per_point[d:, :, b] = np.nan
+        for per_step in (grad_used, *state.values()):
+            if per_step is not None:
+                per_step[max(d - 1, 0):, :, b] = np.nan
+    return out

@@ -17,11 +17,11 @@ import numpy as np
 
 from landscapes import get_landscape
 from optlab.landscape import Landscape
-from optlab.models import sample_minibatches
+from optlab.models import noise_draws, sample_minibatches  # noqa: F401 - noise_draws: this module's API too
 from optlab.optimizers import Optimizer, get_optimizer
 from optlab.optimizers.base import ARRAY, SCALAR, nonzero, pick
 from optlab.params import Param
-from optlab.run import Run, _item, first_within  # noqa: F401 - Run and first_within: this module's API too
+from optlab.run import Run, _item, first_within, mark_divergence  # noqa: F401 - Run, first_within: API too
 from optlab.schedules import get_schedule
 
 if TYPE_CHECKING:
@@ -71,8 +71,18 @@ def simulate(
     inspect; larger batches (sweeps) keep only path, loss and lr, since writing
     every buffer for every run would dominate their cost.
 
+    ``optimizer`` may also be a torch.optim.Optimizer class (torch's own or the caller's): ``hp`` are then
+    its keyword arguments, and the run is what that class does on the same gradients (one start at a
+    time; see optlab.torch_classes).
+
     Bad arguments raise ValueError naming the parameter, its value and what is allowed.
     """
+    if isinstance(optimizer, type):
+        from optlab.torch_classes import run_class
+
+        return run_class(landscape, optimizer, start=start, steps=steps, seed=seed, schedule=schedule,
+                         schedule_params=schedule_params, noise=noise, clip_norm=clip_norm, batch_size=batch_size,
+                         record_state=record_state, **hp)
     land = get_landscape(landscape)
     opt = get_optimizer(optimizer)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
@@ -133,7 +143,7 @@ def simulate(
         rec = _run_arrays(land, opt, theta0, hp_rec, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state, minibatches)
     path, loss, grad, grad_used, state = rec  # (T+1, 2, B), (T+1, B), ...
-    diverged = _mark_divergence(path, loss, grad, grad_used, state)
+    diverged = mark_divergence(path, loss, grad, grad_used, state)
 
     def shape(a):  # (N, 2, B) -> (N, B, 2), or (N, 2) for a single run
         if a is None:
@@ -183,14 +193,6 @@ def _check_batch_size(batch_size, land: Landscape) -> int | None:
         raise ValueError(f"batch_size = {batch_size!r} is out of range; allowed: an integer in "
                          f"[1, {land.data_size}] (the dataset's size) or None")
     return None if batch_size == land.data_size else int(batch_size)
-
-
-def noise_draws(seed: int, steps: int) -> np.ndarray:
-    """One seed's standard normal draws, shape (steps, 2): row k is added (times σ) to step k + 1's gradient.
-
-    NumPy only: the exported torch script carries this function's source.
-    """
-    return np.random.default_rng(seed).standard_normal((steps, 2))
 
 
 def _noise(seeds, steps, B) -> np.ndarray:
@@ -358,34 +360,3 @@ def _run_scalar(land, opt: Optimizer, start, hp, coefficients, lrs, noise, sigma
         for i, b in enumerate(opt.buffers):
             state[b.name] = np.stack([column(sx_arr[:, i], T), column(sy_arr[:, i], T)], axis=1)[:, :, None]
     return path, loss, grad, grad_used, state
-
-
-def _mark_divergence(path, loss, grad, grad_used, state) -> list:
-    """Find each run's first non-finite θ or loss; blank that row and all later ones with NaN."""
-    B = loss.shape[1]
-    # Suspects: a run whose loss sum is not finite (a sum is finite only if every term is, or it overflowed:
-    # then the closer look clears it), or whose last θ is not. A θ that leaves the finite numbers never
-    # comes back: every update computes θ from θ with IEEE arithmetic, where inf and NaN propagate. The
-    # loss can (f overflows at a finite θ), so all of it is checked.
-    with np.errstate(all="ignore"):
-        suspect = ~np.isfinite(np.add.reduce(loss, axis=0)) | ~np.isfinite(path[-1]).all(axis=0)
-    if not suspect.any():
-        return [None] * B
-    out: list = [None] * B
-    idx = np.flatnonzero(suspect)
-    finite = np.isfinite(loss[:, idx]) & np.isfinite(path[:, :, idx]).all(axis=1)  # (T+1, suspects)
-    for j, b in enumerate(idx.tolist()):
-        bad = np.flatnonzero(~finite[:, j])
-        if not len(bad):
-            continue
-        d = int(bad[0])
-        out[b] = d
-        path[d:, :, b] = np.nan
-        loss[d:, b] = np.nan
-        for per_point in (grad,):
-            if per_point is not None:
-                per_point[d:, :, b] = np.nan
-        for per_step in (grad_used, *state.values()):
-            if per_step is not None:
-                per_step[max(d - 1, 0):, :, b] = np.nan
-    return out
