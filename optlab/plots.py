@@ -176,6 +176,27 @@ def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None,
     )
 
 
+def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", "y")) -> list:
+    """The paths of the state buffers that are points on the landscape (a declaration's ``point=True``:
+    ASGD's averaged iterate θ̄), dashed in the optimizer's colour and legend group: what it reports
+    beside where it steps."""
+    if not run.verified:
+        return []
+    a, b = axis_names
+    out = []
+    for buffer in get_optimizer(run.optimizer).buffers:
+        if buffer.point and buffer.name in run.state:
+            xy = run.state[buffer.name]
+            label = f"{title(name)}: {buffer.help.split(':')[0]}"
+            out.append(go.Scatter(
+                x=xy[:, 0], y=xy[:, 1], mode="lines", name=label, legendgroup=name, showlegend=False,
+                line=dict(color=color(name), width=2, dash="dot"),
+                customdata=np.arange(1, run.steps + 1),
+                hovertemplate=f"{label}, step %{{customdata}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<extra></extra>",
+                **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {})))
+    return out
+
+
 HEAD_RADIUS = 6.5  # px: the position marker of each optimizer, a 13 px disc with a white outline
 
 
@@ -248,6 +269,7 @@ def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 5
     """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
     traces = _contour_traces(land) + [_click_grid(land)] + _markers(land, start)
     traces += [_path_trace(name, run, axis_names=land.axis_names) for name, run in runs.items()]
+    traces += [t for name, run in runs.items() for t in _point_traces(name, run, axis_names=land.axis_names)]
     steps = max((r.steps for r in runs.values()), default=0)
     fig = go.Figure(traces)
     (x0, x1), (y0, y1) = land.domain
@@ -290,6 +312,8 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
         fig.add_trace(_path_trace(name, runs[name], showlegend=False, axis_names=land.axis_names), row=row + 1,
                       col=col + 1)
         path = fig.data[-1]
+        for t in _point_traces(name, runs[name], axis_names=land.axis_names):
+            fig.add_trace(t, row=row + 1, col=col + 1)
         heads.append(_head_shape(name, runs[name], steps, xref=path.xaxis or "x", yref=path.yaxis or "y"))
     (x0, x1), (y0, y1) = land.domain
     a, b = land.axis_names

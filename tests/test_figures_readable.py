@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tomllib
+from test_app import decode
 
 import optlab
 from landscapes import get_landscape
@@ -140,3 +141,15 @@ def test_panels_stay_near_square_whatever_the_number_of_optimizers():
 def test_the_toolbar_is_for_viewers():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["toolbarMode"] == "viewer" and config["client"]["showErrorDetails"] == "none"
+
+
+def test_asgds_averaged_iterate_is_drawn_as_its_own_path():
+    rosen = get_landscape("rosenbrock")
+    runs = _runs(rosen, ("asgd", dict(lr=2e-3, t0=20)), ("adam", dict(lr=0.05)))
+    ax = runs["asgd"].state["ax"]
+    assert np.abs(ax[-1] - runs["asgd"].path[-1]).max() > 1e-3  # the average is not the iterate
+    for fig in (plots.contour_figure(rosen, runs, rosen.start), plots.multiples_figure(rosen, runs, rosen.start)):
+        drawn = [t for t in fig.data if t.name and t.name.startswith("ASGD: the averaged iterate")]
+        assert len(drawn) == 1 and drawn[0].line.dash == "dot" and drawn[0].legendgroup == "asgd"
+        np.testing.assert_array_equal(np.column_stack([decode(drawn[0].x), decode(drawn[0].y)]), ax)
+        assert not [t for t in fig.data if t.name and t.name.startswith("Adam:")]  # only declared points

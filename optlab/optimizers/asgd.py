@@ -81,7 +81,8 @@ ASGD = Optimizer(
     ),
     init=init, update=update, coefficients=coefficients, step_type=ASGDStep, schedule_in_coefficients=True,
     worked=worked, sweep_y=("t0", "lambd", "lr"),
-    buffers=(Buffer("ax", r"\bar\theta_t", "the averaged iterate: the mean of θ since step t0", "ax"),),
+    buffers=(Buffer("ax", r"\bar\theta_t", "the averaged iterate: the mean of θ since step t0", "ax",
+                   point=True),),
     rule=r"""
 g_t = \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
 \theta_t = \theta_{t-1}\,(1 - \lambda_d\, \eta_t) - \eta_t\, g_t \\

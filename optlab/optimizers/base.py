@@ -167,6 +167,7 @@ class Buffer(NamedTuple):
     symbol: str  # LaTeX
     help: str
     torch_name: str = ""  # the key in torch.optim's state dict
+    point: bool = False  # a point on the landscape (ASGD's averaged iterate): the plots draw its own path
 
 
 class WrittenOut(NamedTuple):
