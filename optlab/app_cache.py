@@ -15,7 +15,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from optlab import chunks, plots, sweep_plots
+from optlab import chunks, plots, progress_plots, sweep_plots
 from optlab import config as C
 from optlab.state import Explore, RunConfig
 
@@ -95,7 +95,8 @@ def _figures(cfg: RunConfig, view: str) -> dict:
     land, start = cfg.land, cfg.start_point
     main = (plots.multiples_figure(land, runs, start) if view == "multiples"
             else plots.contour_figure(land, runs, start))
-    return {"main": main, "surface": plots.surface_figure(land, runs), "progress": plots.progress_figure(land, runs)}
+    return {"main": main, "surface": plots.surface_figure(land, runs),
+            "progress": progress_plots.progress_figure(land, runs)}
 
 
 # --- the explore views ---------------------------------------------------------------------------------

@@ -99,9 +99,9 @@ class Comparison:
 
     def progress(self, height: int = 320):
         """Loss and step size per step."""
-        from optlab import plots
+        from optlab import progress_plots
 
-        return plots.progress_figure(self.landscape, self.runs, height=height)
+        return progress_plots.progress_figure(self.landscape, self.runs, height=height)
 
     def figure(self, height: int = 520):
         """The contour and the surface side by side, as the page's top row, in one figure.

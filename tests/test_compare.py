@@ -13,7 +13,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 import optlab
 from optlab import config as C
-from optlab import plots
+from optlab import plots, progress_plots
 from optlab.comparison import Comparison, comparison_table
 from optlab.export import trajectories_csv
 
@@ -82,7 +82,7 @@ def test_the_figures_equal_the_apps(case):
     for mine, app in ((cmp.contour(), plots.contour_figure(land, app_runs, start)),
                       (cmp.multiples(), plots.multiples_figure(land, app_runs, start)),
                       (cmp.surface(), plots.surface_figure(land, app_runs)),
-                      (cmp.progress(), plots.progress_figure(land, app_runs))):
+                      (cmp.progress(), progress_plots.progress_figure(land, app_runs))):
         assert mine.to_json() == app.to_json()
 
 

@@ -13,7 +13,7 @@ from test_app import decode
 import optlab
 from landscapes import get_landscape
 from optlab import config as C
-from optlab import plots, sweep_plots, sweeps
+from optlab import plots, progress_plots, sweep_plots, sweeps
 from optlab.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def _figures():
     yield "contour", plots.contour_figure(rosen, runs, rosen.start)
     yield "multiples", plots.multiples_figure(rosen, runs, rosen.start)
     yield "surface", plots.surface_figure(rosen, runs)
-    yield "progress", plots.progress_figure(rosen, runs)
+    yield "progress", progress_plots.progress_figure(rosen, runs)
     sweep = sweeps.sensitivity("rosenbrock", "adam", n=6, steps=50, x_range=(1e-5, 10.0))
     yield "sweep", sweep_plots.sensitivity_figure(sweep, "final_loss")
     yield "sweep steps", sweep_plots.sensitivity_figure(sweep, "steps_to_tol")
@@ -75,7 +75,7 @@ def test_an_exploding_run_leaves_the_chart_and_the_others_stay_readable():
     rosen = get_landscape("rosenbrock")
     runs = _runs(rosen, ("sgd", dict(lr=10.0)), ("adam", dict(lr=0.05)))
     assert runs["sgd"].diverged_at is not None or np.nanmax(runs["sgd"].loss) > 1e100
-    fig = plots.progress_figure(rosen, runs)
+    fig = progress_plots.progress_figure(rosen, runs)
     lo, hi = fig.layout.yaxis.range  # the loss axis, in decades
     adam = runs["adam"].loss - rosen.f_min
     assert hi <= math.log10(np.nanmax(adam)) + 3 and lo >= math.log10(np.nanmin(adam[adam > 0])) - 3
@@ -87,7 +87,7 @@ def test_the_saddle_presets_contrast_is_visible():
     cfg, problems = C.from_query(PRESETS["saddle"].query)
     assert not problems
     runs = C.run_all(cfg)
-    fig = plots.progress_figure(cfg.land, runs)
+    fig = progress_plots.progress_figure(cfg.land, runs)
     lo, hi = fig.layout.yaxis.range
     assert hi - lo < 1e3, (lo, hi)  # was −2.2e11 … 18: every other run a flat line
 

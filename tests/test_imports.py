@@ -2,7 +2,7 @@
 
 The layers: records (optlab.params, optlab.landscape, optlab.models, optlab.optimizers.base, optlab.schedules)
 <- declarations and registries (landscapes, optlab.optimizers) <- engine (optlab.simulation, sweeps, chunks, formula,
-minima, config, export) <- figures (plots, sweep_plots) <- app (ui, dashboard). Checked here as:
+minima, config, export) <- figures (plots, progress_plots, sweep_plots) <- app (ui, dashboard). Checked here as:
 
 1. no cycle among the modules' imports, counting those inside functions (a lazy import is still an arrow);
 2. importing a module runs its parent packages' __init__ first: counting that, no cycle at import time
