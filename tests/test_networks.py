@@ -216,6 +216,39 @@ def test_a_point_gives_the_same_bits_alone_or_among_others(case):
         assert tuple(float(a[0]) for a in alone) == tuple(float(t[i]) for t in sampled)
 
 
+SURFACES = PLANES + [("wine", (7,), "relu", False), ("moons", (16,), "tanh", False, 7.0)]
+
+
+@pytest.mark.parametrize("case", SURFACES, ids=[f"{c[0]}-{c[2]}-{len(c[1])}" for c in SURFACES])
+def test_a_grid_by_the_separable_first_layer_equals_the_points_one_by_one(case):
+    # Plane.surface (e^{2a} = e^{2α_p}·e^{2β_q} on a grid, threads over rows) against evaluate's per-point path
+    plane = make_plane(*case[:4])
+    reach = case[4] if len(case) > 4 else 2.0
+    xs, ys = np.linspace(-reach, reach, 23), np.linspace(-0.8 * reach, 1.3 * reach, 17)
+    gx, gy = np.meshgrid(xs, ys)
+    surface = plane.surface(xs, ys)
+    assert surface.shape == (17, 23)
+    np.testing.assert_allclose(surface, plane.evaluate(gx, gy, grad=False)[0], rtol=1e-13, atol=1e-15)
+
+
+def test_far_out_the_grid_falls_back_to_the_points_one_by_one():
+    plane = make_plane("moons", (16,), "tanh", False)
+    xs = np.linspace(-2000, 2000, 5)  # e^{2α} would overflow: the per-point path, same numbers
+    gx, gy = np.meshgrid(xs, xs)
+    np.testing.assert_array_equal(plane.surface(xs, xs), plane.evaluate(gx, gy, grad=False)[0])
+
+
+def test_the_landscape_takes_the_grid_path_for_a_meshgrid_only():
+    land = optlab.get_landscape("mlp_moons_plane")
+    plane = network_of(land).plane
+    xs, ys = np.linspace(-3, 3, 11), np.linspace(-2, 2, 9)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
+    np.testing.assert_array_equal(land.f(grid), plane.surface(xs, ys))
+    points = grid.reshape(-1, 2)
+    np.testing.assert_array_equal(land.f(points), plane.evaluate(points[:, 0], points[:, 1], grad=False)[0])
+    np.testing.assert_allclose(land.f(grid).ravel(), land.f(points), rtol=1e-13)
+
+
 def test_random_directions_are_filter_normalised():
     net = MLP((64, 32, 10))
     theta0 = net.init(4)

@@ -23,6 +23,8 @@ through θ₀ and two trained solutions (d_i = θ_i − θ₀; Garipov et al. 20
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,6 +33,9 @@ from optlab.networks.solve import adam
 from optlab.schedules import get_schedule
 
 CHUNK_ELEMENTS = 1 << 17  # points per chunk × examples × widest layer: the working set stays in cache
+SURFACE_CHUNK_ELEMENTS = 1 << 18  # the same for a grid (Plane.surface)
+SURFACE_THREADS = min(2, os.cpu_count() or 1)  # a grid's rows split between threads (Plane.surface)
+BLOCK_ELEMENTS = 1 << 22  # a grid's columns (or rows) × examples × first-layer units kept at once (32 MB)
 
 
 def random_directions(net: MLP, theta0: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +162,110 @@ class Plane:
         return value, g1, g2
 
 
+    def surface(self, xs, ys) -> np.ndarray:
+        """f over the grid xs × ys, shape (len(ys), len(xs)): np.meshgrid(xs, ys)'s layout (what a plot asks for).
+
+        On a grid the first layer's pre-activations are separable, a = α_p + β_q with α_p = C₀ + x_p C₁ (one
+        per column) and β_q = y_q C₂ (one per row), and so is e^{2a} = e^{2α_p}·e^{2β_q}: tanh(a) = 1 − 2/(1 +
+        e^{2α_p}·e^{2β_q}) costs a multiply, an add and a reciprocal per number instead of libm's tanh (the grid's
+        cost: 80·80·1797·32 of them for digits), with the "1 −" and "2·" folded into the next layer's W(z) and
+        b(z). ReLU: max(α_p + β_q, 0). The numbers equal :meth:`evaluate`'s to rounding (an activation's
+        absolute error stays below 1e-15), not bit for bit; runs use :meth:`evaluate`.
+        """
+        xs = np.asarray(xs, dtype=float).ravel()
+        ys = np.asarray(ys, dtype=float).ravel()
+        C0, C1, C2 = self.C
+        n, h0 = C0.shape
+        tanh = self.net.activation == "tanh"
+        reach = max(np.abs(C0).max() + np.abs(xs).max() * np.abs(C1).max(), np.abs(ys).max() * np.abs(C2).max())
+        if not self.layers or (tanh and not 2 * reach < 700) or not np.isfinite(reach):  # e^{2α} would overflow
+            gx, gy = np.meshgrid(xs, ys)
+            return self.evaluate(gx, gy, grad=False)[0]
+        out = np.empty((len(ys), len(xs)))
+        # rows split between threads (NumPy and BLAS release the GIL in the products and ufuncs; each point's
+        # numbers are its own, so the split changes no number)
+        threads = min(SURFACE_THREADS, max(1, len(ys) * len(xs) // 256))
+        bounds = np.linspace(0, len(ys), threads + 1).astype(int)
+        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        with one_blas_thread():
+            if len(parts) == 1:
+                self._surface_rows(xs, ys, out, tanh)
+            else:
+                with ThreadPoolExecutor(len(parts)) as pool:
+                    list(pool.map(lambda part: self._surface_rows(xs, ys[part], out[part], tanh), parts))
+        return out
+
+    def _surface_rows(self, xs, ys, out, tanh: bool):
+        """Plane.surface for the rows ys, into ``out`` (shape (len(ys), len(xs)))."""
+        C0, C1, C2 = self.C
+        n, h0 = C0.shape
+        block = max(1, BLOCK_ELEMENTS // (n * h0))  # columns whose e^{2α} (or α) are kept at once
+        chunk = max(1, SURFACE_CHUNK_ELEMENTS // (n * self.width))  # points computed together
+        work = np.empty((min(chunk, len(xs)), n, h0))
+        outputs = np.empty((min(chunk, len(xs)), self.net.sizes[-1], n))
+
+        def row(v):  # β_q = y_q C₂, or e^{2β_q}
+            return np.exp((2.0 * v) * C2) if tanh else v * C2
+
+        with np.errstate(all="ignore"):  # (per thread)
+            rows = [row(v) for v in ys] if len(ys) * n * h0 <= BLOCK_ELEMENTS else None  # once, where they fit
+            for p0 in range(0, len(xs), block):
+                u = xs[p0:p0 + block]
+                A = np.multiply(u[:, None, None], C1)
+                np.add(A, C0, out=A)
+                if tanh:
+                    np.multiply(A, 2.0, out=A)
+                    np.exp(A, out=A)
+                for q, v in enumerate(ys):
+                    Bq = rows[q] if rows is not None else row(v)
+                    for c0 in range(0, len(u), chunk):
+                        c1 = min(c0 + chunk, len(u))
+                        h = work[:c1 - c0]
+                        if tanh:  # s = 1 / (1 + e^{2a}); tanh(a) = 1 − 2s
+                            np.multiply(A[c0:c1], Bq, out=h)
+                            np.add(h, 1.0, out=h)
+                            np.divide(1.0, h, out=h)
+                        else:
+                            np.add(A[c0:c1], Bq, out=h)
+                            np.maximum(h, 0.0, out=h)
+                        out[q, p0 + c0:p0 + c1] = self._value_after_first(h, u[c0:c1], v, tanh, outputs)
+
+    def _value_after_first(self, h, z1, z2: float, folded: bool, out=None) -> np.ndarray:
+        """The loss of c points from their first hidden layer's outputs h, shape (c, n, h₀); ``folded``: h holds
+        s with tanh = 1 − 2s (the next layer takes W(z)·(1 − 2s) + b(z) = (−2W(z))·s + (b(z) + W(z)·1)).
+        ``out``: a buffer for the outputs, shape (≥ c, k, n) (a fresh array that size is a fresh mapping)."""
+        act = self.net.activation
+        last = len(self.layers) - 1
+        c = len(z1)
+        for i, ((W, b), (D1, e1), (D2, e2)) in enumerate(self.layers):
+            Wz = W + z1[:, None, None] * D1 + z2 * D2  # (c, out, in)
+            bz = b + z1[:, None] * e1 + z2 * e2
+            if folded and i == 0:
+                bz = bz + Wz.sum(axis=2)
+                Wz = -2.0 * Wz
+            if i < last:
+                h = activate(np.matmul(h, Wz.transpose(0, 2, 1)) + bz[:, None, :], act)
+            else:  # the outputs transposed, (c, k, n), as in _chunk
+                o = np.matmul(Wz, h.transpose(0, 2, 1), out=None if out is None else out[:c])
+                o += bz[:, :, None]
+        if self.net.loss != "cross_entropy":
+            return _head_t(o, self.targets, self.net.loss, False)[0]
+        k, n = o.shape[1:]
+        flat = o.reshape(c, k * n)
+        picked = np.take(flat, self._label_index, axis=1)  # o at each example's label, (c, n)
+        top = o.max(axis=1)
+        o -= top[:, None, :]
+        np.exp(o, out=o)
+        return (np.log(o.sum(axis=1)) + top - picked).mean(axis=1)
+
+    @property
+    def _label_index(self) -> np.ndarray:
+        """Where each example's label sits in a point's flattened (k, n) outputs: y_i·n + i."""
+        if getattr(self, "_labels", None) is None:
+            self._labels = np.asarray(self.targets) * self.size + np.arange(self.size)
+        return self._labels
+
+
 def _head_t(o, y, loss: str, grad: bool):
     """optlab.networks.mlp.head on transposed outputs: o of shape (c, k, n), examples along the last axis."""
     k, n = o.shape[-2:]
@@ -180,8 +289,9 @@ def estimate_minimum(plane: Plane, domain, n: int = 41, keep: int = 3):
     inside the domain (gradient below 1e-9), False when the lowest value found is on its edge.
     """
     (x0, x1), (y0, y1) = domain
-    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    z = plane.evaluate(gx, gy, grad=False)[0]
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    gx, gy = np.meshgrid(xs, ys)
+    z = plane.surface(xs, ys)
     z = np.where(np.isfinite(z), z, np.inf)
     width = max(x1 - x0, y1 - y0)
     starts: list[np.ndarray] = []
