@@ -7,12 +7,11 @@ The declarations import only records (optlab.landscape, optlab.params, optlab.mo
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from landscapes.classic import CLASSIC
 from landscapes.models import MODELS
+from landscapes.networks import NETWORKS
 from landscapes.teaching import TEACHING
-from optlab.landscape import Landscape
+from optlab.landscape import Landscape, with_origin
 
 
 def _registered(name: str, params: dict) -> Landscape:
@@ -21,7 +20,7 @@ def _registered(name: str, params: dict) -> Landscape:
 
 
 LANDSCAPES: dict[str, Landscape] = {
-    landscape.name: replace(landscape, origin=_registered) for landscape in (*CLASSIC, *TEACHING, *MODELS)
+    landscape.name: with_origin(landscape, _registered) for landscape in (*CLASSIC, *TEACHING, *MODELS, *NETWORKS)
 }
 
 

@@ -57,6 +57,10 @@ def landscape_code(land) -> str:
     Models: the per-example loss traced, the dataset embedded. Typed-in formulas: f printed from
     the sympy expression, the gradient by autograd.
     """
+    if "network" in land.tags:  # a network's loss on a plane: the data, network and directions themselves
+        from optlab.networks.torch_code import landscape_code as network_code
+
+        return network_code(land)
     if land.formula is not None:
         from optlab.formula import compile_formula
 

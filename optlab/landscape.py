@@ -102,12 +102,12 @@ class Landscape:
                 )
             checked[key] = specs[key].check(value, owner=f"landscape {self.name}")
         built = self.build(**checked)
-        return built if built.origin is self.origin else replace(built, origin=self.origin)
+        return with_origin(built, self.origin)
 
     def __reduce__(self):
         # value and gradient are closures (formulas, models): pickle by name or text, and parameters
         if self.origin is None:
-            return copyreg.__newobj__, (type(self),), dict(vars(self))
+            return copyreg.__newobj__, (type(self),), {k: v for k, v in vars(self).items() if k != "_origin_copies"}
         key = self.name if self.formula is None else self.formula
         return self.origin, (key, dict(self.param_values))
 
@@ -127,3 +127,17 @@ def _rebuild(build, params):
         return replace(build(**values), params=params, param_values=values, build=_rebuild(build, params))
 
     return rebuild
+
+
+def with_origin(land: Landscape, origin) -> Landscape:
+    """land with ``origin`` as how it pickles: a copy of the record as it stands (not dataclasses.replace, which
+    would read every field, and a network plane computes some of its fields only when they are first read)."""
+    if land.origin is origin:
+        return land
+    made = land.__dict__.setdefault("_origin_copies", {})  # one copy per origin: a cached landscape stays one object
+    if origin not in made:
+        copy = object.__new__(type(land))
+        copy.__dict__.update({k: v for k, v in land.__dict__.items() if k != "_origin_copies"})
+        object.__setattr__(copy, "origin", origin)
+        made[origin] = copy
+    return made[origin]

@@ -81,6 +81,9 @@ MATRIX = {
     "tiny network, full batch": (
         {"landscape": "tiny_network", "opt": ["adam", "sgd"], "adam.lr": "0.02", "sgd.lr": "0.1", "steps": "150"},
         []),
+    "network plane, minibatches": (
+        {"landscape": "mlp_moons_plane", "mlp_moons_plane.hidden": "6", "opt": ["adam", "sgd"], "adam.lr": "0.05",
+         "sgd.lr": "0.5", "batch": "16", "seed": "2", "steps": "100"}, ["batch", "landscape_params"]),
     "typed-in formula, domain parameters": (
         {"landscape": "custom", "formula": "(x^2 + y - 11)^2/10 + sin(3*x) + abs(y) + x/3.3", "custom.xmin": "-4",
          "opt": ["adam", "rmsprop"], "adam.lr": "0.05", "steps": "150"}, []),
@@ -226,6 +229,8 @@ def test_refused_optimizers_are_left_out_with_the_reason():
 
 LANDSCAPES = [(name, {}) for name in optlab.landscape_names()] + [
     ("ill_conditioned_bowl", {"kappa": 300.0}), ("rotated_bowl", {"kappa": 50.0, "angle": -65.0}),
+    ("mlp_moons_plane", {"hidden": 5, "layers": 2, "relu": True, "net_seed": 3}),
+    ("mlp_iris_plane", {"solutions": True}), ("mlp_digits_plane", {"hidden": 8, "extent": 1.0}),
 ]
 FORMULAS = [
     "x^2 + 10*y^2 + 2*sin(3*x)",

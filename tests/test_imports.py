@@ -230,3 +230,22 @@ print(json.dumps(failed))
 def test_records_import_no_registry_and_no_engine(name):
     below = {target for target, _ in imports(name)}
     assert below <= {"optlab.landscape", "optlab.params"}, below
+
+
+NETWORK_RECORDS = sorted(name for name in MODULES if name == "optlab.networks" or name.startswith("optlab.networks."))
+RECORDS = {"optlab.landscape", "optlab.params", "optlab.models", "optlab.schedules"}
+
+
+@pytest.mark.parametrize("name", NETWORK_RECORDS)
+def test_the_networks_records_import_no_registry_and_no_engine(name):
+    # what a network plane's declaration needs (data, the MLP and its backward pass, the plane's f and ∇f, the
+    # fixed descents that define it): records, so landscapes/ can import them; full training is optlab.training
+    below = {target for target, _ in imports(name)}
+    assert below <= RECORDS | set(NETWORK_RECORDS), below - RECORDS - set(NETWORK_RECORDS)
+
+
+def test_the_declarations_import_only_records():
+    for name in (n for n in MODULES if n.split(".")[0] == "landscapes" and n != "landscapes"):
+        below = {target for target, _ in imports(name)}
+        assert below <= RECORDS | set(NETWORK_RECORDS) | {n for n in MODULES if n.startswith("landscapes.")}, \
+            (name, below)

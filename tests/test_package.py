@@ -57,7 +57,7 @@ def test_optlab_lab_passes_the_repos_streamlit_config_and_then_its_arguments(mon
 def test_the_package_declares_the_runtime_and_finds_both_packages():
     project = PYPROJECT["project"]
     names = {dep.split(">")[0].split("=")[0].strip() for dep in project["dependencies"]}
-    assert names == {"streamlit", "numpy", "pandas", "plotly", "orjson", "sympy"}
+    assert names == {"streamlit", "numpy", "pandas", "plotly", "orjson", "sympy", "scikit-learn"}
     assert all(">=" in dep for dep in project["dependencies"])  # minimum versions, no pins
     include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     assert include == ["optlab", "optlab.*", "landscapes", "landscapes.*"]

@@ -1,0 +1,179 @@
+"""A small multilayer perceptron: its parameters as one flat vector, its loss and exact gradient.
+
+``MLP(sizes=(d, h1, [h2,] k), activation="tanh" | "relu", loss="cross_entropy" | "squared")``:
+fully connected layers ``a_l = h_{l-1} W_lᵀ + b_l`` with the activation between them
+(none after the last), and the mean loss over the examples: softmax cross-entropy on
+integer labels (``torch.nn.functional.cross_entropy``) or squared error
+(``torch.nn.functional.mse_loss``: the mean over examples and outputs).
+
+The parameters are one vector θ ∈ R^P laid out as ``torch.nn.Sequential(Linear, act, Linear,
+...)``'s ``parameters()`` in order (W_0 row-major as (out, in), b_0, W_1, b_1, ...), so
+``torch.nn.utils.vector_to_parameters(θ, model.parameters())`` builds the same network.
+:meth:`MLP.init` is torch.nn.Linear's default initialisation (``kaiming_uniform_(a=√5)``:
+W and b uniform in ±1/√fan_in), drawn from NumPy with a seed.
+
+The gradient is a hand-written backward pass (tests/test_networks.py checks it against
+torch.autograd); everything is batched over B parameter vectors at once: θ of shape
+(P, B), the layout of the optimizers' arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which BLAS uses one thread: the networks' many small matrix products (one per point)
+    are several times slower when OpenBLAS wakes a second thread for each, most of all on a busy machine.
+    Threads split a product's rows and columns, never its sums: the numbers are the same either way."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+LOSSES = ("cross_entropy", "squared")
+
+
+def activate(a: np.ndarray, activation: str) -> np.ndarray:
+    return np.tanh(a) if activation == "tanh" else np.maximum(a, 0.0)
+
+
+def activation_slope(h: np.ndarray, activation: str) -> np.ndarray:
+    """The activation's derivative, from its output h: 1 − h² (tanh), or [h > 0] (ReLU; 0 at the kink)."""
+    return 1.0 - h * h if activation == "tanh" else (h > 0.0).astype(float)
+
+
+def head(o: np.ndarray, y: np.ndarray, loss: str, grad: bool = True):
+    """Mean loss over the examples (axis −2 of the outputs ``o``, shape (..., n, k)) and dloss/do.
+
+    ``y``: integer labels, shape (..., n), for cross-entropy; targets (..., n, k) for squared error.
+    """
+    n = o.shape[-2]
+    if loss == "cross_entropy":
+        t = o - o.max(axis=-1, keepdims=True)
+        e = np.exp(t)
+        s = e.sum(axis=-1, keepdims=True)
+        onehot = np.asarray(y)[..., None] == np.arange(o.shape[-1])
+        picked = np.where(onehot, t, 0.0).sum(axis=-1)  # t at the label (the other terms are exact zeros)
+        value = (np.log(s[..., 0]) - picked).mean(axis=-1)
+        if not grad:
+            return value, None
+        return value, (e / s - onehot) * (1.0 / n)
+    r = o - y
+    k = o.shape[-1]
+    value = (r * r).sum(axis=-1).mean(axis=-1) * (1.0 / k)
+    return value, (None if not grad else r * (2.0 / (n * k)))
+
+
+@dataclass(frozen=True)
+class MLP:
+    sizes: tuple[int, ...]  # (inputs, hidden ..., outputs)
+    activation: str = "tanh"
+    loss: str = "cross_entropy"
+
+    def __post_init__(self):
+        if len(self.sizes) < 2 or any(int(s) != s or s < 1 for s in self.sizes):
+            raise ValueError(f"sizes = {self.sizes!r}; allowed: at least two positive integers (inputs, ..., outputs)")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation = {self.activation!r}; allowed: {', '.join(ACTIVATIONS)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss = {self.loss!r}; allowed: {', '.join(LOSSES)}")
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each layer's weight matrix."""
+        return list(zip(self.sizes[1:], self.sizes[:-1], strict=True))
+
+    @property
+    def size(self) -> int:
+        """P, the number of parameters."""
+        return sum(o * i + o for o, i in self.shapes)
+
+    def slices(self) -> list[tuple[slice, slice]]:
+        """Where each layer's W and b sit in θ."""
+        out, at = [], 0
+        for o, i in self.shapes:
+            out.append((slice(at, at + o * i), slice(at + o * i, at + o * i + o)))
+            at += o * i + o
+        return out
+
+    def unflatten(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per layer (W, b): shapes (out, in), (out,) for θ of shape (P,); (B, out, in), (B, out) for (P, B)."""
+        theta = np.asarray(theta, dtype=float)
+        layers = []
+        for (o, i), (sw, sb) in zip(self.shapes, self.slices(), strict=True):
+            if theta.ndim == 1:
+                layers.append((theta[sw].reshape(o, i), theta[sb]))
+            else:
+                layers.append((theta[sw].reshape(o, i, -1).transpose(2, 0, 1), theta[sb].T))
+        return layers
+
+    def flatten(self, layers) -> np.ndarray:
+        """The inverse of unflatten: θ of shape (P,) or (P, B)."""
+        if np.ndim(layers[0][0]) == 2:
+            return np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers])
+        B = layers[0][0].shape[0]
+        return np.concatenate([np.concatenate([W.transpose(1, 2, 0).reshape(-1, B), b.T]) for W, b in layers])
+
+    def init(self, seed: int) -> np.ndarray:
+        """θ₀ as torch.nn.Linear initialises each layer (W, then b: uniform in ±1/√fan_in), from NumPy's stream
+        default_rng([seed, 3])."""
+        rng = np.random.default_rng([seed, 3])
+        parts = []
+        for o, i in self.shapes:
+            bound = 1.0 / math.sqrt(i)
+            parts += [rng.uniform(-bound, bound, o * i), rng.uniform(-bound, bound, o)]
+        return np.concatenate(parts)
+
+    def forward(self, theta, X) -> list[np.ndarray]:
+        """Every layer's output: [h_0, h_1, ..., o]; X of shape (n, d) (or (B, n, d), one batch per θ)."""
+        outs, h = [], X
+        layers = self.unflatten(theta)
+        for i, (W, b) in enumerate(layers):
+            a = np.matmul(h, np.swapaxes(W, -1, -2)) + b[..., None, :]
+            h = a if i == len(layers) - 1 else activate(a, self.activation)
+            outs.append(h)
+        return outs
+
+    def targets(self, y):
+        return y if self.loss == "cross_entropy" else np.asarray(y, dtype=float)
+
+    def value(self, theta, X, y) -> np.ndarray:
+        """The mean loss: a number for θ of shape (P,), shape (B,) for (P, B)."""
+        return head(self.forward(theta, X)[-1], self.targets(y), self.loss, grad=False)[0]
+
+    def value_and_grad(self, theta, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """(loss, ∇θ loss) by a hand-written backward pass: shapes () and (P,), or (B,) and (P, B)."""
+        layers = self.unflatten(theta)
+        outs = self.forward(theta, X)
+        value, delta = head(outs[-1], self.targets(y), self.loss)
+        grads = [None] * len(layers)
+        for i in range(len(layers) - 1, -1, -1):
+            below = X if i == 0 else outs[i - 1]
+            dW = np.matmul(np.swapaxes(delta, -1, -2), np.broadcast_to(below, delta.shape[:-1] + below.shape[-1:]))
+            grads[i] = (dW, delta.sum(axis=-2))
+            if i:
+                delta = np.matmul(delta, layers[i][0]) * activation_slope(outs[i - 1], self.activation)
+        return value, self.flatten(grads)
+
+    def predict(self, theta, X) -> np.ndarray:
+        """Class labels (argmax of the outputs) for cross-entropy; the outputs for squared error."""
+        o = self.forward(theta, X)[-1]
+        return o.argmax(axis=-1) if self.loss == "cross_entropy" else o
+
+    def accuracy(self, theta, X, y) -> float:
+        """The share of examples classified correctly (classification only)."""
+        return float(np.mean(self.predict(theta, X) == y))
