@@ -1,0 +1,164 @@
+// The app's Plotly element (optlab/chart/__init__.py): one div per chart, kept across reruns, new figures
+// applied with Plotly.react (the figures' uirevision keeps camera and zoom). Parts of figures travel once:
+// PARTS holds every part this page was sent, by hash, for all charts.
+
+const PLOTLY_URL = new URL("./plotly.min.js", import.meta.url).href;
+const PARTS = (window.__optlabChartParts ||= new Map());
+const MAX_PARTS = 400;
+
+function loadPlotly() {
+  if (!window.__optlabPlotly) {
+    window.__optlabPlotly = window.Plotly ? Promise.resolve(window.Plotly) : new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = PLOTLY_URL;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { window.__optlabPlotly = null; reject(new Error("plotly.js did not load")); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__optlabPlotly;
+}
+
+function keep(h, value) {
+  PARTS.delete(h);
+  PARTS.set(h, value);
+  while (PARTS.size > MAX_PARTS) PARTS.delete(PARTS.keys().next().value);
+}
+
+// A reference resolved from the page's store (the same object each time: Plotly.react then sees an unchanged
+// trace as unchanged), or undefined.
+function resolve(r, missing) {
+  if ("j" in r) { keep(r.h, r.j); return r.j; }
+  const value = PARTS.get(r.h);
+  if (value === undefined) missing.push(r.h); else keep(r.h, value);
+  return value;
+}
+
+function cssVar(el, name, fallback) {
+  const v = getComputedStyle(el).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function withAlpha(color, alpha) {
+  const probe = document.createElement("div");
+  probe.style.color = color;
+  document.body.appendChild(probe);
+  const rgb = getComputedStyle(probe).color.match(/[\d.]+/g) || ["0", "0", "0"];
+  probe.remove();
+  return `rgba(${rgb[0]}, ${rgb[1]}, ${rgb[2]}, ${alpha})`;
+}
+
+// Streamlit's theme as a Plotly template (what st.plotly_chart's theme="streamlit" gives): the app's font,
+// text and background colours, faint grid lines; read from the CSS variables Streamlit sets on the element.
+function theme(el) {
+  const text = cssVar(el, "--st-text-color", "#31333F");
+  const bg = cssVar(el, "--st-background-color", "#ffffff");
+  const font = cssVar(el, "--st-font", "\"Source Sans Pro\", sans-serif");
+  const grid = withAlpha(text, 0.12), line = withAlpha(text, 0.3);
+  const axis = {gridcolor: grid, linecolor: line, zerolinecolor: line, tickcolor: line,
+                title: {font: {color: text}}, tickfont: {color: text}};
+  const scene = {...axis, backgroundcolor: bg, showbackground: false};
+  return {
+    key: [text, bg, font].join("|"),
+    layout: {
+      font: {family: font, color: text, size: 14}, paper_bgcolor: bg, plot_bgcolor: bg,
+      hoverlabel: {font: {family: font}}, legend: {font: {color: text}},
+      xaxis: axis, yaxis: axis, scene: {xaxis: scene, yaxis: scene, zaxis: scene},
+      colorway: ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a"],
+    },
+  };
+}
+
+function fullscreenButton(root) {
+  return {
+    name: "fullscreen", title: "Full screen",
+    icon: {width: 24, height: 24, path: "M3 3h7v2H5v5H3V3zm11 0h7v7h-2V5h-5V3zM3 14h2v5h5v2H3v-7zm16 0h2v7h-7v-2h5v-5z"},
+    click: () => (document.fullscreenElement === root ? document.exitFullscreen() : root.requestFullscreen()),
+  };
+}
+
+function setup(parentElement) {
+  const root = document.createElement("div");
+  root.className = "optlab-chart";
+  const gd = document.createElement("div");
+  root.appendChild(gd);
+  parentElement.appendChild(root);
+  root.gd = gd;
+  root.chain = Promise.resolve();
+  new ResizeObserver(() => {
+    if (gd._fullLayout && window.Plotly) window.Plotly.Plots.resize(gd);
+  }).observe(root);
+  root.addEventListener("fullscreenchange", () => {
+    if (window.Plotly && gd._fullLayout) {
+      window.Plotly.relayout(gd, {height: document.fullscreenElement === root ? root.clientHeight - 32
+                                         : root.figureHeight});
+    }
+  });
+  return root;
+}
+
+function attachEvents(root, Plotly) {
+  const gd = root.gd;
+  gd.on("plotly_click", (ev) => {
+    const pt = ev && ev.points && ev.points[0];
+    if (!pt || !pt.xaxis || !pt.yaxis) return;
+    let x = pt.x, y = pt.y;
+    const type = pt.data && pt.data.type;
+    if ((type === "contour" || type === "heatmap") && ev.event) {
+      // the pointer's own position on the clicked trace's axes, not the centre of the grid cell under it
+      const box = gd.querySelector(".draglayer") ? gd.getBoundingClientRect() : null;
+      if (box) {
+        const px = ev.event.clientX - box.left - pt.xaxis._offset, py = ev.event.clientY - box.top - pt.yaxis._offset;
+        const cx = pt.xaxis.p2c(px), cy = pt.yaxis.p2c(py);
+        if (Number.isFinite(cx) && Number.isFinite(cy)) { x = cx; y = cy; }
+      }
+    }
+    root.setTriggerValue("click", {x, y, curve: pt.curveNumber, point: pt.pointNumber ?? null,
+                                   name: (pt.data && pt.data.name) || null});
+  });
+  void Plotly;
+}
+
+async function draw(root, msg) {
+  const Plotly = await loadPlotly();
+  const gd = root.gd;
+  const missing = [];
+  const data = msg.data.map((r) => resolve(r, missing));
+  const layout = {};
+  for (const [name, r] of Object.entries(msg.layout)) {
+    const value = resolve(r, missing);
+    if (name === "") Object.assign(layout, value); else layout[name] = value;
+  }
+  const frames = msg.frames ? resolve(msg.frames, missing) : null;
+  if (missing.length) { root.setTriggerValue("missing", missing); return; }
+  const t = theme(root);
+  root.figureHeight = layout.height;
+  if (document.fullscreenElement === root) layout.height = root.clientHeight - 32;
+  layout.template = {layout: t.layout};
+  const config = {...msg.config, modeBarButtonsToAdd: [fullscreenButton(root)]};
+  root.style.minHeight = `${layout.height || 450}px`;
+  const first = !gd._fullLayout;
+  if (frames !== root.frames) {
+    // frames are not diffed by react: give them only when they changed (the same object otherwise)
+    await Plotly.react(gd, {data, layout, frames: frames || [], config});
+    root.frames = frames;
+  } else {
+    await Plotly.react(gd, {data, layout, config});
+  }
+  if (first) attachEvents(root, Plotly);
+  root.dataset.drawn = String((Number(root.dataset.drawn) || 0) + 1);
+}
+
+export default function (component) {
+  const {data, parentElement, setTriggerValue} = component;
+  const root = parentElement.querySelector(":scope > .optlab-chart") || setup(parentElement);
+  root.setTriggerValue = setTriggerValue;
+  if (!data) return;
+  const text = new TextDecoder().decode(data);
+  const themeKey = theme(root).key;
+  if (text === root.lastText && themeKey === root.themeKey) return;  // the same message again, same theme
+  root.lastText = text;
+  root.themeKey = themeKey;
+  const msg = JSON.parse(text);
+  root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
+}
