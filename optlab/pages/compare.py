@@ -21,7 +21,8 @@ def page(cfg: RunConfig, error: str | None) -> None:
         share(header(cfg), PageState(cfg, A.view_state(cfg)), error=error)
         st.info("Pick at least one optimizer in the sidebar.")
         return
-    rejected = refused_banner(cfg)
+    with st.container():  # always there, banners or not: the charts below keep their place, so their elements
+        rejected = refused_banner(cfg)
     shown = replace(cfg, optimizers=tuple(n for n in cfg.optimizers if n not in rejected))
     if not shown.optimizers:
         share(header(cfg), PageState(cfg, A.view_state(cfg)), error=error)
@@ -30,7 +31,8 @@ def page(cfg: RunConfig, error: str | None) -> None:
     figs = app_cache.figures_for(shown, st.session_state.get("view", "overlay"))
     slot = header(shown)
     st.html(PHONE_CSS)
-    diverged_banner(runs)
+    with st.container():  # (as above)
+        diverged_banner(runs)
     charts(figs)
     table(runs, shown)
     inspector(slot, cfg, runs, error)  # a fragment: it publishes the link, with its step, on each of its reruns

@@ -86,7 +86,7 @@ function setup(parentElement) {
   root.gd = gd;
   root.chain = Promise.resolve();
   new ResizeObserver(() => {
-    if (gd._fullLayout && window.Plotly) window.Plotly.Plots.resize(gd);
+    if (gd._fullLayout && window.Plotly && gd.isConnected && gd.offsetParent) window.Plotly.Plots.resize(gd);
   }).observe(root);
   root.addEventListener("fullscreenchange", () => {
     if (window.Plotly && gd._fullLayout) {
@@ -132,9 +132,12 @@ async function draw(root, msg) {
   const frames = msg.frames ? resolve(msg.frames, missing) : null;
   if (missing.length) { root.setTriggerValue("missing", missing); return; }
   const t = theme(root);
+  // one template object per theme: a new template object makes Plotly.react redraw everything (a remount's cost)
+  const templates = (window.__optlabChartTemplates ||= new Map());
+  if (!templates.has(t.key)) templates.set(t.key, {layout: t.layout});
   root.figureHeight = layout.height;
   if (document.fullscreenElement === root) layout.height = root.clientHeight - 32;
-  layout.template = {layout: t.layout};
+  layout.template = templates.get(t.key);
   const config = {...msg.config, modeBarButtonsToAdd: [fullscreenButton(root)]};
   root.style.minHeight = `${layout.height || 450}px`;
   const first = !gd._fullLayout;
