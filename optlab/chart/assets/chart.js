@@ -25,10 +25,34 @@ function keep(h, value) {
   while (PARTS.size > MAX_PARTS) PARTS.delete(PARTS.keys().next().value);
 }
 
+// NumPy arrays arrive as {dtype, bdata, shape} (base64). Plotly decodes such a spec into a new typed array on
+// every draw, so its diff saw every array as changed and redrew everything (the contour and the 3-D surface
+// on each rerun); decoded once here, on arrival, a part's arrays are the same objects from draw to draw.
+const TYPED = {f8: Float64Array, f4: Float32Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array,
+               u2: Uint16Array, i1: Int8Array, u1: Uint8Array, u1c: Uint8ClampedArray};
+
+function decoded(value) {
+  if (Array.isArray(value)) return value.map(decoded);
+  if (!value || typeof value !== "object") return value;
+  const Typed = typeof value.bdata === "string" && TYPED[value.dtype];
+  if (Typed) {
+    const bin = atob(value.bdata);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const shape = value.shape === undefined ? [] : String(value.shape).split(",").map(Number);
+    if (shape.length < 2) return new Typed(bytes.buffer);
+    const [rows, cols] = shape;  // 2-D (a grid's z): rows of views on the one buffer, as Plotly's own decoder
+    return Array.from({length: rows}, (_, r) => new Typed(bytes.buffer, r * cols * Typed.BYTES_PER_ELEMENT, cols));
+  }
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[k] = decoded(v);
+  return out;
+}
+
 // A reference resolved from the page's store (the same object each time: Plotly.react then sees an unchanged
 // trace as unchanged), or undefined.
 function resolve(r, missing) {
-  if ("j" in r) { keep(r.h, r.j); return r.j; }
+  if ("j" in r) { const value = decoded(r.j); keep(r.h, value); return value; }
   const value = PARTS.get(r.h);
   if (value === undefined) missing.push(r.h); else keep(r.h, value);
   return value;
@@ -85,6 +109,14 @@ function setup(parentElement) {
   parentElement.appendChild(root);
   root.gd = gd;
   root.chain = Promise.resolve();
+  // before Plotly's own handlers of the play buttons and the step slider: their frames, if not given yet
+  for (const type of ["mousedown", "touchstart", "click", "keydown"]) {
+    root.addEventListener(type, (ev) => {
+      if (root.pendingFrames && ev.target.closest && ev.target.closest(".updatemenu-container, .slider-container")) {
+        installFrames(root);
+      }
+    }, true);
+  }
   new ResizeObserver(() => {
     if (gd._fullLayout && window.Plotly && gd.isConnected && gd.offsetParent) window.Plotly.Plots.resize(gd);
   }).observe(root);
@@ -95,6 +127,14 @@ function setup(parentElement) {
     }
   });
   return root;
+}
+
+function installFrames(root) {
+  const gd = root.gd, frames = root.pendingFrames;
+  if (!frames || !window.Plotly || !gd._transitionData) return;
+  root.pendingFrames = null;
+  window.Plotly.deleteFrames(gd);  // synchronous, as addFrames: both before the click's animate
+  if (frames.length) window.Plotly.addFrames(gd, frames);
 }
 
 function attachEvents(root, Plotly) {
@@ -119,6 +159,13 @@ function attachEvents(root, Plotly) {
   void Plotly;
 }
 
+// each draw's time on the page's clock (bench/trace_change.py reads it): which chart, from when to when
+function log(root, phase, t0) {
+  const charts = Array.from(document.querySelectorAll(".optlab-chart"));
+  (window.__optlabChartLog ||= []).push({chart: charts.indexOf(root), phase, t0, t1: performance.now()});
+  if (window.__optlabChartLog.length > 200) window.__optlabChartLog.shift();
+}
+
 async function draw(root, msg) {
   const Plotly = await loadPlotly();
   const gd = root.gd;
@@ -138,17 +185,29 @@ async function draw(root, msg) {
   root.figureHeight = layout.height;
   if (document.fullscreenElement === root) layout.height = root.clientHeight - 32;
   layout.template = templates.get(t.key);
-  const config = {...msg.config, modeBarButtonsToAdd: [fullscreenButton(root)]};
+  const configKey = JSON.stringify(msg.config);
+  if (root.configKey !== configKey) {
+    // one object while the message's config is the same: Plotly.react diffs the config too, and a new button
+    // (a new click function) made each draw a full replot. WebGL at the screen's pixel ratio, not Plotly's
+    // default of 2 (four times the pixels to render where the screen has one per CSS pixel).
+    root.config = {plotGlPixelRatio: window.devicePixelRatio || 1, ...msg.config,
+                   modeBarButtonsToAdd: [fullscreenButton(root)]};
+    root.configKey = configKey;
+  }
+  const config = root.config;
   root.style.minHeight = `${layout.height || 450}px`;
   const first = !gd._fullLayout;
-  if (frames !== root.frames) {
-    // frames are not diffed by react: give them only when they changed (the same object otherwise)
-    await Plotly.react(gd, {data, layout, frames: frames || [], config});
+  const t0 = performance.now();
+  const framesChanged = frames !== root.frames;
+  if (framesChanged) {
+    // the animation's frames are handed to Plotly only when the animation is used (Play, the step slider):
+    // adding a hundred frames on every draw was work for a view nobody may play
     root.frames = frames;
-  } else {
-    await Plotly.react(gd, {data, layout, config});
+    root.pendingFrames = frames || [];
   }
+  await Plotly.react(gd, {data, layout, config});
   if (first) attachEvents(root, Plotly);
+  log(root, framesChanged ? "react+frames" : "react", t0);
   root.dataset.drawn = String((Number(root.dataset.drawn) || 0) + 1);
 }
 
