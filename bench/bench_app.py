@@ -1,6 +1,6 @@
 """Dashboard speed: server reruns (AppTest), figure size, browser time-to-charts, 8 sessions at once.
 
-    python -m bench.bench_app [--quick] [--parts]
+    python -m bench.bench_app [--quick] [--parts | --interactions | --load]
 
 Prints medians (and worst cases for the load test). Needs Chromium (scripts/test.sh
 installs it). Machines here are shared and noisy: the "hello" page, one Plotly chart,
@@ -73,6 +73,24 @@ async def time_to_charts(browser, url: str, charts: int) -> float:
     context, _, elapsed = await _open(browser, url, charts)
     await context.close()
     return elapsed
+
+
+async def load_part(repeat: int) -> dict:
+    """Page load to every chart drawn, the default page against the hello page, interleaved (--load)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with streamlit_server(str(ROOT / "bench" / "hello_app.py")) as (hello, _), \
+                streamlit_server() as (base, _):
+            await time_to_charts(browser, hello, 1)  # warm both servers
+            await time_to_charts(browser, base, 3)
+            hello_t, app_t = [], []
+            for _ in range(repeat):
+                hello_t.append(await time_to_charts(browser, hello, 1))
+                app_t.append(await time_to_charts(browser, base, 3))
+        await browser.close()
+    return {"hello": statistics.median(hello_t), "app": statistics.median(app_t)}
 
 
 async def page_runs(browser, url: str) -> tuple[float, str, list]:
@@ -299,8 +317,15 @@ def main() -> None:
     ap.add_argument("--parts", action="store_true", help="only the browser's time to charts, page part by part")
     ap.add_argument("--interactions", action="store_true",
                     help="only input event to charts redrawn: lr, optimizer, preset, landscape vs the hello slider")
+    ap.add_argument("--load", action="store_true", help="only page load to charts, default page vs hello")
     args = ap.parse_args()
     repeat = 5 if args.quick else 15
+    if args.load:
+        r = asyncio.run(load_part(repeat))
+        print(f"browser, time to charts, hello page (1 chart)     : {r['hello'] * 1e3:7.0f} ms median")
+        print(f"browser, time to charts, default page (3 charts)  : {r['app'] * 1e3:7.0f} ms median, "
+              f"{r['app'] / r['hello']:.2f}x hello (target <= 1.5x)")
+        return
     if args.interactions:
         r = asyncio.run(interactions_part(max(3, repeat // 2)))
         h = r["hello"]
