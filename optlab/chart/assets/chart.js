@@ -58,11 +58,6 @@ function resolve(r, missing) {
   return value;
 }
 
-function cssVar(el, name, fallback) {
-  const v = getComputedStyle(el).getPropertyValue(name).trim();
-  return v || fallback;
-}
-
 function withAlpha(color, alpha) {
   const probe = document.createElement("div");
   probe.style.color = color;
@@ -72,25 +67,35 @@ function withAlpha(color, alpha) {
   return `rgba(${rgb[0]}, ${rgb[1]}, ${rgb[2]}, ${alpha})`;
 }
 
-// Streamlit's theme as a Plotly template (what st.plotly_chart's theme="streamlit" gives): the app's font,
-// text and background colours, faint grid lines; read from the CSS variables Streamlit sets on the element.
-function theme(el) {
-  const text = cssVar(el, "--st-text-color", "#31333F");
-  const bg = cssVar(el, "--st-background-color", "#ffffff");
-  const font = cssVar(el, "--st-font", "\"Source Sans Pro\", sans-serif");
-  const grid = withAlpha(text, 0.12), line = withAlpha(text, 0.3);
-  const axis = {gridcolor: grid, linecolor: line, zerolinecolor: line, tickcolor: line,
-                title: {font: {color: text}}, tickfont: {color: text}};
-  const scene = {...axis, backgroundcolor: bg, showbackground: false};
-  return {
-    key: [text, bg, font].join("|"),
-    layout: {
+// Streamlit's theme: its text and background colours and its font, read from the CSS variables Streamlit sets on
+// the element (one style read; the template is built once per theme, below)
+function themeKey(el) {
+  const style = getComputedStyle(el);
+  const v = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+  return [v("--st-text-color", "#31333F"), v("--st-background-color", "#ffffff"),
+          v("--st-font", "\"Source Sans Pro\", sans-serif")].join("|");
+}
+
+// The theme as a Plotly template (what st.plotly_chart's theme="streamlit" gives): the app's font, text and
+// background colours, faint grid lines. One template object per theme, for every chart of the page: a new
+// template object makes Plotly.react redraw everything (a remount's cost). Built only for a theme not seen
+// yet (withAlpha's probe element makes the browser recompute the page's styles).
+function template(key) {
+  const templates = (window.__optlabChartTemplates ||= new Map());
+  if (!templates.has(key)) {
+    const [text, bg, font] = key.split("|");
+    const grid = withAlpha(text, 0.12), line = withAlpha(text, 0.3);
+    const axis = {gridcolor: grid, linecolor: line, zerolinecolor: line, tickcolor: line,
+                  title: {font: {color: text}}, tickfont: {color: text}};
+    const scene = {...axis, backgroundcolor: bg, showbackground: false};
+    templates.set(key, {layout: {
       font: {family: font, color: text, size: 14}, paper_bgcolor: bg, plot_bgcolor: bg,
       hoverlabel: {font: {family: font}}, legend: {font: {color: text}},
       xaxis: axis, yaxis: axis, scene: {xaxis: scene, yaxis: scene, zaxis: scene},
       colorway: ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a"],
-    },
-  };
+    }});
+  }
+  return templates.get(key);
 }
 
 function fullscreenButton(root) {
@@ -178,13 +183,9 @@ async function draw(root, msg) {
   }
   const frames = msg.frames ? resolve(msg.frames, missing) : null;
   if (missing.length) { root.setTriggerValue("missing", missing); return; }
-  const t = theme(root);
-  // one template object per theme: a new template object makes Plotly.react redraw everything (a remount's cost)
-  const templates = (window.__optlabChartTemplates ||= new Map());
-  if (!templates.has(t.key)) templates.set(t.key, {layout: t.layout});
   root.figureHeight = layout.height;
   if (document.fullscreenElement === root) layout.height = root.clientHeight - 32;
-  layout.template = templates.get(t.key);
+  layout.template = template(root.themeKey || themeKey(root));
   const configKey = JSON.stringify(msg.config);
   if (root.configKey !== configKey) {
     // one object while the message's config is the same: Plotly.react diffs the config too, and a new button
@@ -217,10 +218,10 @@ export default function (component) {
   root.setTriggerValue = setTriggerValue;
   if (!data) return;
   const text = new TextDecoder().decode(data);
-  const themeKey = theme(root).key;
-  if (text === root.lastText && themeKey === root.themeKey) return;  // the same message again, same theme
+  const key = themeKey(root);
+  if (text === root.lastText && key === root.themeKey) return;  // the same message again, same theme
   root.lastText = text;
-  root.themeKey = themeKey;
+  root.themeKey = key;
   const msg = JSON.parse(text);
   root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
 }
