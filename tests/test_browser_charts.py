@@ -73,3 +73,22 @@ def test_an_lr_change_keeps_the_camera_the_zoom_and_the_charts(browser, server):
     assert traces["sgd"] == {t["name"]: t for t in before}["sgd"]
     assert page.locator("[data-testid=stException]").count() == 0
     context.close()
+
+
+def test_a_draw_of_the_same_figures_recomputes_nothing(browser, server):  # noqa: F811
+    # Plotly.react diffs the new figure against the drawn one; a NumPy array sent as {dtype, bdata} and decoded
+    # by Plotly on every draw was a new array each time, so every draw recomputed and redrew every trace (the
+    # contour's grid, the 3-D surface). A rerun that sends the same figures must keep Plotly's computed data.
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    page.evaluate(f"""() => ({CHARTS})().forEach(g => {{ g.__calcdata = g.calcdata;
+        g.closest('.optlab-chart').lastText = null; }})""")  # so that the next call draws the same message
+    drawn = page.evaluate("() => Array.from(document.querySelectorAll('.optlab-chart')).map(c => c.dataset.drawn)")
+    page.locator("[data-testid=stMain] h1, [data-testid=stMain] h2").first.click()  # focus the page, no widget
+    page.keyboard.press("r")  # Streamlit's rerun: the same figures again
+    page.wait_for_function("old => Array.from(document.querySelectorAll('.optlab-chart'))"
+                           ".every((c, i) => Number(c.dataset.drawn) > Number(old[i]))", arg=drawn, timeout=60_000)
+    kept = page.evaluate(f"() => ({CHARTS})().map(g => g.calcdata === g.__calcdata)")
+    assert kept == [True, True, True], "a draw of unchanged parts recomputed the figure"
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
