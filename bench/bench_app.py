@@ -1,6 +1,6 @@
 """Dashboard speed: server reruns (AppTest), figure size, browser time-to-charts, 8 sessions at once.
 
-    python -m bench.bench_app [--quick] [--parts]
+    python -m bench.bench_app [--quick] [--parts | --interactions | --load]
 
 Prints medians (and worst cases for the load test). Needs Chromium (scripts/test.sh
 installs it). Machines here are shared and noisy: the "hello" page, one Plotly chart,
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+CHART = "[data-testid=stPlotlyChart], .optlab-chart"  # st.plotly_chart's (hello, parts) and optlab.chart's
 
 
 def apptest_reruns(repeat: int) -> dict:
@@ -49,7 +50,8 @@ def apptest_reruns(repeat: int) -> dict:
         at.run()
         changed.append(time.perf_counter() - t)
     assert not at.exception
-    sizes = [len(c.proto.spec) for c in at.get("plotly_chart")]
+    at.run()  # what a rerun sends after the first: only the parts this session was not sent yet
+    sizes = [len(c.proto.bytes) for c in at.get("bidi_component")]
     return {"unchanged": statistics.median(unchanged), "changed": statistics.median(changed), "sizes": sizes,
             "n_changed": len(changed)}
 
@@ -62,7 +64,7 @@ async def _open(browser, url: str, charts: int):
     await page.goto(url)
     await page.wait_for_function(
         f"() => document.querySelector('{READY}') && "
-        f"document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= {charts}",
+        f"document.querySelectorAll('{CHART} .main-svg').length >= {charts}",
         timeout=180_000)
     return context, page, time.perf_counter() - t
 
@@ -73,12 +75,30 @@ async def time_to_charts(browser, url: str, charts: int) -> float:
     return elapsed
 
 
+async def load_part(repeat: int) -> dict:
+    """Page load to every chart drawn, the default page against the hello page, interleaved (--load)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with streamlit_server(str(ROOT / "bench" / "hello_app.py")) as (hello, _), \
+                streamlit_server() as (base, _):
+            await time_to_charts(browser, hello, 1)  # warm both servers
+            await time_to_charts(browser, base, 3)
+            hello_t, app_t = [], []
+            for _ in range(repeat):
+                hello_t.append(await time_to_charts(browser, hello, 1))
+                app_t.append(await time_to_charts(browser, base, 3))
+        await browser.close()
+    return {"hello": statistics.median(hello_t), "app": statistics.median(app_t)}
+
+
 async def page_runs(browser, url: str) -> tuple[float, str, list]:
     """Time to charts for one session, and what it shows: the share link and the main chart's traces."""
     context, page, elapsed = await _open(browser, url, 3)
     await page.get_by_role("button", name="Share and export").click()
     share = (await page.locator("[data-testid=stCode] code").first.inner_text()).strip()
-    traces = await page.evaluate("""() => document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0]
+    traces = await page.evaluate("""() => document.querySelectorAll('.optlab-chart .js-plotly-plot')[0]
         ._fullData.filter(t => t.mode === 'lines+markers').map(t => [t.name, Array.from(t.x), Array.from(t.y)])""")
     await context.close()
     return elapsed, share, traces
@@ -161,6 +181,133 @@ async def parts_part(repeat: int) -> dict:
     return {name: statistics.median(t[1:]) for name, t in times.items()}
 
 
+# --- from an input event to every chart showing the new data (issue 12) -------------------------------------
+DRAWN_JS = "() => Array.from(document.querySelectorAll('.optlab-chart')).map(c => Number(c.dataset.drawn || 0))"
+HELLO_TITLE_JS = "() => (document.querySelector('[data-testid=stPlotlyChart] .gtitle') || {}).textContent || ''"
+
+
+class Frames:
+    """Bytes the page receives over Streamlit's websocket (CDP Network.webSocketFrameReceived)."""
+
+    def __init__(self):
+        self.received = 0
+
+    async def attach(self, page):
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Network.enable")
+        cdp.on("Network.webSocketFrameReceived", self._on)
+
+    def _on(self, event):
+        r = event["response"]
+        data = r.get("payloadData", "")
+        self.received += len(data) * 3 // 4 if r.get("opcode") == 2 else len(data.encode())
+
+
+async def _settle(page):
+    await page.wait_for_function(f"() => document.querySelector('{READY}')", timeout=120_000)
+    await page.wait_for_timeout(300)
+
+
+async def _app_change(page, frames, act) -> tuple[float, int]:
+    """Seconds from the input event until every chart of the page has drawn again, and the bytes received."""
+    await _settle(page)
+    before = await page.evaluate(DRAWN_JS)
+    frames.received = 0
+    t = time.perf_counter()
+    await act()
+    try:
+        await page.wait_for_function(f"old => {{ const now = ({DRAWN_JS})(); return now.length === old.length && "
+                                     "now.every((n, i) => n > old[i]); }", arg=before, timeout=20_000, polling="raf")
+    except Exception:  # a change that left some chart as it was: not a measurement
+        print("  (not every chart redrawn:", before, "->", await page.evaluate(DRAWN_JS), ")", flush=True)
+        await _settle(page)
+        return None, frames.received
+    elapsed = time.perf_counter() - t
+    await _settle(page)
+    return elapsed, frames.received
+
+
+async def interactions_part(repeat: int) -> dict:
+    """An lr notch, adding an optimizer, a preset, another landscape; the hello page's slider in between."""
+    from playwright.async_api import async_playwright
+
+    from landscapes import get_landscape
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with streamlit_server(str(ROOT / "bench" / "hello_app.py")) as (hello, _), streamlit_server() as (base, _):
+            hctx, hpage = (await _open(browser, hello, 1))[:2]
+            actx, apage = (await _open(browser, f"{base}/?landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05",
+                                       3))[:2]
+            frames = Frames()
+            await frames.attach(apage)
+            hslider = hpage.locator("[data-testid=stSlider] input[type=range], "
+                                    "[data-testid=stSlider] [role=slider]").first
+            lr = apage.locator("[data-testid=stSidebar] [data-testid=stSlider] input[type=range]").first
+            sidebar = apage.locator("[data-testid=stSidebar]")
+
+            async def hello_notch(i):
+                await _settle(hpage)
+                old = await hpage.evaluate(HELLO_TITLE_JS)
+                t = time.perf_counter()
+                await hslider.focus()
+                await hslider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                await hpage.wait_for_function(f"old => ({HELLO_TITLE_JS})() !== old && "
+                                              "document.querySelector('[data-testid=stPlotlyChart] .contourlayer')",
+                                              arg=old, timeout=60_000, polling="raf")
+                return time.perf_counter() - t
+
+            async def lr_notch(i):
+                await lr.focus()
+                await lr.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+
+            async def add_optimizer(i):
+                box = sidebar.locator("[data-testid=stMultiSelect]").first
+                if i % 2 == 0:
+                    await box.locator("input").first.fill("SGD + momentum")
+                    await apage.keyboard.press("Enter")
+                else:  # take it away again (not measured: the next add is measured)
+                    await box.locator("input").first.focus()
+                    await apage.keyboard.press("Backspace")  # the last chip: the one added
+
+            async def preset(i):
+                await apage.keyboard.press("Escape")
+                name = ("momentum_overshoot", "adam_vs_sgd")[i % 2]
+                await apage.locator(f".st-key-preset-{name} button").first.click()
+
+            async def landscape(i):
+                name = ("himmelblau", "rosenbrock")[i % 2]
+                await sidebar.locator("[data-testid=stSelectbox] input").first.fill(get_landscape(name).title)
+                await apage.keyboard.press("Enter")
+
+            actions = {"lr change": lr_notch, "add an optimizer": add_optimizer, "preset": preset,
+                       "landscape switch": landscape}
+            out = {"hello": []} | {name: [] for name in actions} | {f"hello, {name}": [] for name in actions} | {
+                "lr bytes": []}
+            for name, act in actions.items():
+                await _app_change(apage, frames, lambda a=act: a(0))  # warm: caches, first draws
+                await _app_change(apage, frames, lambda a=act: a(1))
+                for i in range(repeat * 2):
+                    hello_seconds = await hello_notch(i)
+                    out["hello"].append(hello_seconds)
+                    out[f"hello, {name}"].append(hello_seconds)  # the hello notches between this change's
+                    if name == "add an optimizer" and i % 2:
+                        await _app_change(apage, frames, lambda a=act, i=i: a(i))  # the removal
+                        continue
+                    seconds, received = await _app_change(apage, frames, lambda a=act, i=i: a(i))
+                    if seconds is None:
+                        continue
+                    out[name].append(seconds)
+                    if name == "lr change":
+                        out["lr bytes"].append(received)
+                print(f"  {name}: {statistics.median(out[name]) * 1e3:.0f} ms, hello in between "
+                      f"{statistics.median(out[f'hello, {name}']) * 1e3:.0f} ms", flush=True)
+            await hctx.close()
+            await actx.close()
+        await browser.close()
+    return {name: statistics.median(v) for name, v in out.items()}
+
+
 def _parse(query: str) -> dict:
     from urllib.parse import parse_qs
 
@@ -171,8 +318,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parts", action="store_true", help="only the browser's time to charts, page part by part")
+    ap.add_argument("--interactions", action="store_true",
+                    help="only input event to charts redrawn: lr, optimizer, preset, landscape vs the hello slider")
+    ap.add_argument("--load", action="store_true", help="only page load to charts, default page vs hello")
     args = ap.parse_args()
     repeat = 5 if args.quick else 15
+    if args.load:
+        r = asyncio.run(load_part(repeat))
+        print(f"browser, time to charts, hello page (1 chart)     : {r['hello'] * 1e3:7.0f} ms median")
+        print(f"browser, time to charts, default page (3 charts)  : {r['app'] * 1e3:7.0f} ms median, "
+              f"{r['app'] / r['hello']:.2f}x hello (target <= 1.5x)")
+        return
+    if args.interactions:
+        r = asyncio.run(interactions_part(max(3, repeat // 2)))
+        h = r["hello"]
+        print(f"browser, hello page, slider to chart drawn       : {h * 1e3:7.0f} ms median")
+        for name, limit in (("lr change", 2), ("add an optimizer", 2), ("preset", 2), ("landscape switch", 3)):
+            print(f"browser, {name:18s} to every chart drawn: {r[name] * 1e3:7.0f} ms median, "
+                  f"{r[name] / h:.2f}x hello, {r[name] / r[f'hello, {name}']:.2f}x the hello notches in between "
+                  f"({r[f'hello, {name}'] * 1e3:.0f} ms) (target <= {limit}x)")
+        print(f"websocket bytes received per lr change           : {r['lr bytes'] / 1e3:7.1f} kB median "
+              "(target <= 50 kB)")
+        return
     if args.parts:
         t = asyncio.run(parts_part(repeat))
         for name, seconds in t.items():
@@ -184,8 +351,8 @@ def main() -> None:
           "(target <= 300)")
     print(f"AppTest, rerun after a hyperparameter change       : {r['changed'] * 1e3:7.0f} ms median over "
           f"{r['n_changed']} new values (target <= 400)")
-    print(f"figures' JSON, default page                       : {sum(r['sizes']) / 1e6:7.2f} MB "
-          f"({', '.join(f'{s / 1e3:.0f} kB' for s in r['sizes'])}) (target <= 2 MB)")
+    print(f"charts' messages, default page, a rerun after one : {sum(r['sizes']) / 1e3:7.1f} kB "
+          f"({', '.join(f'{s / 1e3:.1f} kB' for s in r['sizes'])}; parts sent before go as references)")
     if chromium_path() is None:
         print("Chromium not installed: browser figures skipped (scripts/test.sh installs it)")
         return

@@ -33,7 +33,8 @@ def main() -> None:
     A.keep_settings()
     cfg, error = ui.sidebar()
     cfg = A.shown_runs(cfg, error)
-    A.link_warning()
+    with st.container():  # (the charts keep their place whether the warning shows or not)
+        A.link_warning()
     ctx.update(cfg=cfg, error=error)
     current.run()
 

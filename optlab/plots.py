@@ -116,6 +116,7 @@ def _last_finite(path: np.ndarray, k: int) -> np.ndarray:
 
 def _contour_traces(land: Landscape, showscale: bool = True) -> list:
     xs, ys, z = _grid(land, GRID)
+    a, b = land.axis_names
     scale = _scale(land)
     zz = scale(z)
     finite = _finite(zz)
@@ -125,21 +126,12 @@ def _contour_traces(land: Landscape, showscale: bool = True) -> list:
             x=xs, y=ys, z=zz, colorscale="Viridis", ncontours=30, zmin=lo, zmax=hi,
             contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.35)"),
             colorbar=dict(title=dict(text=scale.label, side="right"), thickness=12, len=0.9, **NUMBERS),
-            showscale=showscale, hoverinfo="skip", name="f",
+            showscale=showscale, name="f",
+            # a click on the contour sets the start point (Plotly's click event; optlab.chart reads the pointer)
+            hovertemplate=f"click to start here: {a} = %{{x:.3g}}, {b} = %{{y:.3g}}<extra></extra>",
         ),
     ]
     return traces
-
-
-def _click_grid(land: Landscape, n: int = 40) -> go.Scatter:
-    """Invisible points over the contour: plotly cannot select contour traces, so a click lands here."""
-    (x0, x1), (y0, y1) = land.domain
-    a, b = land.axis_names
-    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
-    return go.Scatter(
-        x=gx.ravel(), y=gy.ravel(), mode="markers", marker=dict(size=12, opacity=0), name="click to start here",
-        hovertemplate=f"start here: {a} = %{{x:.3g}}, {b} = %{{y:.3g}}<extra></extra>", showlegend=False,
-    )
 
 
 def _markers(land: Landscape, start) -> list:
@@ -267,7 +259,7 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
 
 def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> go.Figure:
     """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
-    traces = _contour_traces(land) + [_click_grid(land)] + _markers(land, start)
+    traces = _contour_traces(land) + _markers(land, start)
     traces += [_path_trace(name, run, axis_names=land.axis_names) for name, run in runs.items()]
     traces += [t for name, run in runs.items() for t in _point_traces(name, run, axis_names=land.axis_names)]
     steps = max((r.steps for r in runs.values()), default=0)

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from test_app import _fresh_cache, decode, figure, open_app, share_url  # noqa: F401  (fixture)
+from test_app import _fresh_cache, charts, decode, figure, open_app, share_url  # noqa: F401  (fixture)
 
 import optlab
 from optlab import chunks, sweep_axes, sweeps
@@ -14,7 +14,7 @@ from optlab.pages.explore import setting_values
 
 def chart(at, trace_type: str) -> dict:
     """The first figure holding a trace of this type."""
-    for i in range(len(at.get("plotly_chart"))):
+    for i in range(len(charts(at))):
         fig = figure(at, i)
         if any(t.get("type") == trace_type for t in fig["data"]):
             return fig
@@ -95,7 +95,7 @@ def test_seed_bands_need_noise_and_then_show_the_spread():
     quiet = open_app({"explore": "seeds"})
     assert any("Without noise every seed gives the same run" in i.value for i in quiet.info)
     at = open_app({"explore": "seeds", "noise": "1.5", "seeds.n": "12", "steps": "80", "opt": "sgd"})
-    fig = next(figure(at, i) for i in range(len(at.get("plotly_chart")))
+    fig = next(figure(at, i) for i in range(len(charts(at)))
                if any("median of 12 seeds" in (t.get("name") or "") for t in figure(at, i)["data"]))
     median = next(t for t in fig["data"] if "median" in (t.get("name") or ""))
     band = sweeps.seed_bands("rosenbrock", "sgd", n_seeds=12, steps=80, noise=1.5)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 import streamlit as st
-from test_app import as_shown, open_app, share_url
+from test_app import as_shown, charts, open_app, share_url
 
 from optlab import config as C
 from optlab import formula as F
@@ -23,7 +23,7 @@ def test_an_invalid_formula_keeps_the_last_valid_view_marked_as_such():
     at = open_app({"landscape": "custom", "formula": "x^2 + 3*y^2", "opt": ["adam"]})
     at.text_input(key="formula").set_value("x**").run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 3, "the charts stay"
+    assert len(charts(at)) == 3, "the charts stay"
     (error,) = [e.value for e in at.error if "not accepted" in e.value]
     assert "expected a number" in error and "last valid view" in error and "x^2 + 3*y^2" in error
     assert at.text_input(key="formula").value == "x**", "the user's text is kept"
@@ -36,7 +36,7 @@ def test_an_invalid_formula_keeps_the_last_valid_view_marked_as_such():
 def test_a_first_formula_that_is_not_accepted_shows_the_default_formulas_view():
     at = open_app({"landscape": "custom", "opt": ["adam"]})
     at.text_input(key="formula").set_value("sin(").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 3
+    assert not at.exception and len(charts(at)) == 3
     assert any("last valid view" in e.value for e in at.error)
     assert at.text_input(key="formula").value == "sin("
 
@@ -50,7 +50,7 @@ def test_a_formula_that_cannot_be_compiled_right_now_says_so_and_loses_nothing(m
 
     monkeypatch.setattr(F, "_symbolic_with_deadline", busy)
     at.text_input(key="formula").set_value("x^4 + y^2 - x*y").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 3
+    assert not at.exception and len(charts(at)) == 3
     assert any("right now" in e.value and "last valid view" in e.value for e in at.error)
     assert at.text_input(key="formula").value == "x^4 + y^2 - x*y"
     assert at.query_params["formula"] == "x^2 + y^2"
@@ -62,7 +62,7 @@ def test_a_formula_that_cannot_be_compiled_right_now_says_so_and_loses_nothing(m
 def test_a_formula_finite_only_on_a_line_gives_a_page_not_a_traceback():
     # sqrt(x)*sqrt(-x) is finite only at x = 0: the plot grid had no finite value (percentile of nothing)
     at = open_app({"landscape": "custom", "formula": "sqrt(x)*sqrt(-x)", "opt": ["adam"]})
-    assert not at.exception and len(at.get("plotly_chart")) == 3
+    assert not at.exception and len(charts(at)) == 3
     assert any("at its start" in e.value for e in at.error), "the run diverges at step 0, and the page says so"
 
 

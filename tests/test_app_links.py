@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_app import _fresh_cache, open_app, path_traces, share_url  # noqa: F401  (fixture)
+from test_app import _fresh_cache, charts, figure, open_app, path_traces, share_url  # noqa: F401  (fixture)
 
 import optlab
 from landscapes import landscape_names
@@ -110,8 +110,8 @@ def test_an_explore_link_of_the_one_page_schema_opens_the_explore_page_on_that_v
                    "steps": "80"})
     assert not at.warning and not at.error
     assert at.radio(key="explore").value == "basins"
-    assert any(t.get("type") == "heatmap" for i in range(len(at.get("plotly_chart")))
-               for t in __import__("json").loads(at.get("plotly_chart")[i].proto.spec)["data"])
+    assert any(t.get("type") == "heatmap" for i in range(len(charts(at)))
+               for t in figure(at, i)["data"])
     url = share_url(at)
     assert "explore=basins" in url and "basins.n=12" in url and "landscape=himmelblau" in url
 
@@ -124,7 +124,7 @@ def test_an_explore_link_of_the_one_page_schema_opens_the_explore_page_on_that_v
 ])
 def test_a_comparison_link_of_today_opens_the_comparison_and_keeps_every_parameter(query):
     at = open_app(query)
-    assert not at.warning and len(at.get("plotly_chart")) == 3
+    assert not at.warning and len(charts(at)) == 3
     url = share_url(at)
     for key, value in query.items():
         for v in value if isinstance(value, list) else [value]:

@@ -19,7 +19,7 @@ import optlab.sweeps
 pytestmark = pytest.mark.browser
 
 TRACES_JS = """() => {
-  const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[0];
   return gd._fullData.filter(t => t.mode === 'lines+markers')  // _fullData: arrays decoded
     .map(t => ({name: t.legendgroup || t.name, x: Array.from(t.x), y: Array.from(t.y)}));  // the optimizer id
 }"""
@@ -96,8 +96,8 @@ def test_shared_link_round_trip(browser, server):
 
 def test_a_click_on_the_contour_sets_the_start(browser, server):
     context, page = open_page(browser, f"{server}/?landscape=bowl&opt=sgd&sgd.lr=0.1&steps=50")
-    plot = page.locator("[data-testid=stPlotlyChart] .js-plotly-plot").first
-    box = page.locator("[data-testid=stPlotlyChart] .nsewdrag").first.bounding_box()
+    plot = page.locator(".optlab-chart .js-plotly-plot").first
+    box = page.locator(".optlab-chart .nsewdrag").first.bounding_box()
     x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.25
     # as a person does: the pointer hovers (plotly picks the point on hover), then clicks
     page.mouse.move(x, y)
@@ -154,7 +154,7 @@ def comparison_traces(page) -> list[dict]:
 def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(browser, server):
     link = f"{server}/?opt=adam&adam.lr=0.05&steps=100&explore=sensitivity&sweep.n=6"
     context, page = open_page(browser, link)
-    chart = page.locator("[data-testid=stPlotlyChart]").last  # the sweep: the last chart on the page
+    chart = page.locator(".optlab-chart").last  # the sweep: the last chart on the page
     chart.scroll_into_view_if_needed()
     box = chart.locator(".nsewdrag").first.bounding_box()
     x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.6
@@ -189,7 +189,7 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
 
 
 # the first chart's filled contour (every panel's), its slider's step and its position markers (layout shapes)
-ANIMATION_JS = """() => { const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+ANIMATION_JS = """() => { const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[0];
   return {contour: gd.querySelectorAll('g.contourlayer path').length, step: gd.layout.sliders[0].active,
           heads: gd._fullLayout.shapes.map(s => [s.xanchor, s.yanchor, s.line.color, s.fillcolor])}; }"""
 
@@ -199,7 +199,7 @@ def test_the_animation_moves_the_markers_and_keeps_the_contour(browser, server):
     context, page = open_page(browser, f"{server}/?steps=200")
     before = page.evaluate(ANIMATION_JS)
     assert before["contour"] > 10
-    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart = page.locator(".optlab-chart").first
     chart.get_by_text("▶ Play").click()
     page.wait_for_timeout(1500)
     chart.get_by_text("❚❚ Pause").click()
@@ -221,7 +221,7 @@ def test_the_contour_stays_drawn_while_the_animation_plays(browser, server, view
     context, page = open_page(browser, f"{server}/?steps=200{view}")
     before = page.evaluate(ANIMATION_JS)
     assert before["contour"] > 10 * (2 if "multiples" in view else 1)  # a filled contour in each panel
-    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart = page.locator(".optlab-chart").first
     chart.get_by_text("▶ Play").click()
     during = []
     for _ in range(6):

@@ -10,6 +10,7 @@ import streamlit as st
 from optlab import app_cache, tuning, ui
 from optlab import app_state as A
 from optlab import config as C
+from optlab.chart import plotly_chart
 from optlab.optimizers import get_optimizer
 from optlab.pages.header import header, share
 from optlab.state import PageState, RunConfig
@@ -20,7 +21,8 @@ def page(cfg: RunConfig, error: str | None) -> None:
         share(header(cfg), PageState(cfg, A.view_state(cfg)), error=error)
         st.info("Pick at least one optimizer in the sidebar.")
         return
-    rejected = refused_banner(cfg)
+    with st.container():  # always there, banners or not: the charts below keep their place, so their elements
+        rejected = refused_banner(cfg)
     shown = replace(cfg, optimizers=tuple(n for n in cfg.optimizers if n not in rejected))
     if not shown.optimizers:
         share(header(cfg), PageState(cfg, A.view_state(cfg)), error=error)
@@ -29,7 +31,8 @@ def page(cfg: RunConfig, error: str | None) -> None:
     figs = app_cache.figures_for(shown, st.session_state.get("view", "overlay"))
     slot = header(shown)
     st.html(PHONE_CSS)
-    diverged_banner(runs)
+    with st.container():  # (as above)
+        diverged_banner(runs)
     charts(figs)
     table(runs, shown)
     inspector(slot, cfg, runs, error)  # a fragment: it publishes the link, with its step, on each of its reruns
@@ -63,23 +66,20 @@ def charts(figs: dict) -> None:
     view = st.session_state.get("view", "overlay")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figs["main"], width="stretch", key=f"chart:main:{view}", on_select=_start_here,
-                        selection_mode="points", config={"displaylogo": False})
+        plotly_chart(figs["main"], key=f"chart:main:{view}", on_click=_start_here)
     with right:
-        st.plotly_chart(figs["surface"], width="stretch", key="chart:surface", config={"displaylogo": False})
-    st.plotly_chart(figs["progress"], width="stretch", key="chart:progress", config={"displaylogo": False})
+        plotly_chart(figs["surface"], key="chart:surface")
+    plotly_chart(figs["progress"], key="chart:progress")
 
 
 def clicked(event) -> tuple[float, float] | None:
-    """The (x, y) of the point a chart's selection event holds, or None."""
-    points = (event or {}).get("selection", {}).get("points", [])
-    return (float(points[0]["x"]), float(points[0]["y"])) if points else None
+    """The (x, y) of a chart's click ({"x", "y", ...}, optlab.chart), or None."""
+    return (float(event["x"]), float(event["y"])) if event and event.get("x") is not None else None
 
 
-def _start_here() -> None:
+def _start_here(point: dict) -> None:
     """A click on the contour (a callback: before the widgets are drawn): the runs start there."""
-    view = st.session_state.get("view", "overlay")
-    point = clicked(st.session_state.get(f"chart:main:{view}"))
+    point = clicked(point)
     if point is not None:
         st.session_state["x0"], st.session_state["y0"] = round(point[0], 4), round(point[1], 4)
 

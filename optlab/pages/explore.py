@@ -17,6 +17,7 @@ from optlab import app_cache, chunks, sweep_axes
 from optlab import app_state as A
 from optlab import config as C
 from optlab import schema as S
+from optlab.chart import plotly_chart
 from optlab.optimizers import get_optimizer
 from optlab.pages.compare import clicked, refused_banner
 from optlab.pages.header import header, share
@@ -90,9 +91,8 @@ def sensitivity_view(cfg: RunConfig) -> None:
         st.caption(f"{cfg.land.title} has no known minimum, so no steps to tolerance: coloured by the final loss.")
         metric = "final_loss"
     fig = app_cache.sensitivity_figure(cfg, axes, cells, metric, current)
-    event = st.plotly_chart(fig, width="stretch", key=f"chart:sweep:{st.session_state.get('_sweep_chart', 0)}",
-                            on_select="rerun", selection_mode="points", config={"displaylogo": False})
-    _load_clicked_cell(event, sweep)
+    event = plotly_chart(fig, key="chart:sweep")
+    _load_clicked_cell(event.click, sweep)
     finite = sweep.final_loss[np.isfinite(sweep.final_loss)]
     diverged = int(np.isfinite(sweep.diverged_at).sum())
     others = "as in the comparison" if opt in cfg.optimizers else "torch's defaults"
@@ -148,7 +148,6 @@ def _load_clicked_cell(event, sweep) -> None:
     point = clicked(event)
     if point is None:
         return
-    st.session_state["_sweep_chart"] = st.session_state.get("_sweep_chart", 0) + 1  # a new chart: selection cleared
     i, j = np.argmin(np.abs(sweep.y - point[1])), np.argmin(np.abs(sweep.x - point[0]))
     xv, yv = float(sweep.x[j]), float(sweep.y[i])  # the cell's own (rounded) values: exactly what its run used
     title = get_optimizer(sweep.optimizer).title
@@ -180,8 +179,7 @@ def basins_view(cfg: RunConfig) -> None:
     key = replace(cfg, start=None)  # the start point is the one setting a basin map does not use
     with st.spinner(f"Running {len(chosen) * cells * cells:,} starts, {cfg.steps} steps each…", show_time=True):
         maps = app_cache.basins(key, tuple(chosen), cells)
-    st.plotly_chart(app_cache.basins_figure(key, tuple(chosen), cells), width="stretch", key="chart:basins",
-                    config={"displaylogo": False})
+    plotly_chart(app_cache.basins_figure(key, tuple(chosen), cells), key="chart:basins")
     m = next(iter(maps.values()))
     st.caption(f"Each of {cells}×{cells} start points, coloured by where its run is after {cfg.steps} steps: "
                f"within {m.radius:.3g} of a global minimum (★), or of another point where many runs end, usually a "
@@ -203,8 +201,7 @@ def seeds_view(cfg: RunConfig) -> None:
     runs = _capped(n, len(cfg.optimizers), cfg.steps, "Seeds", square=False)
     with st.spinner(f"Running {len(cfg.optimizers) * runs:,} seeds, {cfg.steps} steps each…", show_time=True):
         bands = app_cache.seed_bands(cfg, runs)
-    st.plotly_chart(sweep_plots.seed_bands_figure(bands), width="stretch", key="chart:seeds",
-                    config={"displaylogo": False})
+    plotly_chart(sweep_plots.seed_bands_figure(bands), key="chart:seeds")
     st.caption(f"Seeds {cfg.seed} to {cfg.seed + runs - 1}: the median loss per step and the band between the 10th "
                "and 90th percentiles. A diverged run counts as worse than any other.")
     _csv_button("Seed bands (CSV)", lambda: pd.concat([b.to_frame() for b in bands.values()], ignore_index=True),

@@ -28,8 +28,9 @@ def header(cfg: RunConfig, notice: bool = True):
     with c2:
         st.latex(land.latex)
     preset = PRESETS.get(st.session_state.get(A.PRESET) or "")
-    if notice and preset is not None and C.to_query(preset.config) == C.to_query(cfg):
-        st.info(f"**{preset.title}.** {preset.notice}", icon=":material/visibility:")
+    with st.container():  # there with or without its notice: the charts below keep their elements (optlab.chart)
+        if notice and preset is not None and C.to_query(preset.config) == C.to_query(cfg):
+            st.info(f"**{preset.title}.** {preset.notice}", icon=":material/visibility:")
     return slot
 
 

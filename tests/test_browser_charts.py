@@ -1,0 +1,94 @@
+"""The charts update in place (issue 12, optlab.chart): in a real Chromium against `streamlit run`.
+
+A change of a hyperparameter keeps every chart's div (no remount: its WebGL context too), the 3-D
+camera the user turned and the zoom of the contour, and draws the new runs. A Streamlit upgrade that
+breaks the custom component (or its in-place update) fails here.
+"""
+
+import pytest
+from test_browser import TRACES_JS, browser, open_page, share_box  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+CHARTS = "() => Array.from(document.querySelectorAll('.optlab-chart .js-plotly-plot'))"
+
+VIEW_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-chart .js-plotly-plot');
+  const eye = surface._fullLayout.scene._scene.getCamera().eye;  // what is drawn
+  return {eye: [eye.x, eye.y, eye.z], x: main._fullLayout.xaxis.range.slice(), y: main._fullLayout.yaxis.range.slice(),
+          marks: Array.from(document.querySelectorAll('.optlab-chart .js-plotly-plot')).map(g => g.__mark ?? null),
+          webgl: surface.querySelectorAll('canvas').length}; }"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    from browser import streamlit_server
+
+    with streamlit_server() as (base, _proc):
+        yield base
+
+
+def drag(page, box, start, end):
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (start[0] + (end[0] - start[0]) * i / 10),
+                        box["y"] + box["height"] * (start[1] + (end[1] - start[1]) * i / 10))
+    page.mouse.up()
+
+
+def test_an_lr_change_keeps_the_camera_the_zoom_and_the_charts(browser, server):  # noqa: F811
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05&steps=200")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    page.evaluate(f"() => ({CHARTS})().forEach((g, i) => {{ g.__mark = i; }})")  # gone if a div is replaced
+    default = page.evaluate(VIEW_JS)
+
+    # turn the 3-D view and zoom into the contour, as a user does (GUI edits are what uirevision keeps)
+    surface = page.locator(".optlab-chart").nth(1)
+    drag(page, surface.locator("canvas").first.bounding_box(), (0.5, 0.5), (0.6, 0.55))
+    drag(page, page.locator(".optlab-chart .nsewdrag").first.bounding_box(), (0.3, 0.3), (0.6, 0.7))
+    page.wait_for_timeout(500)
+    turned = page.evaluate(VIEW_JS)
+    assert turned["eye"] != default["eye"], "the drag turned the camera"
+    assert turned["x"] != default["x"] and turned["y"] != default["y"], "the drag zoomed the contour"
+    before = page.evaluate(TRACES_JS)
+
+    slider = page.locator("[data-testid=stSidebar] [data-testid=stSlider] input[type=range]").first
+    slider.focus()
+    slider.press("ArrowRight")  # Adam's lr, 0.05 -> 0.1
+    share_box(page, "adam.lr=0.1")
+    page.wait_for_function(f"""old => {{ const t = ({TRACES_JS})();
+        return t.length && JSON.stringify(t[0].x) !== JSON.stringify(old); }}""", arg=before[0]["x"],
+                           timeout=60_000)
+    after = page.evaluate(VIEW_JS)
+    assert after["marks"] == [0, 1, 2], "the same three divs: nothing remounted"
+    # kept (a drag's last pixels may settle after it was read: within 0.02), not back at the figure's
+    assert after["eye"] == pytest.approx(turned["eye"], abs=0.02), "the camera is kept"
+    assert max(abs(a - b) for a, b in zip(after["eye"], default["eye"], strict=True)) > 0.2
+    assert after["x"] == pytest.approx(turned["x"]) and after["y"] == pytest.approx(turned["y"]), "the zoom is kept"
+    traces = {t["name"]: t for t in page.evaluate(TRACES_JS)}
+    import optlab
+
+    run = optlab.simulate("rosenbrock", "adam", lr=0.1, steps=200)
+    assert traces["adam"]["x"] == run.path[:, 0].tolist() and traces["adam"]["y"] == run.path[:, 1].tolist()
+    assert traces["sgd"] == {t["name"]: t for t in before}["sgd"]
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+
+def test_a_draw_of_the_same_figures_recomputes_nothing(browser, server):  # noqa: F811
+    # Plotly.react diffs the new figure against the drawn one; a NumPy array sent as {dtype, bdata} and decoded
+    # by Plotly on every draw was a new array each time, so every draw recomputed and redrew every trace (the
+    # contour's grid, the 3-D surface). A rerun that sends the same figures must keep Plotly's computed data.
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    page.evaluate(f"""() => ({CHARTS})().forEach(g => {{ g.__calcdata = g.calcdata;
+        g.closest('.optlab-chart').lastText = null; }})""")  # so that the next call draws the same message
+    drawn = page.evaluate("() => Array.from(document.querySelectorAll('.optlab-chart')).map(c => c.dataset.drawn)")
+    page.locator("[data-testid=stMain] h1, [data-testid=stMain] h2").first.click()  # focus the page, no widget
+    page.keyboard.press("r")  # Streamlit's rerun: the same figures again
+    page.wait_for_function("old => Array.from(document.querySelectorAll('.optlab-chart'))"
+                           ".every((c, i) => Number(c.dataset.drawn) > Number(old[i]))", arg=drawn, timeout=60_000)
+    kept = page.evaluate(f"() => ({CHARTS})().map(g => g.calcdata === g.__calcdata)")
+    assert kept == [True, True, True], "a draw of unchanged parts recomputed the figure"
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
