@@ -212,7 +212,11 @@ def _holds_listening_socket(pid: int, port: int) -> bool:
         if int(parts[1].split(":")[1], 16) == port and parts[3] == "0A":  # LISTEN
             inodes.add(parts[9])
     held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # the process has ended (a worker's compile finished or was cut off): it holds none
+        return False
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:
