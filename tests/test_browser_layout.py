@@ -41,7 +41,7 @@ def test_every_presets_full_name_is_readable(browser, server, size):  # noqa: F8
 
 
 BOXES_JS = """() => {
-  const gd = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[0];
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {
     buttons: Array.from(gd.querySelectorAll('.updatemenu-button')).map(box),
@@ -60,7 +60,7 @@ def _overlap(a, b) -> bool:
 def test_the_play_buttons_leave_the_step_slider_and_the_axis_title_clear(browser, server, size):  # noqa: F811
     context, page = _open(browser, server, size)
     try:
-        page.locator("[data-testid=stPlotlyChart]").first.scroll_into_view_if_needed()
+        page.locator(".optlab-chart").first.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         boxes = page.evaluate(BOXES_JS)
         assert len(boxes["buttons"]) == 2 and boxes["rail"] and boxes["xtitle"], boxes
@@ -68,7 +68,7 @@ def test_the_play_buttons_leave_the_step_slider_and_the_axis_title_clear(browser
             for other in boxes["rail"] + boxes["xtitle"]:
                 assert not _overlap(button, other), (size, button, other)
         rail = boxes["rail"][0]
-        plot = page.evaluate("() => { const r = document.querySelector('[data-testid=stPlotlyChart] "
+        plot = page.evaluate("() => { const r = document.querySelector('.optlab-chart "
                              ".js-plotly-plot .nsewdrag').getBoundingClientRect(); return [r.left, r.right]; }")
         assert rail[0] <= plot[0] + 30 and rail[2] >= plot[1] - 30, (rail, plot)  # the rail spans the plot
     finally:

@@ -388,7 +388,9 @@ def test_the_page_renders_a_network_plane_from_a_link():
         at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 3
+    from test_app import charts
+
+    assert len(charts(at)) == 3
     assert "mlp_moons_plane.hidden=8" in at.code[0].value and "batch=16" in at.code[0].value
 
 
