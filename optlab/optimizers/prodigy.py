@@ -113,12 +113,12 @@ def worked(s: W.Numbers) -> list[W.Line]:
     start = s.theta_prev
     if hp.weight_decay != 0 and hp.decouple:
         start = N("theta_decayed")
-        lines.append(W.Line(r"\theta'_{k-1}", s.theta_prev + -h.weight_decay * dlr * s.theta_prev, start,
+        lines.append(W.Line(r"\theta'_{k-1}", s.theta_prev - h.weight_decay * dlr * s.theta_prev, start,
                             label="θ' = θ_{k−1}·(1 − λ·dlr) (decoupled weight decay)"))
     if hp.beta1 > 0:
-        lines.append(W.Line(r"\theta_k", start + -dlr * (new.m / denom), s.theta))
+        lines.append(W.Line(r"\theta_k", start - dlr * (new.m / denom), s.theta))
     else:
-        lines.append(W.Line(r"\theta_k", start + -dlr * new.d * (s.g / denom), s.theta))
+        lines.append(W.Line(r"\theta_k", start - dlr * new.d * (s.g / denom), s.theta))
     return lines
 
 
