@@ -363,3 +363,10 @@ def test_a_new_declaration_drives_simulate_the_inspector_sweeps_and_the_export(m
     assert sweep_axes.default_axes("signum") == ("lr", "momentum")
     script = torch_script(RunConfig(optimizers=("signum",)))
     assert "class Signum(torch.optim.Optimizer)" in script and "Signum(params, " in script
+
+
+def test_prodigy_at_lr_0_changes_nothing():
+    # prodigyopt rejects lr = 0; a step at rate 0 accumulates nothing and then skips, as its lr = 0 groups do
+    run = optlab.simulate("bowl", "prodigy", start=T0, steps=3, lr=0.0)
+    close(run.path, [T0] * 4)
+    close(run.state["d"], np.full((3, 2), 1e-6))

@@ -31,7 +31,7 @@ class ProdigyState(NamedTuple):
 class ProdigyStep(NamedTuple):
     t: int
     lr: Num
-    bc: Num  # √(1 − β2^t)/(1 − β1^t) with use_bias_correction, else 1
+    bc: Num  # √(1 − β2^k)/(1 − β1^k) with use_bias_correction (k: the steps at lr > 0 so far), else 1
 
 
 def init(params, hp, xp):
@@ -40,8 +40,13 @@ def init(params, hp, xp):
 
 
 def coefficients(t, hp):
-    t = np.asarray(t, dtype=float)
-    corrected = np.sqrt(1 - np.power(hp.beta2, t)) / (1 - np.power(hp.beta1, t))
+    """The bias correction of the package's step count k + 1, which a step at lr = 0 does not advance
+    (hp.lr is each step's scheduled rate: schedule_in_coefficients)."""
+    lr_t = np.asarray(hp.lr, dtype=float)
+    moving = np.broadcast_to(lr_t > 0, np.broadcast_shapes(lr_t.shape, np.shape(t)))
+    k = np.maximum(np.cumsum(moving, axis=0), 1).astype(float)
+    with np.errstate(all="ignore"):
+        corrected = np.sqrt(1 - np.power(hp.beta2, k)) / (1 - np.power(hp.beta1, k))
     return {"bc": np.where(hp.use_bias_correction, corrected, 1.0)}
 
 
@@ -70,9 +75,12 @@ def update(g, state, params, step, hp, xp):
     with_m = stepped + (-dlr) * (m / denom)
     momentum = nonzero(hp.beta1)
     stepped = with_m if momentum is True else pick(momentum, with_m, stepped + (-dlr * d_new) * (g / denom), xp)
-    params = xp.where(stalled, params, stepped)
-    return params, ProdigyState(m, v, s, p0, xp.where(stalled, state.d_numerator, numerator),
-                                xp.where(stalled, d, d_new))
+    # the package: lr = 0 (the runs of a schedule at 0) accumulates nothing, then ‖s‖₁ = 0 skips the step
+    idle = step.lr == 0
+    m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
+    skip = xp.where(idle, True, stalled)
+    params = xp.where(skip, params, stepped)
+    return params, ProdigyState(m, v, s, p0, xp.where(skip, state.d_numerator, numerator), xp.where(skip, d, d_new))
 
 
 def worked(s: W.Numbers) -> list[W.Line]:
@@ -148,6 +156,8 @@ class Prodigy(torch.optim.Optimizer):
                 if not state:
                     state.update(s=torch.zeros_like(p), p0=p.clone(), exp_avg=torch.zeros_like(p),
                                  exp_avg_sq=torch.zeros_like(p))
+                if lr == 0:  # as the package: nothing accumulates, then its zero ‖s‖₁ skips the step
+                    continue
                 delta = (d / d0) * dlr * torch.dot(g, state["p0"] - p).item()
                 state["exp_avg"].mul_(beta1).add_(g, alpha=d * (1 - beta1))
                 state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=d * d * (1 - beta2))
@@ -172,8 +182,8 @@ class Prodigy(torch.optim.Optimizer):
 PRODIGY = Optimizer(
     name="prodigy", title="Prodigy",
     hparams=(
-        Param("lr", 1.0, low=0.0, low_open=True, ui_low=1e-3, ui_high=10.0, log=True, symbol=r"\eta",
-              help="a multiplier of the estimated step size d: leave it at 1 unless the run is unstable"),
+        Param("lr", 1.0, low=0.0, ui_low=1e-3, ui_high=10.0, log=True, symbol=r"\eta",
+              help="a multiplier of the estimated step size d: leave it at 1 unless the run is unstable (0: no step)"),
         beta("beta1", 0.9, "decay of the first moment m (0: no momentum)"),
         beta("beta2", 0.999, "decay of the second moment v; √β2 also decays r and s (the package's beta3=None)"),
         eps(1e-8),
@@ -189,6 +199,7 @@ PRODIGY = Optimizer(
               help="scales the d estimate: the preferred knob (0.5 and 2 typically work too)"),
     ),
     init=init, update=update, coefficients=coefficients, step_type=ProdigyStep, coupled=True,
+    schedule_in_coefficients=True,
     worked=worked, decoupled_decay=True, sweep_y=("d_coef", "beta2", "lr"),
     buffers=(Buffer("m", "m_t", "first moment: running mean of d·g", "exp_avg"),
              Buffer("v", "v_t", "second moment: running mean of d²·g²", "exp_avg_sq"),
@@ -212,5 +223,6 @@ d_t = \max\!\big(d_{t-1},\ c_d\, r_t / \lVert s_t \rVert_1\big) \\
     notes="d, r and ‖s‖₁ read the whole parameter vector (a coupled declaration). The package's growth_rate "
     "is left at its default inf (then d = d_max = the largest estimate so far), beta3 at its default None "
     "(√β2) and slice_p at 1. If ‖s‖₁ = 0 (no gradient yet) the package skips the step, as here. A learning "
-    "rate schedule scales η each step; the package rejects lr = 0.",
+    "rate schedule scales η each step; a step at a rate of 0 changes nothing and is not counted (the bias "
+    "correction's k), as in the package.",
 )
