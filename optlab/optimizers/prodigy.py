@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, coords_sum, eps, flag, lr, nonzero, pick
+from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, coords_sum, eps, flag, nonzero, pick
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
