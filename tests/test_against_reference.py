@@ -95,10 +95,10 @@ def check_teacher_forced(name, hp, steps=300, rtol=1e-13, land="rosenbrock", sta
         if k > 1:  # at the first step the reference's state is empty, as optlab's init (z, p0 = θ_0 there)
             state = state._replace(**{b.name: before[b.torch_name].reshape(shape) for b in opt.buffers
                                        if b.torch_name in before})
-            if "x" in state._fields and beta_of(full) > 0:  # x from y and z, as eval() computes it (β = 0: x = z)
+            if "x" in state._fields and beta_of(full) >= 0.05:  # x from y and z, as eval() computes it
                 y, z = theta, before["z"]
                 state = state._replace(x=(y + (1 - 1 / beta_of(full)) * (z - y)).reshape(shape))
-            elif "x" in state._fields:
+            elif "x" in state._fields:  # β ≈ 0: y ≈ z and x is not determined by them (nor does y or z read it)
                 state = state._replace(x=before["z"].reshape(shape))
         row = {c: float(np.asarray(v).reshape(steps, -1)[k - 1, 0]) for c, v in coeffs.items()}
         step = opt.step_type(k, lrs[k - 1], *(row[c] for c in opt.step_type._fields[2:]))
