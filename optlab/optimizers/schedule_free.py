@@ -252,6 +252,7 @@ class AdamWScheduleFree(_ScheduleFree):
                 z.sub_(u, alpha=lr)
 '''
 
+X_HELP = "x, the average reported: the weighted mean of z, what eval mode puts in the parameters"
 REFERENCE = "Defazio et al. 2024, 'The Road Less Scheduled'; the schedulefree package's {} (train mode)"
 
 SCHEDULE_FREE_SGD = Optimizer(
@@ -266,8 +267,8 @@ SCHEDULE_FREE_SGD = Optimizer(
     init=sgd_init, update=sgd_update, coefficients=sgd_coefficients, step_type=ScheduleFreeStep,
     schedule_in_coefficients=True, worked=sgd_worked, check=check_momentum,
     sweep_y=("momentum", "warmup_steps", "lr"),
-    buffers=(Buffer("z", "z_t", "the SGD sequence: takes the plain gradient steps", "z", point=True),
-             Buffer("x", "x_t", "the average of z: the point the method reports (eval mode)", "", point=True)),
+    buffers=(Buffer("z", "z_t", "z, the plain steps: the sequence each SGD step moves", "z", point=True),
+             Buffer("x", "x_t", X_HELP, "", point=True)),
     rule=r"u_t = \nabla f(y_{t-1}) + \lambda\, y_{t-1} \\" + COMMON_RULE,
     summary="SGD without a schedule: z takes plain gradient steps, x averages z, and the gradient is taken "
     "at y, between them; the point evaluated (y, the path drawn) is not the point reported (x).",
@@ -290,8 +291,8 @@ SCHEDULE_FREE_ADAMW = Optimizer(
     init=adamw_init, update=adamw_update, coefficients=adamw_coefficients, step_type=AdamWScheduleFreeStep,
     schedule_in_coefficients=True, worked=adamw_worked, decoupled_decay=True,
     sweep_y=("beta1", "warmup_steps", "lr"),
-    buffers=(Buffer("z", "z_t", "the Adam sequence: takes the normalised steps", "z", point=True),
-             Buffer("x", "x_t", "the average of z: the point the method reports (eval mode)", "", point=True),
+    buffers=(Buffer("z", "z_t", "z, the plain steps: the sequence each normalised step moves", "z", point=True),
+             Buffer("x", "x_t", X_HELP, "", point=True),
              Buffer("v", "v_t", "second moment: running mean of g²", "exp_avg_sq")),
     rule=r"v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2, \quad "
     r"u_t = \frac{g_t}{\sqrt{v_t / (1-\beta_2^t)} + \epsilon} + \lambda\, y_{t-1} \quad (g_t = \nabla f(y_{t-1})) \\"
