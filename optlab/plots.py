@@ -168,6 +168,9 @@ def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None,
     )
 
 
+POINT_DASHES = ("dot", "dash", "dashdot")  # an optimizer's point buffers, in the order declared
+
+
 def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", "y")) -> list:
     """The paths of the state buffers that are points on the landscape (a declaration's ``point=True``:
     ASGD's averaged iterate θ̄), dashed in the optimizer's colour and legend group: what it reports
@@ -176,16 +179,16 @@ def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", 
         return []
     a, b = axis_names
     out = []
-    for buffer in get_optimizer(run.optimizer).buffers:
-        if buffer.point and buffer.name in run.state:
-            xy = run.state[buffer.name]
-            label = f"{title(name)}: {buffer.help.split(':')[0]}"
-            out.append(go.Scatter(
-                x=xy[:, 0], y=xy[:, 1], mode="lines", name=label, legendgroup=name, showlegend=False,
-                line=dict(color=color(name), width=2, dash="dot"),
-                customdata=np.arange(1, run.steps + 1),
-                hovertemplate=f"{label}, step %{{customdata}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<extra></extra>",
-                **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {})))
+    points = [p for p in get_optimizer(run.optimizer).buffers if p.point and p.name in run.state]
+    for i, buffer in enumerate(points):  # several (schedule-free's z and x): each its own dash
+        xy = run.state[buffer.name]
+        label = f"{title(name)}: {buffer.help.split(':')[0]}"
+        out.append(go.Scatter(
+            x=xy[:, 0], y=xy[:, 1], mode="lines", name=label, legendgroup=name, showlegend=False,
+            line=dict(color=color(name), width=2, dash=POINT_DASHES[i % len(POINT_DASHES)]),
+            customdata=np.arange(1, run.steps + 1),
+            hovertemplate=f"{label}, step %{{customdata}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<extra></extra>",
+            **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {})))
     return out
 
 

@@ -39,7 +39,8 @@ F_RTOL, F_ATOL = 1e-12, 1e-12
 ALL = optlab.optimizer_names()
 EVERY_LR = {"sgd.lr": "0.02", "momentum.lr": "0.01", "nesterov.lr": "0.01", "adagrad.lr": "0.5",
             "rmsprop.lr": "0.01", "adam.lr": "0.05", "adamw.lr": "0.05", "amsgrad.lr": "0.05", "adamax.lr": "0.05",
-            "nadam.lr": "0.05", "radam.lr": "0.05", "lion.lr": "0.01"}
+            "nadam.lr": "0.05", "radam.lr": "0.05", "lion.lr": "0.01", "schedule_free_sgd.lr": "0.02",
+            "schedule_free_adamw.lr": "0.05"}
 NON_DEFAULT_HP = {
     "sgd.lr": "0.01", "sgd.momentum": "0.5", "sgd.dampening": "0.2", "sgd.weight_decay": "0.1",
     "nesterov.lr": "0.005", "nesterov.weight_decay": "0.01",
@@ -54,6 +55,12 @@ NON_DEFAULT_HP = {
     "asgd.lr": "0.005", "asgd.lambd": "0.01", "asgd.t0": "20", "asgd.alpha": "0.5",
     "adafactor.lr": "0.05", "adafactor.beta2_decay": "-0.5", "adafactor.eps2": "0.01", "adafactor.d": "1.5",
     "adafactor.weight_decay": "0.05",
+    "schedule_free_sgd.lr": "0.01", "schedule_free_sgd.momentum": "0.8", "schedule_free_sgd.weight_decay": "0.05",
+    "schedule_free_sgd.warmup_steps": "10", "schedule_free_sgd.r": "0.5",
+    "schedule_free_adamw.lr": "0.05", "schedule_free_adamw.beta1": "0.8", "schedule_free_adamw.weight_decay": "0.05",
+    "schedule_free_adamw.warmup_steps": "10", "schedule_free_adamw.weight_lr_power": "1",
+    "prodigy.weight_decay": "0.05", "prodigy.use_bias_correction": "true", "prodigy.safeguard_warmup": "true",
+    "prodigy.d_coef": "2", "prodigy.beta1": "0.5",
 }
 # name -> (link, what the config must exercise: simulate with it turned off must give another path)
 MATRIX = {

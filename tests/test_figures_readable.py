@@ -153,3 +153,16 @@ def test_asgds_averaged_iterate_is_drawn_as_its_own_path():
         assert len(drawn) == 1 and drawn[0].line.dash == "dot" and drawn[0].legendgroup == "asgd"
         np.testing.assert_array_equal(np.column_stack([decode(drawn[0].x), decode(drawn[0].y)]), ax)
         assert not [t for t in fig.data if t.name and t.name.startswith("Adam:")]  # only declared points
+
+
+def test_schedule_free_draws_z_and_x_beside_y_each_its_own_dash():
+    # the path is y, where the gradient is taken; z (the plain steps) and x (the average reported) are points too
+    rosen = get_landscape("rosenbrock")
+    runs = _runs(rosen, ("schedule_free_adamw", dict(lr=0.02)))
+    for fig in (plots.contour_figure(rosen, runs, rosen.start), plots.multiples_figure(rosen, runs, rosen.start)):
+        drawn = {t.name: t for t in fig.data if t.name and t.name.startswith("Schedule-Free AdamW: ")}
+        z, x = drawn["Schedule-Free AdamW: z, the plain steps"], drawn["Schedule-Free AdamW: x, the average reported"]
+        assert (z.line.dash, x.line.dash) == ("dot", "dash") and z.legendgroup == x.legendgroup
+        for trace, name in ((z, "z"), (x, "x")):
+            np.testing.assert_array_equal(np.column_stack([decode(trace.x), decode(trace.y)]),
+                                          runs["schedule_free_adamw"].state[name])

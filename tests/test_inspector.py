@@ -42,6 +42,8 @@ def switches(name: str) -> list[dict]:
         options["t0"] = [0.0, 50.0, 1e6]
     if "lambd" in opt.defaults:
         options["lambd"] = [0.0, 1e-2]
+    if "warmup_steps" in opt.defaults:  # schedule-free: the rate and the averaging weights warm up, or not
+        options["warmup_steps"] = [0.0, 10.0]
     out = []
     for combo in itertools.product(*options.values()):
         hp = dict(zip(options, combo, strict=True))
@@ -50,7 +52,12 @@ def switches(name: str) -> list[dict]:
         out.append(hp)
     if "dampening" in opt.defaults:
         out.append({"momentum": 0.9, "dampening": 0.3, "nesterov": False})
+    if name in RATES:
+        out = [{**hp, "lr": RATES[name]} for hp in out]
     return out
+
+
+RATES = {"schedule_free_sgd": 0.002}  # its default lr = 1 diverges on himmelblau's gradients (tens)
 
 
 CASES = [(name, hp) for name in optlab.optimizer_names() for hp in switches(name)]

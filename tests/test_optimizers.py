@@ -219,12 +219,57 @@ def test_adafactor_first_step_is_relative_to_the_size_of_theta():
     close(path("adafactor", 1, start=np.array([3.0, 0.0]), lr=0.1)[1], [3.0 - 3 / math.sqrt(2) * 0.1, 0.0])
 
 
+
+def test_schedule_free_sgd_first_step_is_sgd_then_averages():
+    lr, beta = 0.1, 0.9
+    run = optlab.simulate("bowl", "schedule_free_sgd", start=T0, steps=2, lr=lr, momentum=beta)
+    z1 = T0 - lr * T0  # c_1 = 1: y_1 = z_1 = x_1, a plain SGD step
+    close(run.path[1], z1)
+    close(run.state["z"][0], z1)
+    close(run.state["x"][0], z1)
+    # c_2 = ½ (equal weights): z_2 = z_1 − η·∇f(y_1), x_2 = (x_1 + z_2)/2, y_2 = (1 − β)·z_2 + β·x_2
+    z2 = z1 - lr * z1
+    x2 = (z1 + z2) / 2
+    close(run.state["z"][1], z2)
+    close(run.state["x"][1], x2)
+    close(run.path[2], (1 - beta) * z2 + beta * x2)
+
+
+def test_schedule_free_warmup_scales_the_rate_and_the_averaging_weights():
+    run = optlab.simulate("bowl", "schedule_free_sgd", start=T0, steps=2, lr=0.1, warmup_steps=4)
+    close(run.path[1], T0 - 0.025 * T0)  # η_1 = η·1/4
+    c2 = 0.05**2 / (0.025**2 + 0.05**2)  # w_k = (max rate so far)²: warmup's small steps weigh less
+    z2 = run.state["z"][0] - 0.05 * run.path[1]
+    close(run.state["x"][1], (1 - c2) * run.state["x"][0] + c2 * z2)
+
+
+def test_schedule_free_adamw_first_step_is_lr_times_the_sign():
+    close(path("schedule_free_adamw", 1, lr=0.1)[1], T0 - 0.1 * T0 / (np.abs(T0) + 1e-8))
+
+
+def test_prodigy_first_step_is_d0_sized_and_d_grows_from_the_distance_travelled():
+    run = optlab.simulate("bowl", "prodigy", start=T0, steps=2)
+    d0 = 1e-6
+    # d_1 = d0 (r_1 = 0: no distance travelled yet); m = d0·(1 − β1)·g, √v = d0·√(1 − β2)·|g|
+    close(run.state["d"][0], [d0, d0])
+    step = d0 * d0 * 0.1 * T0 / (d0 * math.sqrt(0.001) * np.abs(T0) + d0 * 1e-8)
+    close(run.path[1], T0 - step)
+    # step 2: r_2 = (d/d0)·dlr·⟨g_2, θ_0 − θ_1⟩, s_2 = √β2·s_1 + d0·g_2, d_2 = max(d0, r_2/‖s_2‖₁)
+    g2, b3 = run.path[1], math.sqrt(0.999)
+    r2 = d0 * float(g2 @ (T0 - run.path[1]))
+    s2 = b3 * d0 * T0 + d0 * g2
+    close(run.state["d_numerator"][1], [r2, r2])
+    close(run.state["d"][1], [max(d0, r2 / np.abs(s2).sum())] * 2)
+
+
 # --- every optimizer ----------------------------------------------------------------
 GOOD_LR = {
     "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.02, "adadelta": 2.0,
     "adam": 0.1, "adamw": 0.1, "amsgrad": 0.1, "adamax": 0.1, "nadam": 0.1, "radam": 0.1, "lion": 0.01,
-    "rprop": 0.01, "asgd": 0.1, "adafactor": 1.0,
+    "rprop": 0.01, "asgd": 0.1, "adafactor": 1.0, "schedule_free_sgd": 0.1, "schedule_free_adamw": 0.1,
+    "prodigy": 1.0,
 }
+NOT_IN_TORCH = {"lion", "schedule_free_sgd", "schedule_free_adamw", "prodigy"}
 
 
 def test_every_contract_name_is_registered():
@@ -245,7 +290,7 @@ def test_declaration_is_complete(name):
     opt = optlab.get_optimizer(name)
     assert opt.name == name and opt.title and opt.summary and opt.reference and opt.rule.strip()
     assert opt.hparams[0].name == "lr" and opt.hparams[0].log
-    assert (opt.torch is None) == (name == "lion")
+    assert (opt.torch is None) == (name in NOT_IN_TORCH)
     assert (opt.torch is None) == (opt.written_out is not None)  # the export writes out what torch lacks
     if "weight_decay" in opt.defaults:  # Rprop has none
         assert ("decoupled" in opt.param("weight_decay").help) == opt.decoupled_decay
@@ -318,3 +363,10 @@ def test_a_new_declaration_drives_simulate_the_inspector_sweeps_and_the_export(m
     assert sweep_axes.default_axes("signum") == ("lr", "momentum")
     script = torch_script(RunConfig(optimizers=("signum",)))
     assert "class Signum(torch.optim.Optimizer)" in script and "Signum(params, " in script
+
+
+def test_prodigy_at_lr_0_changes_nothing():
+    # prodigyopt rejects lr = 0; a step at rate 0 accumulates nothing and then skips, as its lr = 0 groups do
+    run = optlab.simulate("bowl", "prodigy", start=T0, steps=3, lr=0.0)
+    close(run.path, [T0] * 4)
+    close(run.state["d"], np.full((3, 2), 1e-6))

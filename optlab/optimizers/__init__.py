@@ -8,13 +8,16 @@ from optlab.optimizers.adaptive import ADADELTA, ADAGRAD, RMSPROP
 from optlab.optimizers.asgd import ASGD
 from optlab.optimizers.base import Buffer, Optimizer
 from optlab.optimizers.lion import LION
+from optlab.optimizers.prodigy import PRODIGY
 from optlab.optimizers.rprop import RPROP
+from optlab.optimizers.schedule_free import SCHEDULE_FREE_ADAMW, SCHEDULE_FREE_SGD
 from optlab.optimizers.sgd import MOMENTUM, NESTEROV, SGD
 
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, AMSGRAD,
-              ADAMAX, NADAM, RADAM, LION, RPROP, ASGD, ADAFACTOR)
+              ADAMAX, NADAM, RADAM, LION, RPROP, ASGD, ADAFACTOR,
+              SCHEDULE_FREE_SGD, SCHEDULE_FREE_ADAMW, PRODIGY)
 }
 
 
