@@ -238,7 +238,7 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
     fig.update_layout(
         updatemenus=[dict(
             type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top", showactive=False,
-            pad=dict(t=62, r=8),
+            pad=dict(t=70, r=8),
             buttons=[
                 dict(label="▶ Play", method="animate", args=[None, dict(
                     frame=dict(duration=60, redraw=True), transition=dict(duration=0), fromcurrent=True)]),
@@ -249,7 +249,7 @@ def _animation(fig: go.Figure, frames: np.ndarray, make_heads) -> go.Figure:
         sliders=[dict(
             active=len(frames) - 1, x=0.0, y=0.0, len=1.0, xanchor="left", yanchor="top",
             currentvalue=dict(prefix="step ", font=dict(size=12), xanchor="right"),
-            pad=dict(t=98, b=0),
+            pad=dict(t=106, b=0),
             steps=[dict(label=str(k), method="animate", args=[[str(k)], dict(
                 mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
                 for k in frames],
