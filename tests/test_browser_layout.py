@@ -133,3 +133,28 @@ def test_the_step_box_the_step_buttons_and_tune_work_in_a_browser(browser, serve
         page.wait_for_function("() => !location.search.includes('adam.lr=0.05')", timeout=60_000)
     finally:
         context.close()
+
+
+TITLES_JS = """() => {
+  const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[2];  // loss and step size per step
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {titles: Array.from(gd.querySelectorAll('.annotation')).map(a => [a.textContent, box(a)]),
+          plots: Array.from(gd.querySelectorAll('.nsewdrag')).map(box)};
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_progress_charts_titles_sit_on_their_own_charts(browser, server, size):  # noqa: F811
+    context, page = _open(browser, server, size)
+    try:
+        page.locator(".optlab-chart").nth(2).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        found = page.evaluate(TITLES_JS)
+        titles = [(t, b) for t, b in found["titles"] if t.startswith(("loss", "step size", "f"))][:2]
+        assert len(titles) == 2 and len(found["plots"]) == 2, found
+        assert not _overlap(titles[0][1], titles[1][1]), titles
+        for text, box in titles:  # a title does not sit on the other chart's plot area
+            others = [p for p in found["plots"] if not (p[0] - 5 <= (box[0] + box[2]) / 2 <= p[2] + 5)]
+            assert all(not _overlap(box, p) for p in others), (size, text, box, found["plots"])
+    finally:
+        context.close()
