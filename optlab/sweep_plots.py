@@ -80,10 +80,13 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
         inside = (b.lr >= sweep_lr_range(sweep)[0]) & (b.lr <= sweep_lr_range(sweep)[1])
         if inside.any():  # the limit, dashed, where it falls within the swept rates
             lr, along = b.lr[inside], b.values[inside]
-            fig.add_trace(go.Scatter(
-                x=lr if sweep.x_name == "lr" else along, y=along if sweep.x_name == "lr" else lr, mode="lines",
-                name="stability limit" + ("" if b.everywhere else " at the start"), hoverinfo="skip",
-                line=dict(color="white", width=2.5, dash="dash")))
+            xy = dict(x=lr if sweep.x_name == "lr" else along, y=along if sweep.x_name == "lr" else lr)
+            name = "stability limit" + ("" if b.everywhere else " at the start")
+            # a dark line under a white dashed one: visible on light and dark cells, and in the legend
+            fig.add_trace(go.Scatter(**xy, mode="lines", name=name, legendgroup="limit", hoverinfo="skip",
+                                     line=dict(color="#212121", width=4.5)))
+            fig.add_trace(go.Scatter(**xy, mode="lines", name=name, legendgroup="limit", hoverinfo="skip",
+                                     showlegend=False, line=dict(color="white", width=2, dash="dash")))
     if current is not None:
         fig.add_trace(go.Scatter(
             x=[current[0]], y=[current[1]], mode="markers", name="the comparison's setting", hoverinfo="skip",
@@ -110,6 +113,8 @@ def sensitivity_figure(sweep: Sweep, metric: str = "final_loss", current: tuple[
                 marker=dict(opacity=0, size=10), hovertemplate=where + text + "<extra></extra>"))
     fig.update_xaxes(title_text=_axis_title(sweep.optimizer, sweep.x_name), **_sweep_axis(p_x, sweep.x))
     fig.update_yaxes(title_text=_axis_title(sweep.optimizer, sweep.y_name), **_sweep_axis(p_y, sweep.y))
+    fig.update_xaxes(automargin=True)  # small margins that grow to fit the labels (the chart element has no
+    fig.update_yaxes(automargin=True)  # template that turns this on, as st.plotly_chart's had)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), clickmode="event+select", hoverdistance=-1,
                       plot_bgcolor="#e0e0e0", dragmode="zoom",
                       legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom"),
@@ -204,6 +209,8 @@ def basins_figure(maps: dict[str, BasinMap], height: int = 460) -> go.Figure:
     a, b = _axis_names(first.landscape)
     fig.update_xaxes(title_text=f"{a}₀ (start)", range=[first.x[0], first.x[-1]], matches="x", **NUMBERS)
     fig.update_yaxes(title_text=f"{b}₀ (start)", range=[first.y[0], first.y[-1]], col=1, **NUMBERS)
+    fig.update_xaxes(automargin=True)  # small margins that grow to fit the labels (the chart element has no
+    fig.update_yaxes(automargin=True)  # template that turns this on, as st.plotly_chart's had)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
     return fig
@@ -264,6 +271,8 @@ def seed_bands_figure(bands: dict[str, SeedBand], height: int = 380) -> go.Figur
         fig.update_yaxes(title_text="f − f*", range=span, **log_axis(*span))
     else:
         fig.update_yaxes(title_text="f", range=[None, top], **NUMBERS)
+    fig.update_xaxes(automargin=True)  # small margins that grow to fit the labels (the chart element has no
+    fig.update_yaxes(automargin=True)  # template that turns this on, as st.plotly_chart's had)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                       legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
     return fig

@@ -88,7 +88,9 @@ def test_the_heatmap_draws_the_limit_where_it_falls_within_the_swept_rates():
     sw = sweeps.sensitivity("bowl", "momentum", x="lr", y="momentum", x_range=(0.1, 10.0), y_range=(0.0, 0.9),
                             n=6, steps=50)
     fig = sweep_plots.sensitivity_figure(sw)
-    line = next(t for t in fig.data if t.name == "stability limit")
+    drawn = [t for t in fig.data if t.name == "stability limit"]
+    assert len(drawn) == 2 and [t.showlegend for t in drawn] == [None, False]  # dark under white, one legend entry
+    line = drawn[1]
     np.testing.assert_allclose(line.x, sw.boundary.lr) and np.testing.assert_allclose(line.y, sw.y)
     assert line.line.dash == "dash"
     narrow = sweeps.sensitivity("bowl", "momentum", x="lr", y="momentum", x_range=(1e-4, 1e-2), n=4, steps=5)
