@@ -350,7 +350,9 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     axis = dict(**NUMBERS)
     fig.update_layout(
         height=height, margin=dict(l=0, r=0, t=30, b=0), uirevision=land.name, showlegend=False,
-        scene=dict(xaxis=dict(title=a, **axis), yaxis=dict(title=b, **axis), zaxis=dict(title=scale.label, **axis),
+        # few height labels: seen from high up the z axis is short on screen, and six labels ran together
+        scene=dict(xaxis=dict(title=a, **axis), yaxis=dict(title=b, **axis),
+                   zaxis=dict(title=scale.label, nticks=4, **axis),
                    # from high up: into valleys (Rosenbrock's), not at the ridge in front of them
                    camera=dict(eye=dict(x=0.9, y=-1.3, z=1.7), center=dict(x=0, y=0, z=-0.15)), aspectmode="manual",
                    aspectratio=dict(x=1, y=1, z=0.6)),

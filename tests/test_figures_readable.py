@@ -166,3 +166,9 @@ def test_schedule_free_draws_z_and_x_beside_y_each_its_own_dash():
         for trace, name in ((z, "z"), (x, "x")):
             np.testing.assert_array_equal(np.column_stack([decode(trace.x), decode(trace.y)]),
                                           runs["schedule_free_adamw"].state[name])
+
+
+def test_the_surface_labels_few_heights():
+    rosen = get_landscape("rosenbrock")
+    scene = plots.surface_figure(rosen, _runs(rosen, ("adam", {}))).layout.scene
+    assert scene.zaxis.nticks <= 4 and scene.camera.eye.z > 1  # seen from high up, the z axis is short on screen
