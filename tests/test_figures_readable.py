@@ -92,7 +92,7 @@ def test_the_saddle_presets_contrast_is_visible():
     assert hi - lo < 1e3, (lo, hi)  # was −2.2e11 … 18: every other run a flat line
 
 
-@pytest.mark.parametrize("name", ["linear_regression", "logistic_regression", "tiny_network"])
+@pytest.mark.parametrize("name", ["linear_regression", "logistic_regression", "tiny_network", "mlp_moons_plane"])
 def test_each_landscape_names_its_own_axes_in_every_plot(name):
     land = get_landscape(name)
     a, b = land.axis_names

@@ -201,7 +201,9 @@ def _build(decl: Declaration, values: tuple) -> Landscape:
         gradient=lambda x, y: source.evaluate(x, y)[1:],
         value_and_grad=source.evaluate,
         domain=source.domain, minimizers=(), f_min=None, start=(0.0, 0.0), lesson="", minima_note="",
-        latex=rf"f(z) = {loss},\ o_i = \mathrm{{MLP}}_{{\theta_0 + z_1 d_1 + z_2 d_2}}(u_i)",
+        latex=(rf"\begin{{gathered}} f(z) = {loss}, \\ o_i = \mathrm{{MLP}}_{{\theta_0 + z_1 d_1 + z_2 d_2}}(u_i)"
+               r"\end{gathered}"),  # two lines: one was cut off beside the lesson
+        axis_names=("z₁", "z₂"),  # the plane's coordinates
         tags=frozenset({"network", "model", "data", "non-convex", "estimated-minima"}),
         params=specs, param_values=values, build=decl, scalar_safe=False,
         data_size=_train_size(decl.dataset), minibatch=lambda x, y, idx: source.evaluate(x, y, idx)[1:],
