@@ -38,7 +38,7 @@ def landscapes_table() -> str:
             points = ", ".join(f"({x:.4g}, {y:.4g})" for x, y in land.minima)
             minimum = f"{land.f_min:.6g} at {points}"
         params = "".join(f"; `{name}.{p.name}`={_value(p.default)}" for p in land.params)
-        rows.append(f"| `{name}`{params} | ${land.latex}$ | {minimum} | {land.lesson} |")
+        rows.append(f"| `{name}`{params} | ${_one_line(land.latex)}$ | {minimum} | {land.lesson} |")
     return "\n".join(rows)
 
 
@@ -52,7 +52,15 @@ def render(text: str) -> str:
     return text
 
 
+def _one_line(latex: str) -> str:
+    """A formula the page shows on several lines (\\begin{gathered} … \\\\ …) as one line for a table cell."""
+    for environment in (r"\begin{gathered}", r"\end{gathered}"):
+        latex = latex.replace(environment, "")
+    return latex.replace(r"\\", r",\ ").replace(", ,", ",").strip()
+
+
 if __name__ == "__main__":
     readme = ROOT / "README.md"
     readme.write_text(render(readme.read_text()))
     print("README.md tables regenerated")
+
