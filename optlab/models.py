@@ -18,6 +18,8 @@ import numpy as np
 
 from optlab.landscape import Landscape
 
+CLIP_EPS = 1e-6  # gradient-norm clipping as torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6)
+
 
 def model_landscape(per_example: Callable, columns: tuple[np.ndarray, ...], *, name: str, title: str,
                     domain, minimizers, start, lesson: str, latex: str, tags, minima_note: str = "",

@@ -19,6 +19,16 @@ if TYPE_CHECKING:  # pandas is imported by the tables themselves, when asked for
     import pandas as pd
 
 
+MAX_STEPS = 20_000  # per run
+
+
+def check_steps(steps) -> int:
+    """A run's number of steps as an int; ValueError naming what is allowed."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps = {steps!r} is out of range; allowed: an integer in [1, {MAX_STEPS}]")
+    return int(steps)
+
+
 @dataclass(frozen=True, eq=False)
 class Run:
     """Trajectories of one optimizer: a single run, or a batch of B runs.

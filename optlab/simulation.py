@@ -17,20 +17,25 @@ import numpy as np
 
 from landscapes import get_landscape
 from optlab.landscape import Landscape
-from optlab.models import noise_draws, sample_minibatches  # noqa: F401 - noise_draws: this module's API too
+from optlab.models import CLIP_EPS, noise_draws, sample_minibatches  # noqa: F401 - noise_draws: API too
 from optlab.optimizers import Optimizer, get_optimizer
 from optlab.optimizers.base import ARRAY, SCALAR, nonzero, pick
 from optlab.params import Param
-from optlab.run import Run, _item, first_within, mark_divergence  # noqa: F401 - Run, first_within: API too
+from optlab.run import (  # noqa: F401 - MAX_STEPS, Run and first_within: this module's API too
+    MAX_STEPS,
+    Run,
+    _item,
+    check_steps,
+    first_within,
+    mark_divergence,
+)
 from optlab.schedules import get_schedule
 
 if TYPE_CHECKING:
     pass  # only the tables need pandas: imported by them, not with optlab
 
-MAX_STEPS = 20_000  # per run
 MAX_RUN_STEPS = 50_000_000  # runs × steps in one call (memory: ~4 GB with state recording)
 RECORD_STATE_MAX_RUNS = 256  # default: record per-step state buffers up to this many runs
-CLIP_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6)
 
 _NOISE = Param("noise", 0.0, low=0.0, ui_low=0.0, ui_high=10.0, symbol=r"\sigma",
                help="standard deviation of Gaussian noise added to each gradient coordinate")
@@ -85,9 +90,7 @@ def simulate(
                          record_state=record_state, **hp)
     land = get_landscape(landscape)
     opt = get_optimizer(optimizer)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps = {steps!r} is out of range; allowed: an integer in [1, {MAX_STEPS}]")
-    steps = int(steps)
+    steps = check_steps(steps)
     specs = {p.name: p for p in opt.hparams}
     unknown = [k for k in hp if k not in specs]
     if unknown:

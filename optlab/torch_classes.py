@@ -18,12 +18,9 @@ import math
 import numpy as np
 
 from landscapes import get_landscape
-from optlab.models import noise_draws, sample_minibatches
-from optlab.run import Run, mark_divergence
+from optlab.models import CLIP_EPS, noise_draws, sample_minibatches
+from optlab.run import Run, check_steps, mark_divergence
 from optlab.schedules import get_schedule
-
-CLIP_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_ (and optlab.simulation)
-MAX_STEPS = 20_000
 
 
 def class_name(cls) -> str:
@@ -49,9 +46,7 @@ def run_class(landscape, cls, *, start=None, steps: int = 200, seed: int = 0, sc
         raise ValueError(f"optimizer = {cls!r} is not a torch.optim.Optimizer subclass; allowed: an optimizer "
                          "name (optlab.optimizer_names()) or a torch.optim.Optimizer class")
     land = get_landscape(landscape)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps = {steps!r} is out of range; allowed: an integer in [1, {MAX_STEPS}]")
-    steps = int(steps)
+    steps = check_steps(steps)
     start = np.asarray(land.start if start is None else start, dtype=float)
     if start.shape != (2,) or not np.isfinite(start).all():
         raise ValueError(f"start = {start!r} is not allowed; allowed: two finite numbers (a torch class runs "
