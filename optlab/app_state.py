@@ -35,8 +35,8 @@ def widget_values(state: PageState) -> dict:
          "y0": float(start[1]), "seed": cfg.seed, "schedule": cfg.schedule, "noise": float(cfg.noise),
          "clip": float(cfg.clip), "batch": cfg.batch, "view": view.view, "k": view.k or 1}
     if cfg.landscape == CUSTOM:
-        v["formula"] = cfg.land.formula
-    v |= {f"{cfg.landscape}.{p.name}": cfg.landscape_params.get(p.name, p.default) for p in cfg.land.params}
+        v["formula"] = cfg.text
+    v |= {f"{cfg.landscape}.{p.name}": cfg.landscape_params.get(p.name, p.default) for p in cfg.shape.params}
     v |= {f"{name}.{hp}": value for name in cfg.optimizers for hp, value in cfg.hp(name).items()}
     v |= {f"schedule.{p.name}": cfg.schedule_params.get(p.name, p.default) for p in get_schedule(cfg.schedule).params}
     if cfg.optimizers:

@@ -194,7 +194,7 @@ def load_state(source, strict: bool = True) -> PageState:
     for p in problems:
         warnings.warn(p, stacklevel=3)
     cfg = state.runs
-    if cfg.start is not None and tuple(cfg.start) == tuple(cfg.land.start):
+    if cfg.start is not None and tuple(cfg.start) == cfg.shape.start:
         state = replace(state, runs=replace(cfg, start=None))  # as the page holds it: the landscape's own start
     return state
 

@@ -17,6 +17,7 @@ import collections
 import functools
 import inspect
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,7 +165,9 @@ def warm_up() -> None:
 def _symbolic_with_deadline(text: str, seconds: float) -> dict:
     """_symbolic(text) in a worker process, killed once it has used ``seconds`` of CPU time (sympy cannot be
     interrupted in a thread). CPU time, not wall time: a busy machine does not turn a formula down."""
-    return _run_in_worker(text, _symbolic, seconds)  # _symbolic looked up now: a test may stand in another
+    # _symbolic looked up now: a test may stand in another. The default formula, which a page shows while its own
+    # is refused, never queues behind users' formulas.
+    return _run_in_worker(text, _symbolic, seconds, queue=text != DEFAULT_FORMULA)
 
 
 _REJECTED: collections.OrderedDict[str, str] = collections.OrderedDict()
@@ -188,8 +191,14 @@ def compile_formula(text: str) -> CompiledFormula:
     All of it happens in a worker process bounded to SYMBOLIC_SECONDS of CPU time and WORKER_MEMORY
     of memory: sympy can take minutes or gigabytes on a few short inputs and cannot be interrupted
     in a thread. Safe to call from many threads at once. Raises FormulaError, or FormulaBusy when
-    the server is too busy to try now.
+    the server is too busy to try now (at once while ``compile_later`` is trying the same text).
     """
+    if isinstance(text, str) and retrying(text):  # refused a moment ago, tried in the background: no second wait
+        raise FormulaBusy(BUSY)
+    return _compile(text)
+
+
+def _compile(text: str) -> CompiledFormula:
     if not isinstance(text, str):
         raise FormulaError(f"a formula is text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:  # before anything is sent anywhere
@@ -212,6 +221,45 @@ def compile_formula(text: str) -> CompiledFormula:
         raise
 
 
+BUSY = "the formula cannot be compiled right now: the server is busy compiling others"
+RETRY_SECONDS = 120.0  # how long a formula the server was too busy for keeps being tried in the background
+_RETRYING: set[str] = set()
+_RETRY_LOCK = threading.Lock()
+
+
+def compile_later(text: str) -> None:
+    """After FormulaBusy: keep trying to compile ``text`` in a background thread (one per text) until it is
+    compiled or rejected, or RETRY_SECONDS have passed; ``retrying(text)`` says whether it still is. The page
+    that was refused polls that and reruns itself, so that a shared link under load still shows its own runs."""
+    with _RETRY_LOCK:
+        if text in _RETRYING:
+            return
+        _RETRYING.add(text)
+
+    def attempt() -> None:
+        deadline = time.monotonic() + RETRY_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    _compile(text)
+                    return
+                except FormulaBusy:
+                    time.sleep(0.5)
+                except FormulaError:  # a verdict: remembered, and the rerun shows it
+                    return
+        finally:
+            with _RETRY_LOCK:
+                _RETRYING.discard(text)
+
+    threading.Thread(target=attempt, name="optlab-formula-retry", daemon=True).start()
+
+
+def retrying(text: str) -> bool:
+    """Whether ``compile_later(text)`` is still trying."""
+    with _RETRY_LOCK:
+        return text in _RETRYING
+
+
 def _clear_compiled() -> None:
     _compiled.cache_clear()
     with _REJECTED_LOCK:
@@ -219,6 +267,23 @@ def _clear_compiled() -> None:
 
 
 compile_formula.cache_clear = _clear_compiled
+
+
+def check_domain(xmin: float = -5.0, xmax: float = 5.0, ymin: float = -5.0, ymax: float = 5.0) -> tuple:
+    """The domain ((xmin, xmax), (ymin, ymax)) checked without the formula; raises FormulaError (a ValueError)
+    for a value out of range or an empty domain."""
+    for p, v in zip(DOMAIN_PARAMS, (xmin, xmax, ymin, ymax), strict=True):
+        p.check(v, owner=CUSTOM)
+    if not (xmin < xmax and ymin < ymax):
+        raise FormulaError(f"the domain x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}] is empty: each "
+                           "range must go from low to high")
+    return (float(xmin), float(xmax)), (float(ymin), float(ymax))
+
+
+def start_in(domain: tuple) -> tuple[float, float]:
+    """A formula's start point: near the domain's top-left corner."""
+    (xmin, xmax), (ymin, ymax) = domain
+    return xmin + 0.15 * (xmax - xmin), ymin + 0.85 * (ymax - ymin)
 
 
 @functools.lru_cache(maxsize=64)
@@ -233,15 +298,10 @@ def formula_landscape(text: str, xmin: float = -5.0, xmax: float = 5.0, ymin: fl
     runs from inside it diverge at step 0.
     Raises FormulaError (a ValueError) for a formula that is not accepted or an empty domain.
     """
-    domain = ((float(xmin), float(xmax)), (float(ymin), float(ymax)))
-    for p, v in zip(DOMAIN_PARAMS, (xmin, xmax, ymin, ymax), strict=True):
-        p.check(v, owner=CUSTOM)
-    if not (xmin < xmax and ymin < ymax):
-        raise FormulaError(f"the domain x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}] is empty: each "
-                           "range must go from low to high")
+    domain = check_domain(xmin, xmax, ymin, ymax)
     c = compile_formula(text)
     minimizers, f_min = estimate_minima(c.value, c.gradient, domain, c.value_and_grad)
-    start = (xmin + 0.15 * (xmax - xmin), ymin + 0.85 * (ymax - ymin))
+    start = start_in(domain)
     return Landscape(
         name=CUSTOM, title="Your formula", value=c.value, gradient=c.gradient, value_and_grad=c.value_and_grad,
         domain=domain, minimizers=minimizers, f_min=f_min, start=start,
@@ -264,4 +324,4 @@ def _from_text(text: str, domain: dict) -> Landscape:
 
 
 __all__ = ["CUSTOM", "DEFAULT_FORMULA", "NOWHERE_FINITE", "FormulaBusy", "FormulaError", "compile_formula",
-           "formula_landscape", "parse_formula"]
+           "compile_later", "formula_landscape", "parse_formula", "retrying"]

@@ -194,10 +194,13 @@ def _too_slow(seconds: float) -> FormulaError:
                         "simplify it")
 
 
-def run(text: str, work, seconds: float):
+def run(text: str, work, seconds: float, queue: bool = True):
     """work(text) in a worker process, killed once it has used ``seconds`` of CPU time (sympy cannot be
     interrupted in a thread). CPU time, not wall time: a busy machine does not turn a formula down.
-    ``work`` must be a module-level function (it is pickled by reference)."""
+    ``work`` must be a module-level function (it is pickled by reference). ``queue=False``: no wait for one of
+    the per-core slots, for the project's own short texts (the default formula every page falls back to)."""
+    if not queue:
+        return _in_worker(text, work, seconds)
     if not _SLOTS.acquire(timeout=WAIT_SECONDS):
         raise FormulaBusy("the formula cannot be compiled right now: the server is busy compiling others; "
                           "try again in a moment")

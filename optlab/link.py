@@ -29,7 +29,7 @@ MAX_LINK_CHARS = 16_384
 def _family(cfg: RunConfig, key: str) -> list[tuple[str, list[Param], Mapping]]:
     """A family field's (prefix, declared params, values) groups, e.g. ("adam", adam's hparams, {lr: 0.05})."""
     if key == "<landscape>.*":
-        return [(cfg.landscape, cfg.land.params, cfg.landscape_params)]
+        return [(cfg.landscape, cfg.shape.params, cfg.landscape_params)]
     if key == "<opt>.*":
         return [(name, get_optimizer(name).hparams, cfg.hparams.get(name, {})) for name in cfg.optimizers]
     return [("schedule", get_schedule(cfg.schedule).params if cfg.schedule != "constant" else [],
@@ -47,15 +47,15 @@ def _written(f: S.Field, cfg: RunConfig, view: ViewState) -> list[tuple[str, str
         return [(f"{prefix}.{p.name}", S.fmt(values[p.name])) for prefix, params, values in _family(cfg, f.key)
                 for p in params if p.name in values and values[p.name] != p.default]
     if f.key == "formula":  # always written with a custom landscape: a link must not depend on today's default
-        return [("formula", cfg.land.formula)] if cfg.landscape == CUSTOM else []
+        return [("formula", cfg.text)] if cfg.landscape == CUSTOM else []
     if f.type == "coord":
-        if cfg.start is None or tuple(cfg.start) == tuple(cfg.land.start):
+        if cfg.start is None or tuple(cfg.start) == cfg.shape.start:
             return []
         return [(f.key, S.fmt(cfg.start[0 if f.key == "x0" else 1]))]
     value = _get(cfg if f.record == "run" else view, f.attr)
     if f.key == "landscape":
         return [(f.key, value)]  # always written: the link says what it shows
-    if f.key == "batch" and not cfg.land.data_size:
+    if f.key == "batch" and not cfg.shape.data_size:
         return []
     if f.type == "names":
         return [(f.key, name) for name in value] if f.key == "opt" or tuple(value) != f.default else []
@@ -192,14 +192,14 @@ _MISSING = object()  # a field the link leaves out or gives no valid value for: 
 
 # --- the rules between fields: each runs after the field it is keyed by, on the values read so far -----------
 def _formula(got: dict, problems: list[str]) -> None:
-    from optlab.formula import FormulaBusy, FormulaError, compile_formula
+    from optlab.formula import FormulaBusy, FormulaError, compile_formula, compile_later
 
     if "formula" not in got:
         return
     try:
         compile_formula(got["formula"])
-    except FormulaBusy:  # not a verdict on the formula: it is kept, and the page says it cannot run now
-        pass
+    except FormulaBusy:  # not a verdict on the formula: it is kept, tried again in the background, and the page
+        compile_later(got["formula"])  # says it cannot run yet
     except FormulaError as e:
         problems.append(f"`formula`: {S.shown(got['formula'])} is not accepted ({S.plain(e)}); using the default "
                         "formula")
@@ -207,9 +207,14 @@ def _formula(got: dict, problems: list[str]) -> None:
 
 
 def _landscape_params(got: dict, problems: list[str]) -> None:
+    from optlab.formula import check_domain, retrying
+
     (name, params), = got["<landscape>.*"].items()
     try:
-        S.landscape_of(name, got.get("formula"), params)
+        if name == CUSTOM and retrying(got.get("formula")):  # being compiled in the background: the domain alone
+            check_domain(**params)
+        else:
+            S.landscape_of(name, got.get("formula"), params)
     except ValueError as e:  # rules between parameters, e.g. an empty custom domain
         problems.append(f"`{name}.*`: {e}; using the default parameters")
         got["<landscape>.*"] = {name: {}}
@@ -232,9 +237,13 @@ def _combinations(got: dict, problems: list[str]) -> None:
 
 def _batch(got: dict, problems: list[str]) -> None:
     batch = got.get("batch", 0)
-    land = S.landscape_of(got.get("landscape", S.DEFAULT_LANDSCAPE), got.get("formula"))
-    if batch and not land.data_size:
-        problems.append(f"`batch`: {land.title} is not built from data, so it has no minibatches; ignored")
+    if not batch:
+        return
+    name = got.get("landscape", S.DEFAULT_LANDSCAPE)
+    land = S.landscape_of(name) if name != CUSTOM else None  # a formula has no data: not compiled for this
+    if land is None or not land.data_size:
+        title = land.title if land is not None else "Your formula"
+        problems.append(f"`batch`: {title} is not built from data, so it has no minibatches; ignored")
         del got["batch"]
     elif batch > land.data_size:
         problems.append(f"`batch`: {batch} is more than the {land.data_size} examples of {land.title}; using all")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from landscapes import get_landscape, landscape_names
 from optlab import sweep_axes, sweeps
@@ -68,9 +69,27 @@ def landscape_of(name: str, formula: str | None = None, params: Mapping | None =
     return get_landscape(name, **(params or {}))
 
 
-def _land(got: Mapping):
-    """The landscape record the fields of a link read so far describe (its shape parameters not applied)."""
-    return landscape_of(got.get("landscape", DEFAULT_LANDSCAPE), got.get("formula"))
+class Shape(NamedTuple):
+    params: tuple  # the landscape's declared parameters
+    start: tuple[float, float]
+    data_size: int  # examples of the dataset it is built from; 0 when it is not built from data
+
+
+def shape_of(name: str, params: Mapping | None = None) -> Shape:
+    """What the page and the link need of a landscape besides its function, without compiling a formula (it
+    may be waiting for a worker): a formula's parameters are its domain's, its start follows from the domain,
+    and it has no data."""
+    if name == CUSTOM:
+        from optlab.formula import DOMAIN_PARAMS, check_domain, start_in
+
+        return Shape(DOMAIN_PARAMS, start_in(check_domain(**(params or {}))), 0)
+    land = get_landscape(name, **(params or {}))
+    return Shape(land.params, tuple(land.start), land.data_size or 0)
+
+
+def _land(got: Mapping) -> Shape:
+    """The shape of the landscape the fields of a link read so far name, its shape parameters not applied."""
+    return shape_of(got.get("landscape", DEFAULT_LANDSCAPE))
 
 
 def _optimizers(got: Mapping) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from optlab import schema as S
 from optlab import sweep_axes
-from optlab.landscape import Landscape
+from optlab.landscape import CUSTOM, Landscape
 from optlab.optimizers import get_optimizer
 
 
@@ -77,8 +77,22 @@ class RunConfig:
         return S.landscape_of(self.landscape, self.formula, self.landscape_params)
 
     @property
+    def shape(self) -> S.Shape:
+        """The landscape's parameters, start and data size, without compiling a formula."""
+        return S.shape_of(self.landscape, self.landscape_params)
+
+    @property
+    def text(self) -> str | None:
+        """landscape=custom: the formula's text (the default formula's when none is given); else None."""
+        if self.landscape != CUSTOM:
+            return None
+        from optlab.formula_grammar import DEFAULT_FORMULA
+
+        return self.formula or DEFAULT_FORMULA
+
+    @property
     def start_point(self) -> tuple[float, float]:
-        return self.start if self.start is not None else tuple(self.land.start)
+        return self.start if self.start is not None else self.shape.start
 
     def hp(self, optimizer: str) -> dict:
         """Every hyperparameter of one optimizer, defaults filled in."""

@@ -109,7 +109,7 @@ def sidebar() -> tuple[RunConfig, str | None]:
         formula, land, error = None, None, None
         if landscape == CUSTOM:
             formula, land, error = _formula_input()
-        land = land or A.last_valid_landscape(landscape)
+        land = land or _last_valid_landscape(landscape)
         landscape_params = _family(landscape, land.params)
         try:
             land = land.with_params(**landscape_params)
@@ -175,9 +175,40 @@ def _keep_start_in_a_new_domain(land) -> None:
         A.forget("x0", "y0")
 
 
+def _last_valid_landscape(landscape: str):
+    """The landscape shown while the user's own cannot be: on an overloaded machine even the default formula
+    may not compile in time, and then the page says so, tries again by itself, and shows nothing else yet."""
+    from optlab.formula import DEFAULT_FORMULA, FormulaBusy, compile_later
+
+    try:
+        return A.last_valid_landscape(landscape)
+    except FormulaBusy as e:
+        compile_later(DEFAULT_FORMULA)
+        st.warning(f"{S.plain(e)}. This page tries again by itself.", icon=":material/hourglass:")
+        _rerun_once_compiled(DEFAULT_FORMULA)
+        st.stop()
+
+
+@st.fragment(run_every=1.0)
+def _rerun_once_compiled(text: str) -> None:
+    """Polls the background compile of a formula the server was too busy for; reruns the page when it is done."""
+    from optlab.formula import retrying
+
+    if not retrying(text):
+        st.rerun()
+
+
 def _formula_input():
     """The formula box: (the text, its landscape or None while the text is rejected, why it is rejected)."""
-    from optlab.formula import DEFAULT_FORMULA, MAX_LENGTH, FormulaBusy, FormulaError, formula_landscape, start_worker
+    from optlab.formula import (
+        DEFAULT_FORMULA,
+        MAX_LENGTH,
+        FormulaBusy,
+        FormulaError,
+        compile_later,
+        formula_landscape,
+        start_worker,
+    )
 
     start_worker()  # at once, not on the first formula: loading sympy in the worker's server takes a second
     A.ensure("formula", DEFAULT_FORMULA)
@@ -185,7 +216,11 @@ def _formula_input():
     try:
         land = formula_landscape(text)
     except FormulaBusy as e:
-        st.warning(S.plain(e), icon=":material/hourglass:")
+        compile_later(text)
+        said = S.plain(e).removesuffix("; try again in a moment")
+        st.warning(f"{said}. This page tries again by itself and shows your formula once it is compiled.",
+                   icon=":material/hourglass:")
+        _rerun_once_compiled(text)
         return text, None, f"Your formula could not be compiled right now: {S.plain(e)}."
     except FormulaError as e:
         st.error(f"Not accepted: {S.plain(e)}", icon=":material/error:")

@@ -59,6 +59,38 @@ def test_a_formula_that_cannot_be_compiled_right_now_says_so_and_loses_nothing(m
     assert not at.error and at.query_params["formula"] == "x^4 + y^2 - x*y "
 
 
+def test_a_formula_the_server_was_too_busy_for_is_compiled_in_the_background_and_then_shown(monkeypatch):
+    import threading
+    import time
+
+    real, refused, free = F._symbolic_with_deadline, [], threading.Event()
+
+    def busy_once(text, seconds):  # the first attempt is refused; the next waits until the test frees a worker
+        if text == refused_text and not refused:
+            refused.append(text)
+            raise F.FormulaBusy("the formula cannot be compiled right now: the server is busy compiling others; "
+                                "try again in a moment")
+        if text == refused_text:
+            free.wait(60)
+        return real(text, seconds)
+
+    monkeypatch.setattr(F, "_symbolic_with_deadline", busy_once)
+    text = refused_text = "x^4 + y^2 - x*y + 0.25"
+    at = open_app({"landscape": "custom", "formula": text, "opt": ["adam"]})
+    assert not at.exception and refused == [text]
+    assert any("tries again by itself" in w.value for w in at.warning)
+    assert any("right now" in e.value and "last valid view" in e.value for e in at.error)
+    assert at.text_input(key="formula").value == text and F.retrying(text)
+    free.set()
+    deadline = time.monotonic() + 60
+    while F.retrying(text) and time.monotonic() < deadline:  # what the page's poller waits for
+        time.sleep(0.1)
+    assert not F.retrying(text)
+    at.run()  # the poller's rerun
+    assert not at.error and not any("tries again" in w.value for w in at.warning)
+    assert at.query_params["formula"] == text
+
+
 def test_a_formula_finite_only_on_a_line_gives_a_page_not_a_traceback():
     # sqrt(x)*sqrt(-x) is finite only at x = 0: the plot grid had no finite value (percentile of nothing)
     at = open_app({"landscape": "custom", "formula": "sqrt(x)*sqrt(-x)", "opt": ["adam"]})
