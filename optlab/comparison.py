@@ -128,12 +128,13 @@ class Comparison:
         fig.update_yaxes(c.yaxis.to_plotly_json(), row=1, col=1)
         fig.update_scenes(s.scene.to_plotly_json() | {"domain": fig.layout.scene.domain.to_plotly_json()})
         fig.update_layout(height=height, margin=c.margin, legend=c.legend, uirevision=c.uirevision,
-                          dragmode=c.dragmode, shapes=c.shapes, updatemenus=c.updatemenus)
+                          dragmode=c.dragmode, shapes=c.shapes)
         spec = fig.to_dict()
-        slider = contour.to_dict()["layout"]["sliders"][0]
+        animation = contour.animation()  # the buttons, the slider and the frames, as plain dicts
+        spec["layout"]["updatemenus"] = animation["layout"]["updatemenus"]
         # under the contour only, below the play and pause buttons as on the page: every step reachable
-        spec["layout"]["sliders"] = [slider | {"x": 0.0, "len": split}]
-        spec["frames"] = contour.to_dict()["frames"]  # they move the position markers, the contour's shapes
+        spec["layout"]["sliders"] = [animation["layout"]["sliders"][0] | {"x": 0.0, "len": split}]
+        spec["frames"] = animation["frames"]  # they move the position markers, the contour's shapes
         return go.Figure(spec, _validate=False)  # as plots does: validating the frames is slow
 
     # --- the page's table, exports and link ------------------------------------------------

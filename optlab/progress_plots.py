@@ -5,9 +5,11 @@ Built from NumPy arrays with Plotly, as optlab.plots; no Streamlit here.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+import orjson
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -58,6 +60,9 @@ def chart_range(series: list[np.ndarray], reference: tuple[float, float], log: b
     return lo - pad, hi + pad
 
 
+_AXIS = {1: "", 2: "2"}  # a panel's axes: x, y (loss) and x2, y2 (step size)
+
+
 def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tuple[float, float], log: bool,
             col: int, nth: int) -> None:
     """Where a run leaves the chart: a marker at its last point inside and "↑ leaves the chart at step k"."""
@@ -78,13 +83,31 @@ def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tup
         x=[px], y=[py], mode="markers", legendgroup=name, showlegend=False, cliponaxis=False,
         marker=dict(symbol="triangle-up" if up else "triangle-down", size=11, color=c, line=dict(color="white",
                                                                                                    width=1)),
-        hovertemplate=f"{title(name)} leaves the chart at step {int(x[j])}<extra></extra>"), row=1, col=col)
+        hovertemplate=f"{title(name)} leaves the chart at step {int(x[j])}<extra></extra>", xaxis=f"x{_AXIS[col]}",
+        yaxis=f"y{_AXIS[col]}"))
     left = px <= 0.6 * float(np.nanmax(x))  # the text on the side with room, inside its panel
     fig.add_annotation(
         x=px, y=math.log10(py) if log else py, text=f"{'↑' if up else '↓'} leaves the chart at step {int(x[j])}",
         showarrow=False, xanchor="left" if left else "right", xshift=8 if left else -8,
         yshift=(-10 if up else 10) - 14 * nth,
-        font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", row=1, col=col)
+        font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", xref=f"x{_AXIS[col]}", yref=f"y{_AXIS[col]}")
+
+
+@functools.cache
+def _panels_spec(gap: bool) -> bytes:
+    # the panels' names as titles above them, in two short lines (on a phone a y title of the right panel
+    # sat on the left one), the legend under them
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                        subplot_titles=("loss per step<br>" + ("f − f*" if gap else "f"), "step size<br>‖θₖ − θₖ₋₁‖"))
+    fig.update_annotations(font=dict(size=13))
+    fig.update_xaxes(title_text="step", **NUMBERS)
+    return orjson.dumps(fig.to_dict()["layout"])
+
+
+def _panels(gap: bool) -> dict:
+    """The two panels' layout, laid out by plotly's make_subplots once (it takes longer than the rest of the
+    figure): traces go on axes x, y (loss) and x2, y2 (step size)."""
+    return orjson.loads(_panels_spec(gap))
 
 
 def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) -> go.Figure:
@@ -94,11 +117,7 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
     Each keeps the range of the runs that did not explode (see :func:`chart_range`); a run that
     leaves it is marked where it does."""
     gap = land.f_min is not None
-    # the panels' names as titles above them, in two short lines (on a phone a y title of the right panel
-    # sat on the left one), the legend under them
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("loss per step<br>" + ("f − f*" if gap else "f"), "step size<br>‖θₖ − θₖ₋₁‖"))
-    losses, sizes = {}, {}
+    losses, sizes, traces = {}, {}, []
     for name, run in runs.items():
         y = run.loss - land.f_min if gap else run.loss
         if gap:
@@ -107,11 +126,10 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
         size = np.linalg.norm(np.diff(run.path, axis=0), axis=1)
         sizes[name] = (np.arange(1, run.steps + 1), np.where(size > 0, size, np.nan))
         template = f"{title(name)} step %{{x}}<br>%{{y:.4g}}<extra></extra>"
-        fig.add_trace(go.Scatter(x=losses[name][0], y=y, mode="lines", name=title(name), legendgroup=name,
-                                 line=dict(color=color(name), width=2), hovertemplate=template), row=1, col=1)
-        fig.add_trace(go.Scatter(x=sizes[name][0], y=sizes[name][1], mode="lines", name=title(name),
-                                 legendgroup=name, showlegend=False, line=dict(color=color(name), width=2),
-                                 hovertemplate=template), row=1, col=2)
+        line = dict(type="scatter", mode="lines", name=title(name), legendgroup=name,
+                    line=dict(color=color(name), width=2), hovertemplate=template)
+        traces += [dict(line, x=losses[name][0], y=y, xaxis="x", yaxis="y"),
+                   dict(line, x=sizes[name][0], y=sizes[name][1], showlegend=False, xaxis="x2", yaxis="y2")]
     # the landscape's own ranges: f over the plotting grid (and the start), and the domain's size
     z = _finite(_grid(land, GRID)[2])
     starts = [float(y[0]) for _, y in losses.values() if np.isfinite(y[0])]
@@ -123,15 +141,14 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
     size_ref = (0.0, math.hypot(x1 - x0, y1 - y0) / 3)  # EXPLODE_LOG decades over this: 300 domains a step
     loss_range = chart_range([y for _, y in losses.values()], loss_ref, gap)
     size_range = chart_range([y for _, y in sizes.values()], size_ref, True)
+    loss_axis = log_axis(*loss_range) if gap else dict(type="linear", **NUMBERS)
+    layout = _panels(gap)
+    layout["yaxis"].update(range=list(loss_range), **loss_axis)
+    layout["yaxis2"].update(range=list(size_range), **log_axis(*size_range))
+    layout.update(height=height + 40, margin=PROGRESS_MARGIN,
+                  legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
+    fig = go.Figure(traces, layout=layout)  # the layout given to the constructor: update_layout is slower
     for nth, name in enumerate(runs):
         _leaves(fig, name, *losses[name], loss_range, gap, 1, nth)
         _leaves(fig, name, *sizes[name], size_range, True, 2, nth)
-    fig.update_xaxes(title_text="step", **NUMBERS)
-    loss_axis = log_axis(*loss_range) if gap else dict(type="linear", **NUMBERS)
-    fig.update_yaxes(range=list(loss_range), row=1, col=1, **loss_axis)
-    fig.update_yaxes(range=list(size_range), row=1, col=2, **log_axis(*size_range))
-    fig.update_annotations(selector=dict(text=fig.layout.annotations[0].text), font=dict(size=13))
-    fig.update_annotations(selector=dict(text=fig.layout.annotations[1].text), font=dict(size=13))
-    fig.update_layout(height=height + 40, margin=PROGRESS_MARGIN,
-                      legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
     return fig

@@ -104,8 +104,9 @@ def test_figure_puts_the_contour_and_the_surface_side_by_side():
     paths = [t for t in right if t.type == "scatter3d"]
     assert [t.legendgroup for t in paths] == ["adam", "sgd"] and not any(t.showlegend for t in paths)
     # the animation: the same frames, moving the same position markers
-    assert [f.to_plotly_json() for f in fig.frames] == [f.to_plotly_json() for f in contour.frames]
-    assert fig.layout.shapes == contour.layout.shapes and len(fig.layout.sliders[0].steps) == len(contour.frames)
+    frames = contour.to_dict()["frames"]  # the page's figure holds its animation as plain dicts (plots.AnimatedFigure)
+    assert [f.to_plotly_json() for f in fig.frames] == frames
+    assert fig.layout.shapes == contour.layout.shapes and len(fig.layout.sliders[0].steps) == len(frames)
     assert fig.layout.xaxis.domain[1] < fig.layout.scene.domain.x[0]  # side by side, not overlapping
     assert fig.layout.xaxis.range == contour.layout.xaxis.range
     assert fig.layout.scene.camera == surface.layout.scene.camera

@@ -41,11 +41,12 @@ def share(slot, state: PageState, runs: dict | None = None, error: str | None = 
         st.caption("This link reproduces exactly this view (copy button on the right):")
         st.code(C.to_url(state, st.context.url), language=None, wrap_lines=True)
         if runs:
-            st.download_button("Trajectories (CSV)", trajectories_csv(runs), "optimizer-lab-trajectories.csv",
-                               "text/csv", width="stretch")
+            # written when clicked, not on every rerun (the CSV and the script took ~30 ms of each change)
+            st.download_button("Trajectories (CSV)", lambda: trajectories_csv(runs), "optimizer-lab-trajectories.csv",
+                               "text/csv", width="stretch", on_click="ignore")
             st.download_button("Configuration (JSON)", C.to_json(state), "optimizer-lab-config.json",
-                               "application/json", width="stretch")
-            st.download_button("torch.optim script", torch_script(state.runs), "optimizer_lab_runs.py",
-                               "text/x-python", width="stretch")
+                               "application/json", width="stretch", on_click="ignore")
+            st.download_button("torch.optim script", lambda: torch_script(state.runs), "optimizer_lab_runs.py",
+                               "text/x-python", width="stretch", on_click="ignore")
     A.sync_url(state)
     A.remember(state.runs, error)
