@@ -207,14 +207,13 @@ def _formula(got: dict, problems: list[str]) -> None:
 
 
 def _landscape_params(got: dict, problems: list[str]) -> None:
-    from optlab.formula import check_domain, retrying
+    from optlab.formula import FormulaBusy
 
     (name, params), = got["<landscape>.*"].items()
     try:
-        if name == CUSTOM and retrying(got.get("formula")):  # being compiled in the background: the domain alone
-            check_domain(**params)
-        else:
-            S.landscape_of(name, got.get("formula"), params)
+        S.landscape_of(name, got.get("formula"), params)
+    except FormulaBusy:  # the formula waits for a worker: its domain, checked before it is compiled, is fine
+        pass
     except ValueError as e:  # rules between parameters, e.g. an empty custom domain
         problems.append(f"`{name}.*`: {e}; using the default parameters")
         got["<landscape>.*"] = {name: {}}
@@ -240,13 +239,13 @@ def _batch(got: dict, problems: list[str]) -> None:
     if not batch:
         return
     name = got.get("landscape", S.DEFAULT_LANDSCAPE)
-    land = S.landscape_of(name) if name != CUSTOM else None  # a formula has no data: not compiled for this
-    if land is None or not land.data_size:
-        title = land.title if land is not None else "Your formula"
+    size = S.shape_of(name).data_size  # a formula is not compiled for this: it has no data
+    title = "Your formula" if name == CUSTOM else S.landscape_of(name).title
+    if not size:
         problems.append(f"`batch`: {title} is not built from data, so it has no minibatches; ignored")
         del got["batch"]
-    elif batch > land.data_size:
-        problems.append(f"`batch`: {batch} is more than the {land.data_size} examples of {land.title}; using all")
+    elif batch > size:
+        problems.append(f"`batch`: {batch} is more than the {size} examples of {title}; using all")
         del got["batch"]
 
 
