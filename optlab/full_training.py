@@ -1,0 +1,168 @@
+"""View 2 of the real networks (issue 14): the network trained in all its P parameters, projected honestly.
+
+:func:`train_all` trains the network behind a plane landscape (the same data, architecture, θ₀ and
+standardisation: optlab.networks.landscape.NetworkPlane) with each optimizer's own declaration
+(optlab.training.train: torch.optim's rules on arrays of shape (P, B)), and records
+
+- at every step: the minibatch loss, and per layer ‖g‖ (the gradient the step used) and the
+  update-to-weight ratio ‖Δθ‖/‖θ‖ (W and b of the layer together);
+- at up to CHECKPOINTS evenly spaced steps: θ, the training and test loss and accuracy.
+
+Then every run's checkpoints go onto one shared plane (optlab.projection: principal components of the
+displacements from θ₀, the common start), with the loss over that plane on a grid (Plane.surface) and,
+per checkpoint, the plane's loss at its projection beside its true loss. Caps (MAX_STEPS, MAX_GRID)
+keep a view within seconds; the page says when it applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optlab.networks.mlp import head, one_blas_thread
+from optlab.networks.plane import Plane
+from optlab.projection import Projection, project
+from optlab.training import train
+
+MAX_STEPS = 2000  # steps of full training per optimizer on the page
+MAX_GRID = 80  # points per axis of the shared plane's loss surface
+GRID = 40
+CHECKPOINTS = 41  # steps at which θ is kept, evaluated and projected (0 and the last among them)
+MARGIN = 0.15  # the surface's square reaches this share of the checkpoints' span beyond them
+
+
+@dataclass(frozen=True, eq=False)
+class FullRun:
+    optimizer: str
+    hparams: dict
+    steps: np.ndarray  # (K,) the checkpoint steps, 0 first and the last step last
+    path: np.ndarray  # (K, P) θ at the checkpoints
+    minibatch_loss: np.ndarray  # (steps,) the loss on the examples step k used, at θ before it
+    train_loss: np.ndarray  # (K,) on the whole training set
+    test_loss: np.ndarray  # (K,)
+    train_accuracy: np.ndarray | None  # (K,) classification only
+    test_accuracy: np.ndarray | None
+    grad_norm: np.ndarray  # (steps, layers): ‖g‖ of each layer's W and b at step k = 1 .. steps
+    update_ratio: np.ndarray  # (steps, layers): ‖θ_k − θ_{k−1}‖ / ‖θ_{k−1}‖ per layer
+    diverged_at: int | None  # the first step whose θ or loss is not finite
+
+
+@dataclass(frozen=True, eq=False)
+class FullTraining:
+    runs: dict  # optimizer -> FullRun
+    projection: Projection
+    plane_loss: dict  # optimizer -> (K,): the training loss at each checkpoint's projection θ₀ + z₁d₁ + z₂d₂
+    # (the optimizers on the plane: those that did not diverge, or all when every one did)
+    xs: np.ndarray  # the surface's grid
+    ys: np.ndarray
+    surface: np.ndarray  # (len(ys), len(xs)): the training loss over the shared plane
+    layers: tuple  # a name per layer, e.g. "layer 1 (64→32)"
+    batch_size: int | None
+
+
+def checkpoint_steps(steps: int, n: int = CHECKPOINTS) -> np.ndarray:
+    """Up to n evenly spaced steps from 0 to ``steps``, both included."""
+    return np.unique(np.linspace(0, steps, min(n, steps + 1)).round().astype(int))
+
+
+def layer_names(net) -> tuple:
+    return tuple(f"layer {i + 1} ({i_}→{o})" for i, (o, i_) in enumerate(net.shapes))
+
+
+def _layer_of(net) -> np.ndarray:
+    """Each parameter's layer, (P,): 0 for W_0 and b_0, 1 for W_1 and b_1, ..."""
+    return np.repeat(np.arange(len(net.shapes)), [o * i + o for o, i in net.shapes])
+
+
+def _layer_norms(layer_of: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per layer: the norm of its W and b together in v (shape (P,))."""
+    return np.sqrt(np.bincount(layer_of, weights=v * v))
+
+
+def train_one(source, optimizer: str, hp: dict, *, steps: int, batch_size: int | None = None, seed: int = 0,
+              schedule: str = "constant", schedule_params: dict | None = None) -> FullRun:
+    """Train the network of ``source`` (a NetworkPlane) from its θ₀ in all its parameters; see the module."""
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps = {steps} is out of range; allowed: 1 to {MAX_STEPS}")
+    net, data = source.net, source.data
+    theta0 = source.plane.theta0
+    keep = checkpoint_steps(steps)
+    where = {int(k): i for i, k in enumerate(keep)}
+    path = np.full((len(keep), net.size), np.nan)
+    path[0] = theta0
+    layers = len(net.shapes)
+    layer_of = _layer_of(net)
+    grad_norm = np.full((steps, layers), np.nan)
+    ratio = np.full((steps, layers), np.nan)
+
+    def observe(k, before, g, after):
+        grad_norm[k - 1] = _layer_norms(layer_of, g[:, 0])
+        with np.errstate(all="ignore"):
+            ratio[k - 1] = _layer_norms(layer_of, after[:, 0] - before[:, 0]) / _layer_norms(layer_of, before[:, 0])
+        if k in where:
+            path[where[k]] = after[:, 0]
+
+    batch = batch_size if batch_size and batch_size < len(data.X) else None
+    run = train(net, data.X, data.y, optimizer, theta0, steps=steps, batch_size=batch, seed=seed,
+                schedule=schedule, schedule_params=schedule_params, on_step=observe, **hp)
+    bad = ~np.isfinite(run.loss[:, 0])
+    bad |= ~np.isfinite(grad_norm).all(axis=1)
+    diverged = int(np.argmax(bad)) + 1 if bad.any() else None
+    finite = np.isfinite(path).all(axis=1)
+    train_loss, train_acc = evaluate(net, path.T, data.X, data.y, finite)
+    test_loss, test_acc = evaluate(net, path.T, data.X_test, data.y_test, finite)
+    return FullRun(optimizer=optimizer, hparams=dict(hp), steps=keep, path=path, minibatch_loss=run.loss[:, 0],
+                   train_loss=train_loss, test_loss=test_loss, train_accuracy=train_acc, test_accuracy=test_acc,
+                   grad_norm=grad_norm, update_ratio=ratio, diverged_at=diverged)
+
+
+def evaluate(net, thetas, X, y, finite=None):
+    """(mean loss, accuracy) of the networks θ (shape (P, K)) on (X, y), from one forward pass; accuracy None
+    for regression, NaN where θ is not finite (``finite``: (K,))."""
+    with np.errstate(all="ignore"), one_blas_thread():
+        out = net.forward(thetas, X)[-1]  # (K, n, k)
+        loss = np.asarray(head(out, net.targets(y), net.loss, grad=False)[0], dtype=float)
+        if net.loss != "cross_entropy":
+            return loss, None
+        accuracy = (out.argmax(axis=-1) == y).mean(axis=1)
+    return loss, accuracy if finite is None else np.where(finite, accuracy, np.nan)
+
+
+def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = None, seed: int = 0,
+              schedule: str = "constant", schedule_params: dict | None = None, grid: int = GRID) -> FullTraining:
+    """Every optimizer of ``hparams`` (name -> its hyperparameters) trained (:func:`train_one`), their checkpoints
+    projected onto one plane through θ₀, and the loss over that plane on a ``grid`` × ``grid`` square."""
+    if not 2 <= grid <= MAX_GRID:
+        raise ValueError(f"grid = {grid} is out of range; allowed: 2 to {MAX_GRID}")
+    runs = {name: train_one(source, name, hp, steps=steps, batch_size=batch_size, seed=seed, schedule=schedule,
+                            schedule_params=schedule_params) for name, hp in hparams.items()}
+    theta0 = source.plane.theta0
+    # a diverged run's last finite checkpoints are far out (1e150, say): it would be all the plane shows, and the
+    # loss there is not finite; it is left off the plane (its curves say where it diverged)
+    shown = [n for n, r in runs.items() if r.diverged_at is None]
+    proj = project({n: runs[n].path for n in shown or runs}, theta0)
+    data = source.data
+    plane = Plane(source.net, data.X, data.y, theta0, proj.directions[0], proj.directions[1])
+    plane_loss = {}
+    with np.errstate(all="ignore"):
+        for n in proj.coords:
+            z = proj.coords[n]
+            plane_loss[n] = plane.evaluate(np.nan_to_num(z[:, 0]), np.nan_to_num(z[:, 1]), grad=False)[0]
+            plane_loss[n] = np.where(np.isfinite(z).all(axis=1), plane_loss[n], np.nan)
+    xs, ys = surface_axes(proj, grid)
+    with np.errstate(all="ignore"):
+        surface = plane.surface(xs, ys)
+    return FullTraining(runs=runs, projection=proj, plane_loss=plane_loss, xs=xs, ys=ys, surface=surface,
+                        layers=layer_names(source.net),
+                        batch_size=batch_size if batch_size and batch_size < len(data.X) else None)
+
+
+def surface_axes(proj: Projection, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """A grid over every finite checkpoint's z, widened by MARGIN of the span on each side."""
+    z = np.concatenate([c for c in proj.coords.values()])
+    z = z[np.isfinite(z).all(axis=1)]
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    span = np.maximum(hi - lo, 1e-6 + 1e-3 * np.abs(hi).max())
+    lo, hi = lo - MARGIN * span, hi + MARGIN * span
+    return np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid)
