@@ -149,6 +149,26 @@ def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
     return sweep_plots.basins_figure(basins(cfg, names, n))
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def full_training(cfg: RunConfig, steps: int, grid: int):
+    """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings."""
+    from optlab import full_training as T
+    from optlab.networks.landscape import network_of
+
+    return T.train_all(network_of(cfg.land), {name: cfg.hp(name) for name in cfg.optimizers}, steps=steps,
+                       batch_size=cfg.batch or None, seed=cfg.seed, schedule=cfg.schedule,
+                       schedule_params=dict(cfg.schedule_params), grid=grid)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def full_training_figures(cfg: RunConfig, steps: int, grid: int) -> dict:
+    from optlab import training_plots as P
+
+    ft = full_training(cfg, steps, grid)
+    return {"curves": P.curves_figure(ft), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
+            "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}
+
+
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
 def seed_bands(cfg: RunConfig, n: int):
     with _progress_bar() as progress:

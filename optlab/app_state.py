@@ -43,6 +43,7 @@ def widget_values(state: PageState) -> dict:
         v["inspect"] = view.inspect or cfg.optimizers[0]
     if view.explore.view:
         v["explore"] = view.explore.view
+    v["train.grid"] = view.train_grid
     return v | view.explore.resolved(cfg.optimizers)
 
 
@@ -119,15 +120,16 @@ def explore_settings(cfg: RunConfig, view: str | None) -> Explore:
     return Explore.normalized(st.session_state, cfg.optimizers, view=view)
 
 
-def view_state(cfg: RunConfig, explore_view: str | None = None) -> ViewState:
-    """How the page shows the runs, from the session's widgets."""
+def view_state(cfg: RunConfig, explore_view: str | None = None, train: bool = False) -> ViewState:
+    """How the page shows the runs, from the session's widgets (``train``: the networks page is open)."""
     ss = st.session_state
     inspect = ss.get("inspect")
     first = cfg.optimizers[0] if cfg.optimizers else None
     k = int(ss.get("k") or 1)
     return ViewState(view=ss.get("view", S.VIEWS[0]), inspect=None if inspect in (None, first) else inspect,
                      k=None if k == 1 else k,
-                     explore=explore_settings(cfg, explore_view) if cfg.optimizers else Explore(view=explore_view))
+                     explore=explore_settings(cfg, explore_view) if cfg.optimizers else Explore(view=explore_view),
+                     train=train, train_grid=int(ss.get("train.grid", S.TRAIN_GRID.default)))
 
 
 # --- a formula that cannot be shown: the last valid view ---------------------------------------------

@@ -166,3 +166,37 @@ def surface_axes(proj: Projection, grid: int) -> tuple[np.ndarray, np.ndarray]:
     span = np.maximum(hi - lo, 1e-6 + 1e-3 * np.abs(hi).max())
     lo, hi = lo - MARGIN * span, hi + MARGIN * span
     return np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid)
+
+
+def honesty_notes(ft: FullTraining, names: dict | None = None) -> list[str]:
+    """Sentences on how far the shared plane's picture is from the network: one for the plane, one per run on it
+    (its last checkpoint's distance from the plane, and where the plane's loss and the true loss differ by
+    more than optlab.projection.DIFFERS). ``names``: optimizer -> what to call it (default: its name)."""
+    from optlab.projection import DIFFERS, disagreements
+
+    proj = ft.projection
+    names = names or {}
+    held = 100 * proj.explained
+    notes = [f"The plane holds {held:.1f} % of the checkpoints' squared distance from θ₀ (the fraction of variance "
+             "its two principal directions explain)" + ("." if held >= 50 else
+                                                        ": less than half, so most of the training happens in "
+                                                        "directions this picture does not show.")]
+    for n in proj.coords:
+        r, who = ft.runs[n], names.get(n, n)
+        off = proj.share_off(n)
+        differ = disagreements(r.train_loss, ft.plane_loss[n])
+        last = (f"{who}: its last checkpoint (step {r.steps[-1]}) is {proj.distance[n][-1]:.3g} from the plane, "
+                f"{100 * off[-1]:.0f} % of its distance from θ₀; true loss {r.train_loss[-1]:.4g}, the plane's "
+                f"{ft.plane_loss[n][-1]:.4g} at its projection")
+        if differ.any():
+            gap = np.abs(r.train_loss - ft.plane_loss[n])
+            worst = int(np.nanargmax(np.where(differ, gap, np.nan)))
+            last += (f". At {int(differ.sum())} of its {len(differ)} checkpoints (first at step "
+                     f"{r.steps[int(np.argmax(differ))]}) the plane's loss is more than {100 * DIFFERS:.0f} % away "
+                     f"from the true loss (the most at step {r.steps[worst]}: {r.train_loss[worst]:.4g} true, "
+                     f"{ft.plane_loss[n][worst]:.4g} on the plane): there the surface drawn is not the loss the "
+                     "network had.")
+        else:
+            last += f"; at every checkpoint the two are within {100 * DIFFERS:.0f} %."
+        notes.append(last)
+    return notes

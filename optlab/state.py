@@ -184,6 +184,8 @@ class ViewState:
     inspect: str | None = None  # optimizer shown in the step inspector (None: the first)
     k: int | None = None  # step shown in the step inspector (None: step 1)
     explore: Explore = field(default_factory=Explore)
+    train: bool = False  # the networks page (full training) is open
+    train_grid: int = S.TRAIN_GRID.default  # its shared plane's grid, points per axis
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_checkpoints_are_evenly_spaced_and_hold_both_ends():
     assert checkpoint_steps(400).tolist() == list(range(0, 401, 10))
     for steps in (1, 7, 40, 333, 2000):
         k = checkpoint_steps(steps)
-        assert k[0] == 0 and k[-1] == steps and np.all(np.diff(k) > 0) and len(k) <= 41
+        assert k[0] == 0 and k[-1] == steps and np.all(np.diff(k) > 0) and len(k) == min(41, steps + 1)
         assert np.diff(k).max() - np.diff(k).min() <= 1
 
 
@@ -164,3 +164,23 @@ def test_a_diverging_run_is_reported_and_kept_off_the_plane():
     assert out.runs["adam"].diverged_at is None
     assert list(out.projection.coords) == list(out.plane_loss) == ["adam"]  # the plane is the finite run's
     assert np.isfinite(out.surface).all() and np.isfinite(out.projection.directions).all()
+
+
+def test_the_honesty_notes_say_what_the_numbers_are(trained):
+    from optlab.full_training import honesty_notes
+    from optlab.projection import disagreements
+
+    notes = honesty_notes(trained)
+    proj = trained.projection
+    assert notes[0].startswith(f"The plane holds {100 * proj.explained:.1f} % of the checkpoints' squared distance")
+    for note, (name, r) in zip(notes[1:], trained.runs.items(), strict=True):
+        assert note.startswith(f"{name}: its last checkpoint (step {r.steps[-1]}) is {proj.distance[name][-1]:.3g} "
+                               f"from the plane, {100 * proj.share_off(name)[-1]:.0f} % of its distance from θ₀")
+        assert f"true loss {r.train_loss[-1]:.4g}, the plane's {trained.plane_loss[name][-1]:.4g}" in note
+        differ = disagreements(r.train_loss, trained.plane_loss[name])
+        if differ.any():
+            assert f"At {int(differ.sum())} of its {len(differ)} checkpoints (first at step " \
+                   f"{r.steps[np.argmax(differ)]})" in note and "not the loss the network had" in note
+        else:
+            assert "at every checkpoint the two are within 10 %" in note
+    assert any("not the loss the network had" in n for n in notes[1:])  # (this training has such checkpoints)
