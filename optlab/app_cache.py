@@ -150,21 +150,26 @@ def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def full_training(cfg: RunConfig, steps: int, grid: int):
-    """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings."""
+def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None):
+    """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings
+    (and Muon with ``muon_lr``, unless None)."""
     from optlab import full_training as T
+    from optlab import muon
     from optlab.networks.landscape import network_of
 
-    return T.train_all(network_of(cfg.land), {name: cfg.hp(name) for name in cfg.optimizers}, steps=steps,
+    hparams = {name: cfg.hp(name) for name in cfg.optimizers}
+    if muon_lr is not None:
+        hparams[muon.NAME] = {"lr": muon_lr}
+    return T.train_all(network_of(cfg.land), hparams, steps=steps,
                        batch_size=cfg.batch or None, seed=cfg.seed, schedule=cfg.schedule,
                        schedule_params=dict(cfg.schedule_params), grid=grid)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def full_training_figures(cfg: RunConfig, steps: int, grid: int) -> dict:
+def full_training_figures(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None) -> dict:
     from optlab import training_plots as P
 
-    ft = full_training(cfg, steps, grid)
+    ft = full_training(cfg, steps, grid, muon_lr)
     return {"curves": P.curves_figure(ft), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
             "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optlab import muon
 from optlab.networks.mlp import head, one_blas_thread
 from optlab.networks.plane import Plane
 from optlab.projection import Projection, project
@@ -104,15 +105,21 @@ def train_one(source, optimizer: str, hp: dict, *, steps: int, batch_size: int |
             path[where[k]] = after[:, 0]
 
     batch = batch_size if batch_size and batch_size < len(data.X) else None
-    run = train(net, data.X, data.y, optimizer, theta0, steps=steps, batch_size=batch, seed=seed,
-                schedule=schedule, schedule_params=schedule_params, on_step=observe, **hp)
+    rule, matrices = optimizer, None
+    if optimizer == muon.NAME:  # the weight matrices by Muon, the biases by AdamW with its lr and weight decay
+        values = {**muon.DEFAULTS, **hp}
+        matrices = muon.Muon(net, **values)
+        rule, hp = "adamw", {"lr": values["lr"], "weight_decay": values["weight_decay"]}
+    run = train(net, data.X, data.y, rule, theta0, steps=steps, batch_size=batch, seed=seed, schedule=schedule,
+                schedule_params=schedule_params, on_step=observe, matrices=matrices, **hp)
     bad = ~np.isfinite(run.loss[:, 0])
     bad |= ~np.isfinite(grad_norm).all(axis=1)
     diverged = int(np.argmax(bad)) + 1 if bad.any() else None
     finite = np.isfinite(path).all(axis=1)
     train_loss, train_acc = evaluate(net, path.T, data.X, data.y, finite)
     test_loss, test_acc = evaluate(net, path.T, data.X_test, data.y_test, finite)
-    return FullRun(optimizer=optimizer, hparams=dict(hp), steps=keep, path=path, minibatch_loss=run.loss[:, 0],
+    used = values if matrices is not None else hp
+    return FullRun(optimizer=optimizer, hparams=dict(used), steps=keep, path=path, minibatch_loss=run.loss[:, 0],
                    train_loss=train_loss, test_loss=test_loss, train_accuracy=train_acc, test_accuracy=test_acc,
                    grad_norm=grad_norm, update_ratio=ratio, diverged_at=diverged)
 

@@ -15,6 +15,7 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     view, inspect, k              how the comparison is shown: overlay or multiples, the step inspector
     explore, sweep.*, basins.*, seeds.*   the explore page's view and settings
     train=true, train.grid        the networks page (full training, projected), its plane's grid
+    train.muon, train.muon_lr     a Muon run there (weight matrices; optlab.muon), its learning rate
 
 Values equal to their defaults are left out of a link.
 """
@@ -62,6 +63,10 @@ TRAIN = Param("train", False, kind=bool, help="open the networks page: full trai
 TRAIN_GRID = Param("train.grid", full_training.GRID, low=2, high=full_training.MAX_GRID, kind=int, ui_step=10,
                    help="points per axis of the loss computed over the shared plane (the grid costs a full "
                         "loss evaluation per point)")
+TRAIN_MUON = Param("train.muon", False, kind=bool,
+                   help="also train with Muon: torch.optim.Muon on the weight matrices, AdamW on the biases")
+TRAIN_MUON_LR = Param("train.muon_lr", 1e-3, low=0.0, high=10.0, ui_low=1e-4, ui_high=1.0, log=True,
+                      symbol=r"\eta", help="Muon's learning rate (default 0.001, torch.optim.Muon's)")
 
 
 def landscape_of(name: str, formula: str | None = None, params: Mapping | None = None):
@@ -217,6 +222,10 @@ FIELDS: tuple[Field, ...] = (
     Field("train", "view", "train", "param", TRAIN.default, TRAIN),  # the page that is open, not a widget
     Field("train.grid", "view", "train_grid", "param", TRAIN_GRID.default, TRAIN_GRID, widget="number_input",
           label="plane grid (points per axis)"),
+    Field("train.muon", "view", "train_muon", "param", TRAIN_MUON.default, TRAIN_MUON, widget="checkbox",
+          label="also Muon (weight matrices)"),
+    Field("train.muon_lr", "view", "train_muon_lr", "param", TRAIN_MUON_LR.default, TRAIN_MUON_LR,
+          widget="number_input", label="Muon's lr"),
 )
 FIELD = {f.key: f for f in FIELDS}
 RUN_KEYS = tuple(f.key for f in FIELDS if f.record == "run")

@@ -10,10 +10,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optlab import muon
 from optlab.full_training import FullTraining
-from optlab.plots import NUMBERS, color, title
+from optlab.plots import NUMBERS
+from optlab.plots import color as _color
+from optlab.plots import title as _title
 
-LEGEND = dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0)
+LEGEND = dict(orientation="h", yanchor="top", y=-0.26, xanchor="left", x=0.0)  # below the axis titles
+LOG = dict(type="log", exponentformat="power", minorloglabels="none")
+
+
+def title(name: str) -> str:
+    """What a person reads for a run: the optimizer's title, or Muon's (optlab.muon: not a declaration)."""
+    return muon.TITLE if name == muon.NAME else _title(name)
+
+
+def color(name: str) -> str:
+    return "#222222" if name == muon.NAME else _color(name)
 
 
 def _log_range(values) -> list | None:
@@ -45,12 +58,12 @@ def curves_figure(ft: FullTraining, height: int = 420) -> go.Figure:
                                          line=dict(color=c, dash=dash),
                                          hovertemplate=f"{title(name)}, step %{{x}}: {which} accuracy %{{y:.1f}} %"
                                                        "<extra></extra>"), row=1, col=2)
-    fig.update_yaxes(type="log", exponentformat="power", range=_log_range(
+    fig.update_yaxes(**LOG, range=_log_range(
         [r.train_loss for r in ft.runs.values()] + [r.test_loss for r in ft.runs.values()]), row=1, col=1)
     if classification:
         fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2)
     fig.update_xaxes(title_text="step", **NUMBERS)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=90), legend=LEGEND)
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=120), legend=LEGEND)
     return fig
 
 
@@ -74,7 +87,7 @@ def plane_figure(ft: FullTraining, height: int = 520) -> go.Figure:
     fig.add_trace(go.Scatter(x=[0.0], y=[0.0], mode="markers", name="θ₀ (the common start)",
                              marker=dict(symbol="x", size=11, color="white", line=dict(color="black", width=1))))
     x_name, y_name = _plane_axes(ft)
-    fig.update_layout(height=height, margin=dict(l=70, r=20, t=40, b=110), legend=LEGEND,
+    fig.update_layout(height=height, margin=dict(l=70, r=20, t=40, b=130), legend=LEGEND,
                       xaxis=dict(title=x_name, **NUMBERS), yaxis=dict(title=y_name, **NUMBERS),
                       title=dict(text=f"The shared plane: it holds {100 * ft.projection.explained:.1f} % of the "
                                       "checkpoints' squared distance from θ₀", font=dict(size=14)))
@@ -120,9 +133,9 @@ def honesty_figure(ft: FullTraining, height: int = 380) -> go.Figure:
                                                                                "plane's loss %{y:.4g}<extra></extra>"),
                       row=1, col=2)
     fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_yaxes(**LOG, row=1, col=2)
     fig.update_xaxes(title_text="step", **NUMBERS)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=90), legend=LEGEND)
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=120), legend=LEGEND)
     return fig
 
 
@@ -141,7 +154,7 @@ def layers_figure(ft: FullTraining, height: int = 420) -> go.Figure:
                                          showlegend=row == 1 and j == 0, line=dict(color=color(name), width=1.2),
                                          hovertemplate=f"{title(name)}, step %{{x}}: {what} %{{y:.3g}}"
                                                        "<extra></extra>"), row=row, col=j + 1)
-    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(**LOG)
     fig.update_xaxes(title_text="step", row=2, **NUMBERS)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=90), legend=LEGEND)
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=120), legend=LEGEND)
     return fig

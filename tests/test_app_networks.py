@@ -110,3 +110,16 @@ def test_settings_full_training_does_not_use_are_named(setting):
     at = open_app({**LINK, setting: "0.5", "steps": "20"})
     what = {"noise": "gradient noise σ", "clip": "gradient clipping"}[setting]
     assert any(c.value.startswith("Not applied to full training") and what in c.value for c in at.caption)
+
+
+def test_a_muon_run_from_the_link_is_drawn_and_kept_in_the_link():
+    at = open_app({**LINK, "opt": ["adam"], "steps": "40", "train.muon": "true", "train.muon_lr": "0.02"})
+    source = network_of(optlab.get_landscape("mlp_iris_plane"))
+    muon = T.train_one(source, "muon", {"lr": 0.02}, steps=40, batch_size=16, seed=2)
+    curves = traces(at, 0)
+    np.testing.assert_allclose(decode(curves["Muon (weight matrices) + AdamW (biases)"]["y"]), muon.train_loss,
+                               rtol=1e-12)
+    assert any(c.value.startswith("Muon (weight matrices) + AdamW (biases): torch.optim.Muon's rule") for c in
+               at.caption)
+    url = share_url(at)
+    assert "train.muon=true" in url and "train.muon_lr=0.02" in url

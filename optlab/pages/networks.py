@@ -16,13 +16,13 @@ import streamlit as st
 from optlab import app_cache
 from optlab import app_state as A
 from optlab import full_training as T
+from optlab import muon as MUON
 from optlab.chart import plotly_chart
 from optlab.networks.landscape import network_of
-from optlab.optimizers import get_optimizer
 from optlab.pages.compare import refused_banner
 from optlab.pages.header import header, share
-from optlab.plots import title
 from optlab.state import PageState, RunConfig
+from optlab.training_plots import title
 from optlab.ui import field_widget
 
 
@@ -46,11 +46,21 @@ def page(cfg: RunConfig, error: str | None) -> None:
         return
     steps = _capped_steps(shown.steps)
     _unused_settings(shown)
-    grid = int(field_widget("train.grid"))
+    c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+    grid = int(field_widget("train.grid", c1))
+    with c2:
+        with_muon = bool(field_widget("train.muon"))
+    muon_lr = float(field_widget("train.muon_lr", c3)) if with_muon else None
+    if with_muon:
+        st.caption(f"{MUON.TITLE}: torch.optim.Muon's rule (momentum 0.95, Nesterov, weight decay 0.1, five "
+                   "Newton–Schulz steps) on each weight matrix, torch.optim.AdamW with the same lr and weight "
+                   "decay on the biases (Muon takes matrices only). The Newton–Schulz iteration runs in float64 "
+                   "here; torch runs it in bfloat16, which gives other numbers (tests/test_muon.py).")
+    runs = len(shown.optimizers) + with_muon
     try:
-        with st.spinner(f"Training {len(shown.optimizers)} network(s) for {steps} steps…", show_time=True):
-            ft = app_cache.full_training(shown, steps, grid)
-            figs = app_cache.full_training_figures(shown, steps, grid)
+        with st.spinner(f"Training {runs} network(s) for {steps} steps…", show_time=True):
+            ft = app_cache.full_training(shown, steps, grid, muon_lr)
+            figs = app_cache.full_training_figures(shown, steps, grid, muon_lr)
     except ValueError as err:  # a setting training refuses: say so, keep everything the user set
         st.error(f"Full training cannot run with these settings: {err}", icon=":material/error:")
         share(slot, state, error=error)
@@ -121,7 +131,7 @@ def _reached(ft: T.FullTraining) -> None:
     target = max(np.nanmax(r.test_accuracy) for r in runs.values()) - 0.02
     firsts = {n: int(r.steps[np.argmax(r.test_accuracy >= target)]) for n, r in runs.items()
               if np.any(r.test_accuracy >= target)}
-    parts = [f"{get_optimizer(n).title} at step {k}" for n, k in sorted(firsts.items(), key=lambda kv: kv[1])]
-    never = [get_optimizer(n).title for n in runs if n not in firsts]
+    parts = [f"{title(n)} at step {k}" for n, k in sorted(firsts.items(), key=lambda kv: kv[1])]
+    never = [title(n) for n in runs if n not in firsts]
     st.caption(f"First checkpoint at {100 * target:.1f} % test accuracy (2 points below the best any run reaches): "
                + ", ".join(parts) + (f"; never: {', '.join(never)}" if never else "") + ".")
