@@ -43,7 +43,8 @@ def widget_values(state: PageState) -> dict:
         v["inspect"] = view.inspect or cfg.optimizers[0]
     if view.explore.view:
         v["explore"] = view.explore.view
-    v |= {"train.grid": view.train_grid, "train.muon": view.train_muon, "train.muon_lr": view.train_muon_lr}
+    v |= {"train.grid": view.train_grid, "train.seeds": view.train_seeds, "train.muon": view.train_muon,
+          "train.muon_lr": view.train_muon_lr}
     return v | view.explore.resolved(cfg.optimizers)
 
 
@@ -130,6 +131,7 @@ def view_state(cfg: RunConfig, explore_view: str | None = None, train: bool = Fa
                      k=None if k == 1 else k,
                      explore=explore_settings(cfg, explore_view) if cfg.optimizers else Explore(view=explore_view),
                      train=train, train_grid=int(ss.get("train.grid", S.TRAIN_GRID.default)),
+                     train_seeds=int(ss.get("train.seeds", S.TRAIN_SEEDS.default)),
                      train_muon=bool(ss.get("train.muon", False)),
                      train_muon_lr=float(ss.get("train.muon_lr", S.TRAIN_MUON_LR.default)))
 

@@ -31,6 +31,8 @@ MAX_GRID = 80  # points per axis of the shared plane's loss surface
 GRID = 40
 CHECKPOINTS = 41  # steps at which θ is kept, evaluated and projected (0 and the last among them)
 MARGIN = 0.15  # the surface's square reaches this share of the checkpoints' span beyond them
+MAX_SEEDS = 10  # minibatch seeds per optimizer in the bands
+MAX_BAND_STEPS = 40_000  # optimizers × seeds × steps of the bands together (a few seconds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +165,41 @@ def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = Non
     return FullTraining(runs=runs, projection=proj, plane_loss=plane_loss, xs=xs, ys=ys, surface=surface,
                         layers=layer_names(source.net),
                         batch_size=batch_size if batch_size and batch_size < len(data.X) else None)
+
+
+@dataclass(frozen=True, eq=False)
+class Band:
+    """One optimizer's runs over minibatch seeds: the spread of its curves (rows: seeds seed … seed + n − 1)."""
+    optimizer: str
+    seeds: np.ndarray  # (n,)
+    steps: np.ndarray  # (K,) checkpoint steps
+    train_loss: np.ndarray  # (n, K)
+    test_accuracy: np.ndarray | None  # (n, K), classification only
+
+
+def band_seeds(optimizers: int, steps: int, wanted: int) -> int:
+    """How many seeds the bands run: ``wanted``, fewer where optimizers × seeds × steps would pass MAX_BAND_STEPS."""
+    return max(1, min(wanted, MAX_SEEDS, MAX_BAND_STEPS // max(1, optimizers * steps)))
+
+
+def seed_bands(source, hparams: dict, *, steps: int, batch_size: int, seed: int = 0, seeds: int = 5,
+               schedule: str = "constant", schedule_params: dict | None = None) -> dict:
+    """Every optimizer of ``hparams`` trained from θ₀ with minibatch seeds seed … seed + seeds − 1 (:func:`train_one`
+    each): optimizer -> :class:`Band`. Minibatches only: without them every seed gives the same run."""
+    if not batch_size or batch_size >= len(source.data.X):
+        raise ValueError("seed bands need minibatches (a minibatch size below the training set's): without them "
+                         "every seed gives the same run")
+    if not 2 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"seeds = {seeds} is out of range; allowed: 2 to {MAX_SEEDS}")
+    out = {}
+    for name, hp in hparams.items():
+        runs = [train_one(source, name, hp, steps=steps, batch_size=batch_size, seed=s, schedule=schedule,
+                          schedule_params=schedule_params) for s in range(seed, seed + seeds)]
+        out[name] = Band(optimizer=name, seeds=np.arange(seed, seed + seeds), steps=runs[0].steps,
+                         train_loss=np.array([r.train_loss for r in runs]),
+                         test_accuracy=None if runs[0].test_accuracy is None else
+                         np.array([r.test_accuracy for r in runs]))
+    return out
 
 
 def surface_axes(proj: Projection, grid: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     explore, sweep.*, basins.*, seeds.*   the explore page's view and settings
     train=true, train.grid        the networks page (full training, projected), its plane's grid
     train.muon, train.muon_lr     a Muon run there (weight matrices; optlab.muon), its learning rate
+    train.seeds                   minibatch seeds of its bands (1: none)
 
 Values equal to their defaults are left out of a link.
 """
@@ -63,6 +64,9 @@ TRAIN = Param("train", False, kind=bool, help="open the networks page: full trai
 TRAIN_GRID = Param("train.grid", full_training.GRID, low=2, high=full_training.MAX_GRID, kind=int, ui_step=10,
                    help="points per axis of the loss computed over the shared plane (the grid costs a full "
                         "loss evaluation per point)")
+TRAIN_SEEDS = Param("train.seeds", 1, low=1, high=full_training.MAX_SEEDS, kind=int,
+                    help="minibatch seeds per optimizer: the range of the training loss and test accuracy over "
+                         "them, shaded (1: none; minibatches only)")
 TRAIN_MUON = Param("train.muon", False, kind=bool,
                    help="also train with Muon: torch.optim.Muon on the weight matrices, AdamW on the biases")
 TRAIN_MUON_LR = Param("train.muon_lr", 1e-3, low=0.0, high=10.0, ui_low=1e-4, ui_high=1.0, log=True,
@@ -222,6 +226,8 @@ FIELDS: tuple[Field, ...] = (
     Field("train", "view", "train", "param", TRAIN.default, TRAIN),  # the page that is open, not a widget
     Field("train.grid", "view", "train_grid", "param", TRAIN_GRID.default, TRAIN_GRID, widget="number_input",
           label="plane grid (points per axis)"),
+    Field("train.seeds", "view", "train_seeds", "param", TRAIN_SEEDS.default, TRAIN_SEEDS, widget="number_input",
+          label="seeds (bands)"),
     Field("train.muon", "view", "train_muon", "param", TRAIN_MUON.default, TRAIN_MUON, widget="checkbox",
           label="also Muon (weight matrices)"),
     Field("train.muon_lr", "view", "train_muon_lr", "param", TRAIN_MUON_LR.default, TRAIN_MUON_LR,

@@ -38,13 +38,36 @@ def _log_range(values) -> list | None:
     return [lo - 0.1, hi + 0.1] if hi > lo else [lo - 0.5, hi + 0.5]
 
 
-def curves_figure(ft: FullTraining, height: int = 420) -> go.Figure:
-    """Loss (log axis) and accuracy per step on the training set (solid) and the test set (dashed)."""
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _band(fig, name: str, steps, values, col: int, what: str) -> None:
+    """The range between the lowest and the highest of ``values`` (seeds × checkpoints), shaded."""
+    with np.errstate(all="ignore"):
+        lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    fig.add_trace(go.Scatter(x=steps, y=lo, mode="lines", line=dict(width=0), legendgroup=name, showlegend=False,
+                             hoverinfo="skip"), row=1, col=col)
+    fig.add_trace(go.Scatter(x=steps, y=hi, mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=_rgba(color(name), 0.18), legendgroup=name, showlegend=False,
+                             name=f"{title(name)}: {what} over {len(values)} seeds",
+                             hovertemplate=f"{title(name)}, step %{{x}}: {what} up to %{{y:.4g}} over {len(values)} "
+                                           "seeds<extra></extra>"), row=1, col=col)
+
+
+def curves_figure(ft: FullTraining, bands: dict | None = None, height: int = 420) -> go.Figure:
+    """Loss (log axis) and accuracy per step on the training set (solid) and the test set (dashed); ``bands``
+    (optimizer -> full_training.Band): the range of the training loss and the test accuracy over seeds."""
     classification = all(r.test_accuracy is not None for r in ft.runs.values())
     cols = 2 if classification else 1
     fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.1,
                         subplot_titles=("loss (training —, test - -)",
                                         "accuracy (training —, test - -)")[:cols])
+    for name, band in (bands or {}).items():
+        _band(fig, name, band.steps, band.train_loss, 1, "training loss")
+        if classification and band.test_accuracy is not None:
+            _band(fig, name, band.steps, 100 * band.test_accuracy, 2, "test accuracy")
     for name, r in ft.runs.items():
         c = color(name)
         for values, dash, which in ((r.train_loss, "solid", "training"), (r.test_loss, "dash", "test")):

@@ -123,3 +123,20 @@ def test_a_muon_run_from_the_link_is_drawn_and_kept_in_the_link():
                at.caption)
     url = share_url(at)
     assert "train.muon=true" in url and "train.muon_lr=0.02" in url
+
+
+def test_seed_bands_shade_the_range_over_seeds_and_need_minibatches():
+    at = open_app({**LINK, "opt": ["sgd"], "steps": "30", "train.seeds": "3"})
+    source = network_of(optlab.get_landscape("mlp_iris_plane"))
+    runs = [T.train_one(source, "sgd", {**optlab.get_optimizer("sgd").defaults, "lr": 0.2}, steps=30, batch_size=16,
+                        seed=s) for s in (2, 3, 4)]
+    shaded = [t for t in figure(at, 0)["data"] if t.get("fill") == "tonexty"]
+    assert [t["name"] for t in shaded] == ["SGD: training loss over 3 seeds", "SGD: test accuracy over 3 seeds"]
+    np.testing.assert_allclose(decode(shaded[0]["y"]), np.max([r.train_loss for r in runs], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(decode(shaded[1]["y"]), 100 * np.max([r.test_accuracy for r in runs], axis=0),
+                               rtol=1e-12)
+    assert any("minibatch seeds 2 to 4" in c.value for c in at.caption)
+    assert "train.seeds=3" in share_url(at)
+    full = open_app({**LINK, "opt": ["sgd"], "steps": "30", "train.seeds": "3", "batch": "0"})
+    assert any("Seed bands need minibatches" in i.value for i in full.info)
+    assert not [t for t in figure(full, 0)["data"] if t.get("fill") == "tonexty"]

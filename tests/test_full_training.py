@@ -184,3 +184,19 @@ def test_the_honesty_notes_say_what_the_numbers_are(trained):
         else:
             assert "at every checkpoint the two are within 10 %" in note
     assert any("not the loss the network had" in n for n in notes[1:])  # (this training has such checkpoints)
+
+
+def test_seed_bands_are_the_runs_of_each_minibatch_seed(iris):
+    from optlab.full_training import MAX_BAND_STEPS, band_seeds, seed_bands
+
+    bands = seed_bands(iris, {"sgd": {"lr": 0.2}}, steps=30, batch_size=16, seed=4, seeds=3)
+    band = bands["sgd"]
+    assert band.seeds.tolist() == [4, 5, 6]
+    for row, s in enumerate(band.seeds):
+        alone = train_one(iris, "sgd", {"lr": 0.2}, steps=30, batch_size=16, seed=int(s))
+        np.testing.assert_array_equal(band.train_loss[row], alone.train_loss)
+        np.testing.assert_array_equal(band.test_accuracy[row], alone.test_accuracy)
+    assert not np.array_equal(band.train_loss[0], band.train_loss[1])  # other minibatches, other runs
+    with pytest.raises(ValueError, match="need minibatches"):
+        seed_bands(iris, {"sgd": {"lr": 0.2}}, steps=30, batch_size=0)
+    assert band_seeds(4, 2000, 10) == MAX_BAND_STEPS // 8000 == 5 and band_seeds(1, 10, 3) == 3  # the cap

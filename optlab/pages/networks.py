@@ -46,21 +46,23 @@ def page(cfg: RunConfig, error: str | None) -> None:
         return
     steps = _capped_steps(shown.steps)
     _unused_settings(shown)
-    c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns(4, vertical_alignment="bottom")
     grid = int(field_widget("train.grid", c1))
-    with c2:
+    wanted = int(field_widget("train.seeds", c2))
+    with c3:
         with_muon = bool(field_widget("train.muon"))
-    muon_lr = float(field_widget("train.muon_lr", c3)) if with_muon else None
+    muon_lr = float(field_widget("train.muon_lr", c4)) if with_muon else None
     if with_muon:
         st.caption(f"{MUON.TITLE}: torch.optim.Muon's rule (momentum 0.95, Nesterov, weight decay 0.1, five "
                    "Newton–Schulz steps) on each weight matrix, torch.optim.AdamW with the same lr and weight "
                    "decay on the biases (Muon takes matrices only). The Newton–Schulz iteration runs in float64 "
                    "here; torch runs it in bfloat16, which gives other numbers (tests/test_muon.py).")
     runs = len(shown.optimizers) + with_muon
+    seeds = _band_seeds(shown, land, runs, steps, wanted)
     try:
-        with st.spinner(f"Training {runs} network(s) for {steps} steps…", show_time=True):
+        with st.spinner(f"Training {runs * seeds} network(s) for {steps} steps…", show_time=True):
             ft = app_cache.full_training(shown, steps, grid, muon_lr)
-            figs = app_cache.full_training_figures(shown, steps, grid, muon_lr)
+            figs = app_cache.full_training_figures(shown, steps, grid, muon_lr, seeds)
     except ValueError as err:  # a setting training refuses: say so, keep everything the user set
         st.error(f"Full training cannot run with these settings: {err}", icon=":material/error:")
         share(slot, state, error=error)
@@ -75,6 +77,9 @@ def page(cfg: RunConfig, error: str | None) -> None:
                "test sets.")
     _diverged(ft)
     plotly_chart(figs["curves"], key="chart:train:curves")
+    if seeds > 1:
+        st.caption(f"Shaded: the lowest to the highest training loss and test accuracy over minibatch seeds "
+                   f"{shown.seed} to {shown.seed + seeds - 1}; the lines are seed {shown.seed}'s.")
     _reached(ft)
     st.markdown("#### Every trajectory on one plane")
     st.caption("The plane through θ₀ (the common start) spanned by the first two principal directions of all the "
@@ -107,6 +112,21 @@ def _capped_steps(steps: int) -> int:
                    icon=":material/speed:")
         return T.MAX_STEPS
     return steps
+
+
+def _band_seeds(cfg: RunConfig, land, runs: int, steps: int, wanted: int) -> int:
+    """The seeds the bands run (1: none), with a message where fewer than asked."""
+    if wanted <= 1:
+        return 1
+    if not cfg.batch or cfg.batch >= land.data_size:
+        st.info("Seed bands need minibatches: without them every seed gives the same run. Set a **minibatch "
+                "size** in the sidebar.", icon=":material/info:")
+        return 1
+    seeds = T.band_seeds(runs, steps, wanted)
+    if seeds < wanted:
+        st.warning(f"Seeds reduced from {wanted} to {seeds} so that optimizers × seeds × steps stays within "
+                   f"{T.MAX_BAND_STEPS:,} (a few seconds); fewer steps allow more.", icon=":material/speed:")
+    return seeds
 
 
 def _unused_settings(cfg: RunConfig) -> None:
