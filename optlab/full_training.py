@@ -32,6 +32,7 @@ GRID = 40
 CHECKPOINTS = 41  # steps at which θ is kept, evaluated and projected (0 and the last among them)
 MARGIN = 0.15  # the surface's square reaches this share of the checkpoints' span beyond them
 MAX_SEEDS = 10  # minibatch seeds per optimizer in the bands
+ADAM_FAMILY = ("adam", "adamw", "amsgrad")  # state m, v (v_max), and step lr·m̂/(√v̂ + ε), as torch.optim.Adam's
 MAX_BAND_STEPS = 40_000  # optimizers × seeds × steps of the bands together (a few seconds)
 
 
@@ -48,6 +49,8 @@ class FullRun:
     test_accuracy: np.ndarray | None
     grad_norm: np.ndarray  # (steps, layers): ‖g‖ of each layer's W and b at step k = 1 .. steps
     update_ratio: np.ndarray  # (steps, layers): ‖θ_k − θ_{k−1}‖ / ‖θ_{k−1}‖ per layer
+    effective_step: np.ndarray | None  # (steps, layers): Adam's lr·m̂/(√v̂ + ε), its median size over the layer's
+    # weights (Adam, AdamW, AMSGrad: ADAM_FAMILY; None for the others)
     diverged_at: int | None  # the first step whose θ or loss is not finite
 
 
@@ -98,8 +101,17 @@ def train_one(source, optimizer: str, hp: dict, *, steps: int, batch_size: int |
     layer_of = _layer_of(net)
     grad_norm = np.full((steps, layers), np.nan)
     ratio = np.full((steps, layers), np.nan)
+    effective = np.full((steps, layers), np.nan) if optimizer in ADAM_FAMILY else None
+    adam = {**_adam_defaults(optimizer), **hp} if effective is not None else None
+    lrs = _scheduled_lr(adam["lr"], steps, schedule, schedule_params) if adam else None
 
-    def observe(k, before, g, after):
+    def observe(k, before, g, after, state):
+        if effective is not None:  # the bias-corrected moments: m̂ = m/(1 − β1ᵏ), v̂ = v/(1 − β2ᵏ)
+            v = state.v_max if adam["amsgrad"] else state.v
+            m_hat = state.m[:, 0] / (1 - adam["beta1"] ** k)
+            v_hat = v[:, 0] / (1 - adam["beta2"] ** k)
+            size = np.abs(lrs[k - 1] * m_hat / (np.sqrt(v_hat) + adam["eps"]))
+            effective[k - 1] = [np.median(size[layer_of == j]) for j in range(layers)]
         grad_norm[k - 1] = _layer_norms(layer_of, g[:, 0])
         with np.errstate(all="ignore"):
             ratio[k - 1] = _layer_norms(layer_of, after[:, 0] - before[:, 0]) / _layer_norms(layer_of, before[:, 0])
@@ -123,7 +135,19 @@ def train_one(source, optimizer: str, hp: dict, *, steps: int, batch_size: int |
     used = values if matrices is not None else hp
     return FullRun(optimizer=optimizer, hparams=dict(used), steps=keep, path=path, minibatch_loss=run.loss[:, 0],
                    train_loss=train_loss, test_loss=test_loss, train_accuracy=train_acc, test_accuracy=test_acc,
-                   grad_norm=grad_norm, update_ratio=ratio, diverged_at=diverged)
+                   grad_norm=grad_norm, update_ratio=ratio, effective_step=effective, diverged_at=diverged)
+
+
+def _adam_defaults(optimizer: str) -> dict:
+    from optlab.optimizers import get_optimizer
+
+    return get_optimizer(optimizer).defaults
+
+
+def _scheduled_lr(lr: float, steps: int, schedule: str, schedule_params: dict | None) -> np.ndarray:
+    from optlab.schedules import get_schedule
+
+    return lr * get_schedule(schedule).multipliers(steps, **(schedule_params or {}))
 
 
 def evaluate(net, thetas, X, y, finite=None):

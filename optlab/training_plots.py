@@ -163,21 +163,28 @@ def honesty_figure(ft: FullTraining, height: int = 380) -> go.Figure:
 
 
 def layers_figure(ft: FullTraining, height: int = 420) -> go.Figure:
-    """Per layer (a column each): the gradient norm and the update-to-weight ratio per step (log axes)."""
+    """Per layer (a column each): the gradient norm and the update-to-weight ratio per step (log axes), and
+    where a run is Adam's (AdamW's, AMSGrad's) its effective step lr·m̂/(√v̂ + ε), the median over the layer."""
     cols = len(ft.layers)
-    fig = make_subplots(rows=2, cols=cols, shared_xaxes=True, vertical_spacing=0.12, horizontal_spacing=0.08,
-                        subplot_titles=[f"{name}: ‖g‖" for name in ft.layers]
-                        + [f"{name}: ‖Δθ‖/‖θ‖" for name in ft.layers])
+    adam = any(r.effective_step is not None for r in ft.runs.values())
+    rows = 3 if adam else 2
+    titles = [f"{name}: ‖g‖" for name in ft.layers] + [f"{name}: ‖Δθ‖/‖θ‖" for name in ft.layers]
+    if adam:
+        titles += [f"{name}: Adam's step, median |lr·m̂/(√v̂+ε)|" for name in ft.layers]
+    fig = make_subplots(rows=rows, cols=cols, shared_xaxes=True, vertical_spacing=0.1, horizontal_spacing=0.08,
+                        subplot_titles=titles)
     for name, r in ft.runs.items():
         steps = np.arange(1, len(r.grad_norm) + 1)
         for j in range(cols):
-            for row, values, what in ((1, r.grad_norm[:, j], "gradient norm"),
-                                      (2, r.update_ratio[:, j], "update / weight")):
+            shown = [(1, r.grad_norm[:, j], "gradient norm"), (2, r.update_ratio[:, j], "update / weight")]
+            if r.effective_step is not None:
+                shown.append((3, r.effective_step[:, j], "Adam's effective step (median)"))
+            for row, values, what in shown:
                 fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=title(name), legendgroup=name,
                                          showlegend=row == 1 and j == 0, line=dict(color=color(name), width=1.2),
                                          hovertemplate=f"{title(name)}, step %{{x}}: {what} %{{y:.3g}}"
                                                        "<extra></extra>"), row=row, col=j + 1)
     fig.update_yaxes(**LOG)
-    fig.update_xaxes(title_text="step", row=2, **NUMBERS)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=120), legend=LEGEND)
+    fig.update_xaxes(title_text="step", row=rows, **NUMBERS)
+    fig.update_layout(height=height + (200 if adam else 0), margin=dict(l=60, r=20, t=50, b=120), legend=LEGEND)
     return fig

@@ -87,6 +87,15 @@ def test_full_training_records_what_torch_optim_does(iris):
             size = torch.sqrt(before[w].pow(2).sum() + before[b].pow(2).sum()).item()
             assert run.grad_norm[k, layer] == pytest.approx(g, rel=1e-9)
             assert run.update_ratio[k, layer] == pytest.approx(delta / size, rel=1e-7)
+            steps_of = []  # Adam's effective step lr·m̂/(√v̂ + ε) from torch's own state (exp_avg, exp_avg_sq)
+            for p in (params[w], params[b]):
+                state = opt.state[p]
+                t = int(state["step"])
+                m_hat = state["exp_avg"] / (1 - 0.9 ** t)
+                v_hat = state["exp_avg_sq"] / (1 - 0.999 ** t)
+                steps_of.append((0.02 * m_hat / (v_hat.sqrt() + 1e-8)).abs().flatten())
+            median = np.median(torch.cat(steps_of).numpy())
+            assert run.effective_step[k, layer] == pytest.approx(median, rel=1e-7)
     assert run.diverged_at is None
 
 

@@ -66,7 +66,7 @@ def ours(net, data, theta0, steps, batch, seed, lr, wd, momentum, nesterov):
     path = [theta0]
     train(net, data.X, data.y, "adamw", theta0, steps=steps, batch_size=batch, seed=seed, lr=lr, weight_decay=wd,
           matrices=Muon(net, lr=lr, weight_decay=wd, momentum=momentum, nesterov=nesterov),
-          on_step=lambda k, before, g, after: path.append(after[:, 0].copy()))
+          on_step=lambda k, before, g, after, state: path.append(after[:, 0].copy()))
     return np.array(path)
 
 

@@ -98,7 +98,9 @@ def page(cfg: RunConfig, error: str | None) -> None:
     plotly_chart(figs["honesty"], key="chart:train:honesty")
     st.markdown("#### Inside the network, layer by layer")
     st.caption("Per layer (its W and b together), at every step: the norm of the gradient the step used, and the "
-               "update-to-weight ratio ‖θₖ − θₖ₋₁‖/‖θₖ₋₁‖: how much of the layer each step rewrites.")
+               "update-to-weight ratio ‖θₖ − θₖ₋₁‖/‖θₖ₋₁‖: how much of the layer each step rewrites; for Adam, "
+               "AdamW and AMSGrad also the effective step lr·m̂/(√v̂ + ε) that moves each weight (its median over "
+               "the layer's weights).")
     plotly_chart(figs["layers"], key="chart:train:layers")
     st.caption("The update rules are torch.optim's (tests/test_full_training.py checks a training step by step "
                "against torch).")
