@@ -84,7 +84,7 @@ def curves_figure(ft: FullTraining, bands: dict | None = None, height: int = 420
     fig.update_yaxes(**LOG, range=_log_range(
         [r.train_loss for r in ft.runs.values()] + [r.test_loss for r in ft.runs.values()]), row=1, col=1)
     if classification:
-        fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2)
+        fig.update_yaxes(title_text="%", range=[0, 100], row=1, col=2, **NUMBERS)
     fig.update_xaxes(title_text="step", **NUMBERS)
     fig.update_layout(height=height, margin=dict(l=60, r=20, t=50, b=120), legend=LEGEND)
     return fig
@@ -98,7 +98,7 @@ def plane_figure(ft: FullTraining, height: int = 520) -> go.Figure:
     """The training loss over the shared plane (contour, log colour), every run's checkpoints projected onto it."""
     z = np.log10(np.clip(ft.surface, 1e-300, None))
     fig = go.Figure(go.Contour(x=ft.xs, y=ft.ys, z=z, colorscale="Viridis", ncontours=30, line=dict(width=0.5),
-                               colorbar=dict(title=dict(text="log₁₀ loss", side="right")),
+                               colorbar=dict(title=dict(text="log₁₀ loss", side="right"), **NUMBERS),
                                hovertemplate="z = (%{x:.3g}, %{y:.3g}): log₁₀ loss %{z:.3f}<extra></extra>"))
     for name, coords in ft.projection.coords.items():
         r = ft.runs[name]
@@ -129,9 +129,9 @@ def surface_figure(ft: FullTraining, height: int = 520) -> go.Figure:
         fig.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=np.log10(r.train_loss), mode="markers",
                                    name=f"{title(name)}: true loss", legendgroup=name, showlegend=False,
                                    marker=dict(size=2.5, color=color(name))))
-    x_name, y_name = _plane_axes(ft)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=10), legend=LEGEND,
-                      scene=dict(xaxis_title="z₁", yaxis_title="z₂", zaxis_title="log₁₀ loss"))
+                      scene=dict(xaxis=dict(title="z₁", **NUMBERS), yaxis=dict(title="z₂", **NUMBERS),
+                                 zaxis=dict(title="log₁₀ loss", **NUMBERS)))
     return fig
 
 
@@ -155,7 +155,7 @@ def honesty_figure(ft: FullTraining, height: int = 380) -> go.Figure:
                                  line=dict(color=c, dash="dot"), hovertemplate=f"{title(name)}, step %{{x}}: "
                                                                                "plane's loss %{y:.4g}<extra></extra>"),
                       row=1, col=2)
-    fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1, **NUMBERS)
     fig.update_yaxes(**LOG, row=1, col=2)
     fig.update_xaxes(title_text="step", **NUMBERS)
     fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=120), legend=LEGEND)
