@@ -158,7 +158,8 @@ def honesty_figure(ft: FullTraining, height: int = 380) -> go.Figure:
     fig.update_yaxes(title_text="%", rangemode="tozero", row=1, col=1, **NUMBERS)
     fig.update_yaxes(**LOG, row=1, col=2)
     fig.update_xaxes(title_text="step", **NUMBERS)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=120), legend=LEGEND)
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=120), legend={**LEGEND, "y": -0.36})  # (its
+    # two-line panel titles leave a shorter plot: the same gap below the axis title needs a larger share of it)
     return fig
 
 
