@@ -115,7 +115,7 @@ def page_cases(steps: int = 500, batch: int = 64):
     from optlab.networks.landscape import network_of
 
     source = network_of(optlab.get_landscape("mlp_digits_plane"))
-    source.plane  # (built once, as the page's landscape is)
+    assert source.plane is not None  # (built once, as the page's landscape is)
     return {f"networks page: {steps} steps × 4 optimizers, minibatch {batch}, {n} × {n} plane grid":
             lambda n=n: full_training.train_all(source, OPTIMIZERS, steps=steps, batch_size=batch, grid=n)
             for n in (full_training.GRID, full_training.MAX_GRID)}
