@@ -8,6 +8,10 @@
    80·80·1797·32 first-layer pre-activations (the floor of any path that calls libm's tanh for each).
 2. 500 full-training steps of that network for 4 optimizers (SGD with momentum, Adam, RMSprop, AdamW), minibatches
    of 64: target ≤ 1 s. Reference: the same with torch.optim and torch.autograd (when torch is installed).
+3. The networks page's computation for those 4 runs (optlab.full_training.train_all on the digits plane's network,
+   its 1,348 training examples: the training, per-layer norms at every step, training and test loss and
+   accuracy at 41 checkpoints, the shared plane and its loss on the default 40 × 40 grid, and on 80 × 80).
+   ``--page`` times this part only.
 
 Prints medians of wall and CPU time, timed round-robin (the machines here are shared and noisy: compare with the
 references, and the CPU time, which a busy machine inflates less).
@@ -105,13 +109,30 @@ def training_cases(steps: int = 500, batch: int = 64):
     return cases
 
 
+def page_cases(steps: int = 500, batch: int = 64):
+    import optlab
+    from optlab import full_training
+    from optlab.networks.landscape import network_of
+
+    source = network_of(optlab.get_landscape("mlp_digits_plane"))
+    assert source.plane is not None  # (built once, as the page's landscape is)
+    return {f"networks page: {steps} steps × 4 optimizers, minibatch {batch}, {n} × {n} plane grid":
+            lambda n=n: full_training.train_all(source, OPTIMIZERS, steps=steps, batch_size=batch, grid=n)
+            for n in (full_training.GRID, full_training.MAX_GRID)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round, no warm-up, instead of a warm-up and 5")
+    parser.add_argument("--page", action="store_true", help="only the networks page's computation (part 3)")
     args = parser.parse_args(argv)
     repeat, warm_up = (1, False) if args.quick else (5, True)
     print("| case | median (wall) | CPU time | target |")
     print("|---|---|---|---|", flush=True)
+    if args.page:
+        for name, (t, c) in interleaved(page_cases(), repeat, warm_up).items():
+            print(f"| {name} | {t:.2f} s | {c:.2f} s | |", flush=True)
+        return
     for name, (t, c) in interleaved(grid_cases(), repeat, warm_up).items():
         print(f"| {name} | {t:.2f} s | {c:.2f} s | {'≤ 2 s' if name.startswith('grid') else ''} |", flush=True)
     for name, (t, c) in interleaved(training_cases(), repeat, warm_up).items():

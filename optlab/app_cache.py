@@ -149,6 +149,47 @@ def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
     return sweep_plots.basins_figure(basins(cfg, names, n))
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None):
+    """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings
+    (and Muon with ``muon_lr``, unless None)."""
+    from optlab import full_training as T
+    from optlab import muon
+    from optlab.networks.landscape import network_of
+
+    hparams = {name: cfg.hp(name) for name in cfg.optimizers}
+    if muon_lr is not None:
+        hparams[muon.NAME] = {"lr": muon_lr}
+    return T.train_all(network_of(cfg.land), hparams, steps=steps,
+                       batch_size=cfg.batch or None, seed=cfg.seed, schedule=cfg.schedule,
+                       schedule_params=dict(cfg.schedule_params), grid=grid)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def training_bands(cfg: RunConfig, steps: int, seeds: int, muon_lr: float | None = None):
+    """The networks page's seed bands (optlab.full_training.seed_bands) of cfg's optimizers (and Muon's)."""
+    from optlab import full_training as T
+    from optlab import muon
+    from optlab.networks.landscape import network_of
+
+    hparams = {name: cfg.hp(name) for name in cfg.optimizers}
+    if muon_lr is not None:
+        hparams[muon.NAME] = {"lr": muon_lr}
+    return T.seed_bands(network_of(cfg.land), hparams, steps=steps, batch_size=cfg.batch, seed=cfg.seed, seeds=seeds,
+                        schedule=cfg.schedule, schedule_params=dict(cfg.schedule_params))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def full_training_figures(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None,
+                          seeds: int = 1) -> dict:
+    from optlab import training_plots as P
+
+    ft = full_training(cfg, steps, grid, muon_lr)
+    bands = training_bands(cfg, steps, seeds, muon_lr) if seeds > 1 else None
+    return {"curves": P.curves_figure(ft, bands), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
+            "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}
+
+
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
 def seed_bands(cfg: RunConfig, n: int):
     with _progress_bar() as progress:

@@ -43,6 +43,8 @@ def widget_values(state: PageState) -> dict:
         v["inspect"] = view.inspect or cfg.optimizers[0]
     if view.explore.view:
         v["explore"] = view.explore.view
+    v |= {"train.grid": view.train_grid, "train.seeds": view.train_seeds, "train.muon": view.train_muon,
+          "train.muon_lr": view.train_muon_lr}
     return v | view.explore.resolved(cfg.optimizers)
 
 
@@ -119,15 +121,19 @@ def explore_settings(cfg: RunConfig, view: str | None) -> Explore:
     return Explore.normalized(st.session_state, cfg.optimizers, view=view)
 
 
-def view_state(cfg: RunConfig, explore_view: str | None = None) -> ViewState:
-    """How the page shows the runs, from the session's widgets."""
+def view_state(cfg: RunConfig, explore_view: str | None = None, train: bool = False) -> ViewState:
+    """How the page shows the runs, from the session's widgets (``train``: the networks page is open)."""
     ss = st.session_state
     inspect = ss.get("inspect")
     first = cfg.optimizers[0] if cfg.optimizers else None
     k = int(ss.get("k") or 1)
     return ViewState(view=ss.get("view", S.VIEWS[0]), inspect=None if inspect in (None, first) else inspect,
                      k=None if k == 1 else k,
-                     explore=explore_settings(cfg, explore_view) if cfg.optimizers else Explore(view=explore_view))
+                     explore=explore_settings(cfg, explore_view) if cfg.optimizers else Explore(view=explore_view),
+                     train=train, train_grid=int(ss.get("train.grid", S.TRAIN_GRID.default)),
+                     train_seeds=int(ss.get("train.seeds", S.TRAIN_SEEDS.default)),
+                     train_muon=bool(ss.get("train.muon", False)),
+                     train_muon_lr=float(ss.get("train.muon_lr", S.TRAIN_MUON_LR.default)))
 
 
 # --- a formula that cannot be shown: the last valid view ---------------------------------------------

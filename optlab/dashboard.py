@@ -2,7 +2,7 @@
 
 Every run: the link that opened the session goes into the widgets (optlab.app_state), the sidebar
 is read into what to run (optlab.ui), and the page st.navigation picked shows it (optlab.pages).
-A link of the explore views (``explore=basins``) opens the explore page.
+A link of the explore views (``explore=basins``) opens the explore page, ``train=true`` the networks page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import streamlit as st
 
 from optlab import app_state as A
 from optlab import ui
-from optlab.pages import compare, explore
+from optlab.pages import compare, explore, networks
 
 
 def main() -> None:
@@ -24,12 +24,15 @@ def main() -> None:
                            url_path="compare", default=True),
         "explore": st.Page(partial(_show, explore.page, ctx), title="Explore: many runs",
                            icon=":material/grid_view:", url_path="explore"),
-        # next: a page for real networks
+        "networks": st.Page(partial(_show, networks.page, ctx), title="Networks: full training",
+                            icon=":material/hub:", url_path="networks"),
     }
     current = st.navigation(list(pages.values()))
     opened = A.open_session()
-    if opened is not None and opened.view.explore.view and current is not pages["explore"]:
-        st.switch_page(pages["explore"], query_params={k: st.query_params.get_all(k) for k in st.query_params.keys()})
+    target = None if opened is None else ("networks" if opened.view.train else
+                                          "explore" if opened.view.explore.view else None)
+    if target is not None and current is not pages[target]:
+        st.switch_page(pages[target], query_params={k: st.query_params.get_all(k) for k in st.query_params.keys()})
     A.keep_settings()
     cfg, error = ui.sidebar()
     cfg = A.shown_runs(cfg, error)

@@ -14,6 +14,9 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     batch=8                       minibatch size on landscapes built from data (default: all examples)
     view, inspect, k              how the comparison is shown: overlay or multiples, the step inspector
     explore, sweep.*, basins.*, seeds.*   the explore page's view and settings
+    train=true, train.grid        the networks page (full training, projected), its plane's grid
+    train.muon, train.muon_lr     a Muon run there (weight matrices; optlab.muon), its learning rate
+    train.seeds                   minibatch seeds of its bands (1: none)
 
 Values equal to their defaults are left out of a link.
 """
@@ -26,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from landscapes import get_landscape, landscape_names
-from optlab import sweep_axes, sweeps
+from optlab import full_training, sweep_axes, sweeps
 from optlab.landscape import CUSTOM
 from optlab.optimizers import get_optimizer, optimizer_names
 from optlab.params import Param
@@ -57,6 +60,17 @@ BASINS_N = Param("basins.n", 100, low=2, high=sweeps.MAX_BASIN_CELLS, kind=int, 
                  help="start points per axis of the basin map")
 SEEDS_N = Param("seeds.n", 20, low=2, high=sweeps.MAX_SEEDS, kind=int, ui_step=5, help="seeds per optimizer")
 RANGE_KEYS = ("xmin", "xmax", "ymin", "ymax")
+TRAIN = Param("train", False, kind=bool, help="open the networks page: full training, projected honestly")
+TRAIN_GRID = Param("train.grid", full_training.GRID, low=2, high=full_training.MAX_GRID, kind=int, ui_step=10,
+                   help="points per axis of the loss computed over the shared plane (the grid costs a full "
+                        "loss evaluation per point)")
+TRAIN_SEEDS = Param("train.seeds", 1, low=1, high=full_training.MAX_SEEDS, kind=int,
+                    help="minibatch seeds per optimizer: the range of the training loss and test accuracy over "
+                         "them, shaded (1: none; minibatches only)")
+TRAIN_MUON = Param("train.muon", False, kind=bool,
+                   help="also train with Muon: torch.optim.Muon on the weight matrices, AdamW on the biases")
+TRAIN_MUON_LR = Param("train.muon_lr", 1e-3, low=0.0, high=10.0, ui_low=1e-4, ui_high=1.0, log=True,
+                      symbol=r"\eta", help="Muon's learning rate (default 0.001, torch.optim.Muon's)")
 
 
 def landscape_of(name: str, formula: str | None = None, params: Mapping | None = None):
@@ -209,11 +223,20 @@ FIELDS: tuple[Field, ...] = (
           label="starts per axis"),
     Field("seeds.n", "view", "explore.seeds_n", "param", SEEDS_N.default, SEEDS_N, widget="number_input",
           label="seeds per optimizer"),
+    Field("train", "view", "train", "param", TRAIN.default, TRAIN),  # the page that is open, not a widget
+    Field("train.grid", "view", "train_grid", "param", TRAIN_GRID.default, TRAIN_GRID, widget="number_input",
+          label="plane grid (points per axis)"),
+    Field("train.seeds", "view", "train_seeds", "param", TRAIN_SEEDS.default, TRAIN_SEEDS, widget="number_input",
+          label="seeds (bands)"),
+    Field("train.muon", "view", "train_muon", "param", TRAIN_MUON.default, TRAIN_MUON, widget="checkbox",
+          label="also Muon (weight matrices)"),
+    Field("train.muon_lr", "view", "train_muon_lr", "param", TRAIN_MUON_LR.default, TRAIN_MUON_LR,
+          widget="number_input", label="Muon's lr"),
 )
 FIELD = {f.key: f for f in FIELDS}
 RUN_KEYS = tuple(f.key for f in FIELDS if f.record == "run")
 VIEW_KEYS = tuple(f.key for f in FIELDS if f.record == "view")
-VIEW_PREFIXES = ("sweep.", "basins.", "seeds.")  # the explore page's keys, as a JSON export's "query" keeps them
+VIEW_PREFIXES = ("sweep.", "basins.", "seeds.", "train.")  # the explore and networks pages' keys, as JSON keeps them
 
 
 def is_view_key(key: str) -> bool:

@@ -184,6 +184,11 @@ class ViewState:
     inspect: str | None = None  # optimizer shown in the step inspector (None: the first)
     k: int | None = None  # step shown in the step inspector (None: step 1)
     explore: Explore = field(default_factory=Explore)
+    train: bool = False  # the networks page (full training) is open
+    train_grid: int = S.TRAIN_GRID.default  # its shared plane's grid, points per axis
+    train_seeds: int = S.TRAIN_SEEDS.default  # its seed bands' seeds (1: none)
+    train_muon: bool = S.TRAIN_MUON.default  # a Muon run there too (optlab.muon)
+    train_muon_lr: float = S.TRAIN_MUON_LR.default
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,16 @@ class Training:
 
 def train(net: MLP, X, y, optimizer: str, theta0, *, steps: int, batch_size: int | None = None, seed: int = 0,
           schedule: str = "constant", schedule_params: dict | None = None, record_path: bool = False,
-          **hp) -> Training:
+          on_step=None, matrices=None, **hp) -> Training:
     """Train ``net`` on (X, y) from ``theta0`` (shape (P,) or (P, B)) for ``steps`` steps of ``optimizer``.
 
     ``batch_size``: examples per step, drawn in shuffled epochs from ``seed`` (None: all of them).
-    Hyperparameters use torch.optim's names and defaults, scalars only.
+    Hyperparameters use torch.optim's names and defaults, scalars only. ``on_step(k, before, g, after, state)``,
+    if given, is called after each step k = 1 .. steps with θ before it, the gradient it used, θ after it
+    (arrays of shape (P, B), not to be kept: copy what you need) and the optimizer's state after it.
+    ``matrices(k, lr_factor, before, g, after)``, if given, returns θ after step k with the weight matrices
+    moved by its own rule instead (optlab.muon: a rule that is not element-wise); ``optimizer`` then moves
+    the biases only, and the schedule's factor of step k is passed on.
     """
     from optlab.simulation import _coefficients  # the same per-step numbers as simulate's
 
@@ -73,7 +78,12 @@ def train(net: MLP, X, y, optimizer: str, theta0, *, steps: int, batch_size: int
                 f, g = net.value_and_grad(theta, X[order[k]], y[order[k]])
             loss[k] = f
             step = opt.step_type(k + 1, lrs[k], *(v[k] for v in coefficients.values()))
+            before = theta
             theta, state = opt.update(g, state, theta, step, hp_rec, _ARRAY)
+            if matrices is not None:
+                theta = matrices(k + 1, float(factors[k]), before, g, theta)
+            if on_step is not None:
+                on_step(k + 1, before, g, theta, state)
             if record_path:
                 path[k + 1] = theta
     return Training(optimizer=opt.name, theta=theta[:, 0] if single else theta, loss=loss, path=path)

@@ -238,6 +238,7 @@ LANDSCAPES = [(name, {}) for name in optlab.landscape_names()] + [
     ("ill_conditioned_bowl", {"kappa": 300.0}), ("rotated_bowl", {"kappa": 50.0, "angle": -65.0}),
     ("mlp_moons_plane", {"hidden": 5, "layers": 2, "relu": True, "net_seed": 3}),
     ("mlp_iris_plane", {"solutions": True}), ("mlp_digits_plane", {"hidden": 8, "extent": 1.0}),
+    ("mlp_iris_plane", {"standardise": False}),
 ]
 FORMULAS = [
     "x^2 + 10*y^2 + 2*sin(3*x)",

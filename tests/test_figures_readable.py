@@ -49,6 +49,23 @@ def _figures():
     yield "basins", sweep_plots.basins_figure({"adam": sweeps.basins("himmelblau", "adam", n=8, steps=50)})
     yield "seeds", sweep_plots.seed_bands_figure({"adam": sweeps.seed_bands("rosenbrock", "adam", n_seeds=4,
                                                                           noise=0.5, steps=50)})
+    yield from _training_figures()
+
+
+def _training_figures():
+    """The networks page's figures (optlab.training_plots), on a short training of the iris plane's network."""
+    from optlab import full_training, training_plots
+    from optlab.networks.landscape import network_of
+
+    source = network_of(get_landscape("mlp_iris_plane"))
+    hp = {"adam": {"lr": 0.02}, "sgd": {"lr": 0.2}}
+    ft = full_training.train_all(source, hp, steps=40, batch_size=16, grid=8)
+    bands = full_training.seed_bands(source, hp, steps=40, batch_size=16, seeds=2)
+    yield "training curves", training_plots.curves_figure(ft, bands)
+    yield "training plane", training_plots.plane_figure(ft)
+    yield "training surface", training_plots.surface_figure(ft)
+    yield "training honesty", training_plots.honesty_figure(ft)
+    yield "training layers", training_plots.layers_figure(ft)
 
 
 @pytest.mark.parametrize("name, fig", list(_figures()), ids=lambda v: v if isinstance(v, str) else "")

@@ -172,7 +172,8 @@ def test_only_the_app_imports_streamlit():
     # and the command that starts it
     users = {name for name in MODULES if imports(name, ("streamlit",))}
     assert users == {"optlab.ui", "optlab.dashboard", "optlab.cli", "optlab.app_state", "optlab.app_cache",
-                     "optlab.pages.compare", "optlab.pages.explore", "optlab.pages.header", "optlab.chart"}, users
+                     "optlab.pages.compare", "optlab.pages.explore", "optlab.pages.header", "optlab.pages.networks",
+                     "optlab.chart"}, users
 
 
 def fresh(code: str) -> subprocess.CompletedProcess:

@@ -306,6 +306,32 @@ def test_parameters_build_the_network_they_name_and_the_link_carries_them():
         optlab.get_landscape("mlp_moons_plane", hidden=100)
 
 
+def test_standardise_off_gives_the_raw_features_on_the_same_plane_and_the_link_carries_it():
+    raw = optlab.get_landscape("mlp_iris_plane", standardise=False)
+    scaled = optlab.get_landscape("mlp_iris_plane")
+    source = network_of(raw)
+    data = source.data
+    assert not data.standardise and "raw features" in raw.title and "raw" not in scaled.title
+    test = np.zeros(len(data.raw_X), dtype=bool)
+    test[data.test_index] = True
+    np.testing.assert_array_equal(data.X, data.raw_X[~test])  # the features as scikit-learn ships them
+    plane = source.plane
+    np.testing.assert_array_equal(plane.theta0, network_of(scaled).plane.theta0)
+    np.testing.assert_array_equal(plane.d1, network_of(scaled).plane.d1)  # the same plane, other inputs
+    z = np.array([0.4, -0.8])
+    value, grad = torch_plane(plane, z)  # autograd on the raw features
+    f, gx, gy = raw.evaluate(z[0], z[1])
+    assert float(f) == pytest.approx(value, rel=1e-12) and float(f) != pytest.approx(float(scaled.f(z)), rel=1e-3)
+    np.testing.assert_allclose([gx, gy], grad, rtol=1e-10)
+    from optlab import config as C
+
+    cfg, problems = C.from_query({"landscape": "mlp_iris_plane", "mlp_iris_plane.standardise": "false", "opt": "sgd"})
+    assert not problems and cfg.land is raw
+    assert "mlp_iris_plane.standardise=false" in C.to_url(cfg, "")
+    again, problems = C.from_query(C._group(C.to_query(cfg)))
+    assert not problems and again == cfg
+
+
 def test_the_solutions_plane_passes_through_the_trained_networks():
     land = optlab.get_landscape("mlp_moons_plane", solutions=True)
     source = network_of(land)

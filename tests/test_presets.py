@@ -295,6 +295,127 @@ def check_tiny_network(r):
         assert np.all(run.path[:, 0] < 0)  # "on the side they started from (w < 0)"
 
 
+# --- the network planes' presets (optlab.networks) -------------------------------------------------
+
+def _network(run):
+    from optlab.networks.landscape import network_of
+
+    return network_of(run.landscape)
+
+
+def _test_accuracy(land, path) -> np.ndarray:
+    """Per row of ``path`` (points z of the plane): the test accuracy of the network at θ(z), computed directly."""
+    from optlab.networks.landscape import network_of
+
+    source = network_of(land)
+    plane, data = source.plane, source.data
+    theta = plane.theta0[:, None] + np.outer(plane.d1, path[:, 0]) + np.outer(plane.d2, path[:, 1])  # (P, k)
+    return (plane.net.predict(theta, data.X_test) == data.y_test).mean(axis=1)
+
+
+def check_digits_adam_vs_sgd(r):
+    sgd, adam = r["sgd"], r["adam"]
+    land = sgd.landscape
+    net = _network(sgd).plane.net
+    assert net.sizes == (64, 32, 10) and net.size == 2410 and sgd.batch_size == adam.batch_size == 64  # "64-32-10"
+    assert land.param_values["solutions"]  # "the plane through θ₀ and two trained networks"
+    assert sgd.hparams["lr"] == 0.1 and adam.hparams["lr"] == 0.01  # "SGD (lr 0.1)", "Adam (lr 0.01)"
+    a_sgd, a_adam = _test_accuracy(land, sgd.path), _test_accuracy(land, adam.path)
+    assert _first(a_sgd >= 0.95) == 1  # SGD "reaches 95 % test accuracy in one step"
+    assert 6.15 < np.linalg.norm(sgd.grad_used[0]) < 6.25  # "6.2 on its first minibatch"
+    assert 0.615 < _steps(sgd)[0] < 0.625  # "so its first step is 0.62 long"
+    steps = _coordinate_steps(adam)
+    assert steps.max() < 1.03 * 0.01 and np.all(steps[:15] > 0.95 * 0.01)  # Adam "moves each coordinate by at most
+    # about its learning rate a step" (its first steps that long, "whatever the gradient's size")
+    np.testing.assert_allclose(_steps(adam)[0], 0.01 * np.sqrt(2), rtol=1e-6)  # "first step is lr·√2 ≈ 0.014"
+    assert _first(a_adam >= 0.95) == 28  # "needs 28 steps to reach 95 %"
+    assert f"{100 * a_sgd[-1]:.1f}" == "96.9" and f"{100 * a_adam[-1]:.1f}" == "96.2"  # "After 200 steps: ..."
+    for run in (sgd, adam):
+        random = _with(run, landscape=optlab.get_landscape("mlp_digits_plane"))
+        assert _test_accuracy(random.landscape, random.path).max() < 0.12  # "On a random plane ... above 12 %"
+
+
+def check_network_lr_too_large(r):
+    sgd = r["sgd"]
+    land = sgd.landscape
+    minimum, fmin = land.minima[0], land.f_min
+    sharpest = np.linalg.eigvalsh(_hessian(land, minimum)).max()
+    assert 0.1505 < sharpest < 0.1515 and 13.25 < 2 / sharpest < 13.35  # "curvature is 0.151", "2/0.151 ≈ 13.3"
+    assert sgd.hparams["lr"] == 14 and sgd.batch_size is None  # "With lr 14" (plain gradient descent)
+    assert _first(sgd.loss - fmin < 0.01) == 5  # "gets within 0.01 of the minimum's loss in 5 steps"
+    np.testing.assert_allclose(sgd.path[-1], sgd.path[-3], atol=1e-9)  # "ends bouncing between two points"
+    assert 0.495 < _steps(sgd)[-1] < 0.505  # "0.50 apart"
+    far, near = _distances(sgd)[-2:]
+    assert 0.215 < near < 0.225 and 0.275 < far < 0.285  # "0.22 and 0.28 from the minimum"
+    assert 0.45 < _loss_rises(sgd) / sgd.steps < 0.55  # "its loss rising on half of its steps"
+    settled = _with(sgd, lr=13.0)
+    assert _distances(settled)[-1] < 1e-5  # "With lr 13 it settles on the minimum (within 1e-5)"
+    thrown = _with(sgd, lr=40.0)
+    assert 11.5 < _distances(thrown)[-1] < 12.5  # "with lr 40 ... 12 away after 300 steps"
+    assert 2.9 < thrown.loss[-1] / fmin < 3.5  # "a loss three times the minimum's"
+
+
+def check_network_feature_scaling(r):
+    sgd = r["sgd"]
+    raw = sgd.landscape
+    scaled = optlab.get_landscape("mlp_digits_plane")
+    raw_plane, scaled_plane = _network(sgd).plane, network_of_land(scaled).plane
+    np.testing.assert_array_equal(raw_plane.theta0, scaled_plane.theta0)  # "The same network, θ₀"
+    np.testing.assert_array_equal(raw_plane.d1, scaled_plane.d1)  # "and plane"
+    np.testing.assert_array_equal(raw_plane.d2, scaled_plane.d2)
+    data = _network(sgd).data
+    assert data.X.min() == 0 and data.X.max() == 16 and not data.standardise  # "raw pixel intensities (0 to 16)"
+    sharp_raw = np.linalg.eigvalsh(_hessian(raw, raw.minima[0])).max()
+    sharp_scaled = np.linalg.eigvalsh(_hessian(scaled, scaled.minima[0])).max()
+    assert 2.245 < sharp_raw < 2.255 and 0.205 < sharp_scaled < 0.215  # "2.25 instead of 0.21"
+    assert 9.5 < sharp_raw / sharp_scaled < 11.5  # "ten times steeper"
+    assert 0.885 < 2 / sharp_raw < 0.895 and 9.55 < 2 / sharp_scaled < 9.65  # "below 2/2.25 ≈ 0.89 instead of 9.6"
+    assert sgd.hparams["lr"] == 1 and sgd.steps == 300  # "With lr 1", "its 300 steps"
+    assert 0.4 < _loss_rises(sgd) / sgd.steps < 0.6  # "bounces (its loss rises on about half of its steps)"
+    assert 2.3665 < sgd.loss[-1] < 2.3675 and 2.3485 < raw.f_min < 2.3495  # "ends at loss 2.367, above ... 2.349"
+    same = _with(sgd, landscape=scaled)
+    assert _distances(same)[-1] < 1e-6 and same.loss[-1] - scaled.f_min < 1e-12  # "settles on the minimum"
+    full = {}
+    for land in (raw, scaled):
+        source = network_of_land(land)
+        full[land.param_values["standardise"]] = source.score(source.full_network())
+    assert f"{100 * full[False]:.1f}" == "94.4" and f"{100 * full[True]:.1f}" == "97.3"  # "94.4 % ..., 97.3 %"
+    assert "94.4 % for the full network" in raw.lesson  # (the lesson beside the plot says so too)
+
+
+def network_of_land(land):
+    from optlab.networks.landscape import network_of
+
+    return network_of(land)
+
+
+def check_two_solutions(r):
+    sgd, adam = r["sgd"], r["adam"]
+    land = sgd.landscape
+    source = _network(sgd)
+    plane = source.plane
+    np.testing.assert_array_equal(plane.theta(0.0, 0.0), plane.net.init(0))  # "θ₀ (at (0, 0))"
+    np.testing.assert_allclose(plane.theta(1.0, 0.0), source.trained["momentum"], rtol=1e-12, atol=1e-14)  # "(1, 0)"
+    np.testing.assert_allclose(plane.theta(0.0, 1.0), source.trained["adam"], rtol=1e-12, atol=1e-14)  # "(0, 1)"
+    t = np.linspace(0.0, 1.0, 201)
+    line = np.column_stack([1 - t, t])
+    f = land.f(line)
+    np.testing.assert_allclose(f, plane.net.value(np.stack([plane.theta(*z) for z in line], axis=1),
+                                                  source.data.X, source.data.y), rtol=1e-12)  # (the loss of θ(z))
+    assert np.all(np.diff(f) < 0)  # "On the straight line between the two solutions the loss falls at every point"
+    assert f"{f[0]:.3g}" == "0.0131" and f"{f[-1]:.2g}" == "0.0014"  # "from 0.0131 to 0.0014"
+    accuracy = _test_accuracy(land, line)
+    assert f"{100 * accuracy.min():.1f}" == "96.0" and f"{100 * accuracy.max():.1f}" == "97.3"  # "96.0 % and 97.3 %"
+    for end in ([1.0, 0.0], [0.0, 1.0]):
+        assert np.all(np.diff(land.f(np.outer(t, end))) < 0)  # "falls all the way along the lines from θ₀ to each"
+    assert sgd.path[0].tolist() == adam.path[0].tolist() == [1.0, 0.0]  # "Started at the momentum solution"
+    assert sgd.hparams["lr"] == 0.1 and adam.hparams["lr"] == 0.01 and sgd.steps == 300  # "(lr 0.1)", "after 300"
+    for run in (sgd, adam):
+        assert run.loss[-1] < f[-1] and _loss_rises(run) == 0  # "keep descending, past both solutions"
+    assert 11 < sgd.loss[0] / sgd.loss[-1] < 12  # "11"
+    assert 38.5 < adam.loss[0] / adam.loss[-1] < 39.5  # "and 39 times lower than where they started"
+
+
 CHECKS = {name[len("check_"):]: f for name, f in globals().items() if name.startswith("check_")}
 
 

@@ -4,7 +4,8 @@
 its exact gradient and minibatch gradient, so everything the app does with a landscape
 (runs, sweeps, basins, seed bands, links, exports) works on it unchanged. Its shape
 parameters (hidden width and depth, ReLU, the seed of θ₀ and of the directions, the kind
-of plane, the square's extent) are ``params``, so a link carries them.
+of plane, the square's extent, whether the features are standardised) are ``params``, so a link
+carries them.
 
 Building the network is cheap to declare and costly to do (scikit-learn's import, the
 data, a grid search for the minimum, a full training for comparison), so the registry's
@@ -52,14 +53,18 @@ def params(hidden: int) -> tuple[Param, ...]:
                    "(0, 1)) instead of two random filter-normalised directions"),
         Param("extent", 3.0, low=0.1, high=20.0, ui_low=0.5, ui_high=10.0,
               help="half-width of a random plane's square, in filter norms (z = 1: each neuron moved by its own norm)"),
+        Param("standardise", True, kind=bool,
+              help="features standardised with the training set's mean and standard deviation (off: the raw "
+                   "features, e.g. digits' pixel intensities 0 to 16)"),
     )
 
 
 class NetworkPlane:
     """The data, the network, θ₀, the directions and the Plane of one landscape, made on first use."""
 
-    def __init__(self, dataset, hidden, layers, relu, net_seed, solutions, extent):
+    def __init__(self, dataset, hidden, layers, relu, net_seed, solutions, extent, standardise=True):
         self.dataset, self.hidden, self.layers, self.relu = dataset, hidden, layers, relu
+        self.standardise = standardise
         self.net_seed, self.solutions = net_seed, solutions
         self.domain = SOLUTIONS_DOMAIN if solutions else ((-extent, extent), (-extent, extent))
         self._lock = threading.RLock()
@@ -74,7 +79,7 @@ class NetworkPlane:
 
     @property
     def data(self):
-        return load_dataset(self.dataset)
+        return load_dataset(self.dataset, standardise=self.standardise)
 
     @property
     def plane(self) -> Plane:
@@ -153,8 +158,8 @@ class NetworkPlane:
 
 
 @functools.lru_cache(maxsize=32)
-def network_plane(dataset, hidden, layers, relu, net_seed, solutions, extent) -> NetworkPlane:
-    return NetworkPlane(dataset, hidden, layers, relu, net_seed, solutions, extent)
+def network_plane(dataset, hidden, layers, relu, net_seed, solutions, extent, standardise=True) -> NetworkPlane:
+    return NetworkPlane(dataset, hidden, layers, relu, net_seed, solutions, extent, standardise)
 
 
 class NetworkLandscape(Landscape):
@@ -193,6 +198,8 @@ def _build(decl: Declaration, values: tuple) -> Landscape:
     sizes = "-".join(map(str, (d, *[values["hidden"]] * values["layers"], k)))
     kind = "solutions" if values["solutions"] else "random plane"
     act = "ReLU" if values["relu"] else "tanh"
+    if not values["standardise"]:
+        kind += ", raw features"
     loss = r"\tfrac1{n}\textstyle\sum_{i}\lVert o_i - t_i\rVert^2/k" if decl.dataset == "diabetes" else \
         r"-\tfrac1n\textstyle\sum_i \log \mathrm{softmax}(o_i)_{t_i}"
     land = NetworkLandscape(
