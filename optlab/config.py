@@ -73,7 +73,7 @@ def run_all(cfg: RunConfig) -> dict[str, Run]:
 
 def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = True) -> int:
     """The largest grid (cells per axis, or runs if not square) within chunks.MAX_RUN_STEPS."""
-    budget = chunks.MAX_RUN_STEPS // (steps * runs_per_cell)
+    budget = int(chunks.MAX_RUN_STEPS // (steps * runs_per_cell))  # runs_per_cell: weighed by cost
     return min(cells_per_axis, math.isqrt(budget) if square else budget)
 
 

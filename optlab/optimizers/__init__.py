@@ -7,6 +7,7 @@ from optlab.optimizers.adam import ADAM, ADAMAX, ADAMW, AMSGRAD, NADAM, RADAM
 from optlab.optimizers.adaptive import ADADELTA, ADAGRAD, RMSPROP
 from optlab.optimizers.asgd import ASGD
 from optlab.optimizers.base import Buffer, Optimizer
+from optlab.optimizers.lbfgs import LBFGS
 from optlab.optimizers.lion import LION
 from optlab.optimizers.prodigy import PRODIGY
 from optlab.optimizers.rprop import RPROP
@@ -17,7 +18,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
     for o in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, ADAMW, AMSGRAD,
               ADAMAX, NADAM, RADAM, LION, RPROP, ASGD, ADAFACTOR,
-              SCHEDULE_FREE_SGD, SCHEDULE_FREE_ADAMW, PRODIGY)
+              SCHEDULE_FREE_SGD, SCHEDULE_FREE_ADAMW, PRODIGY, LBFGS)
 }
 
 

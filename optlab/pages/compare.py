@@ -203,6 +203,14 @@ def inspector(slot, cfg: RunConfig, runs: dict, error: str | None) -> None:
         st.table(shown.style.format("{:.6g}"))
         if d["note"]:
             st.caption(d["note"])
+    if "evaluations" in d:  # an evaluating optimizer (LBFGS): what happened inside the step
+        st.markdown(f"**Inside step {k}**: {len(d['evaluations'])} evaluations of f and ∇f, in order "
+                    "(the open circles on the contour)")
+        st.dataframe(d["evaluations"].style.format("{:.6g}", subset=list(d["evaluations"].columns[1:])))
+    if "history" in d:
+        st.markdown(f"**History after step {k}**: the {len(d['history'])} pairs (s, y) = (move, change of gradient) "
+                    "the next direction is computed from")
+        st.dataframe(d["history"].style.format("{:.6g}"))
     view = A.view_state(cfg)
     view = replace(view, inspect=None if name == names[0] else name, k=None if k == 1 else k)
     share(slot, PageState(cfg, view), runs, error)
