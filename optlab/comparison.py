@@ -43,11 +43,13 @@ def comparison_table(runs: dict[str, Run]) -> pd.DataFrame:
     def num(v):
         return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
+    from optlab.plots import title  # a torch class's run too: "Adam (torch.optim, not verified by us)"
+
     rows = []
     for name, run in runs.items():
         m = run.metrics()
         rows.append({
-            "optimizer": get_optimizer(name).title, "final loss": num(m["final_loss"]),
+            "optimizer": title(name), "final loss": num(m["final_loss"]),
             "best loss": num(m["best_loss"]),
             "steps to tolerance": "never" if m["steps_to_tol"] is None else str(m["steps_to_tol"]),
             "distance to minimum": num(m["distance_to_min"]),

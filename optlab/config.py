@@ -7,6 +7,7 @@ notebooks have always found them (``from optlab import config as C``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -68,7 +69,38 @@ def run_one(cfg: RunConfig, optimizer: str) -> Run:
 
 
 def run_all(cfg: RunConfig) -> dict[str, Run]:
-    return {name: run_one(cfg, name) for name in cfg.optimizers}
+    """Every optimizer's run, and the torch class's (keyed by its name as the link gives it) when it ran."""
+    runs = {name: run_one(cfg, name) for name in cfg.optimizers}
+    if cfg.torch_class:
+        run, _ = run_torch(cfg)
+        if run is not None:
+            runs[cfg.torch_class] = run
+    return runs
+
+
+# simulate's own arguments: the page sets them, a torch class's keyword arguments may not
+_RUN_ARGS = ("landscape", "optimizer", "start", "steps", "seed", "schedule", "schedule_params", "noise",
+             "clip_norm", "batch_size", "record_state")
+
+
+@functools.lru_cache(maxsize=32)
+def run_torch(cfg: RunConfig) -> tuple[Run | None, str | None]:
+    """The torch class's run for ``cfg`` (optlab.torch_classes), or why there is none: a class the server does
+    not allow or that is not an optimizer, keyword arguments that are not literals or that the class refuses,
+    an exception inside its ``step``. Never raises."""
+    from optlab import torch_choice
+
+    try:
+        cls = torch_choice.resolve(cfg.torch_class)
+        kwargs = torch_choice.parse_kwargs(cfg.torch_args)
+        taken = [k for k in kwargs if k in _RUN_ARGS]
+        if taken:
+            raise torch_choice.TorchChoiceError(f"{taken[0]} is the page's own setting, not the class's")
+        return simulate(cfg.land, cls, start=cfg.start_point, seed=cfg.seed, **_common(cfg), **kwargs), None
+    except ValueError as e:  # TorchChoiceError, or what torch_classes says of the class, its arguments, its step
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - whatever else a class does: a message on the page, not a traceback
+        return None, f"{cfg.torch_class} failed: {type(e).__name__}: {e}"
 
 
 def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = True) -> int:
@@ -119,7 +151,7 @@ def refused(cfg: RunConfig) -> dict[str, str]:
 # --- the JSON export: every value spelled out, and read back -----------------------------------------
 # The fields that make the runs, by URL key: (the JSON's name, its value in a RunConfig).
 JSON_FIELDS = {"steps": "steps", "seed": "seed", "schedule": "schedule", "noise": "noise", "clip": "clip_norm",
-               "batch": "batch_size"}
+               "batch": "batch_size", "torch": "torch_class", "torch.args": "torch_args"}
 
 
 def to_json(state: RunConfig | PageState) -> str:
@@ -136,6 +168,7 @@ def to_json(state: RunConfig | PageState) -> str:
         "noise": cfg.noise, "clip_norm": cfg.clip or None,
         **({"batch_size": cfg.batch or None} if cfg.land.data_size else {}),
         "optimizers": {name: cfg.hp(name) for name in cfg.optimizers},
+        **({"torch_class": cfg.torch_class, "torch_args": cfg.torch_args} if cfg.torch_class else {}),
         "query": group(to_query(state)),
     }
     return json.dumps(data, indent=2, default=_json_default)

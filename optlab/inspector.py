@@ -157,6 +157,23 @@ def step_details(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> 
     return out
 
 
+def torch_step(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> pd.DataFrame:
+    """Step k of a torch class's run (optlab.torch_classes: no declaration, so no worked lines): θ before and
+    after, the gradient fed, the learning rate, and what the class's state_dict held after the step, each
+    entry a named buffer (a number such as the step count in both columns)."""
+    if not 1 <= k <= run.steps:
+        raise ValueError(f"k = {k} is out of range; allowed: 1 .. {run.steps}")
+    rows = {"θ_{k−1}": run.path[k - 1], "∇f(θ_{k−1})": run.grad[k - 1], "g fed to the optimizer": run.grad_used[k - 1],
+            "learning rate (its param group's lr)": np.full(2, float(run.lr[k - 1]))}
+    for name, values in run.state.items():
+        label = "evaluations: calls of the closure in this step" if name == "evaluations" else f"state['{name}']"
+        rows[label] = values[k - 1]
+    rows["Δθ = θ_k − θ_{k−1}"] = run.path[k] - run.path[k - 1]
+    rows["θ_k"] = run.path[k]
+    return pd.DataFrame({axis_names[0]: [v[0] for v in rows.values()], axis_names[1]: [v[1] for v in rows.values()]},
+                        index=list(rows))
+
+
 def inside_step(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> dict:
     """An evaluating optimizer's step k from inside (LBFGS): ``evaluations``, every point it evaluated in
     order, what for, f there and the distance from θ_{k−1}; ``history``, the pairs (s, y) it keeps after

@@ -41,7 +41,7 @@ def color(optimizer: str) -> str:
 def title(optimizer: str) -> str:
     """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum"."""
     if optimizer not in optimizer_names():  # a torch optimizer class's run (optlab.torch_classes)
-        return f"{optimizer.rsplit('.', 1)[-1]} ({optimizer.rsplit('.', 1)[0]}, not verified here)"
+        return f"{optimizer.rsplit('.', 1)[-1]} ({optimizer.rsplit('.', 1)[0]}, not verified by us)"
     return get_optimizer(optimizer).title
 
 

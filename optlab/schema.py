@@ -8,6 +8,8 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     <landscape>.<param>=...       its shape parameters, e.g. rotated_bowl.kappa=100, custom.xmin=-2
     opt=adam&opt=sgd              optimizers, repeated, order kept
     <opt>.<hp>=...                hyperparameters with torch.optim's names, e.g. adam.lr=0.05
+    torch=torch.optim.Adam        a torch optimizer class from a module the server allows (optlab.torch_choice)
+    torch.args=lr%3D0.01          its keyword arguments, literals only
     steps, x0, y0, seed           run length, start, noise seed
     schedule=cosine, schedule.<param>=...
     noise=0.1, clip=1.0           gradient noise scale, gradient-norm clipping
@@ -166,6 +168,9 @@ FIELDS: tuple[Field, ...] = (
           choices=lambda got: optimizer_names(), title=lambda n: get_optimizer(n).title),
     Field("<opt>.*", "run", "hparams", "family", widget="param",
           groups=lambda got: [(name, get_optimizer(name).hparams) for name in _optimizers(got)]),
+    # a torch optimizer class (not verified by us) and its keyword arguments: text, checked by link's rule
+    Field("torch", "run", "torch_class", "text", widget="selectbox", label="torch optimizer class"),
+    Field("torch.args", "run", "torch_args", "text", "", widget="text_input", label="keyword arguments"),
     Field("steps", "run", "steps", "param", STEPS.default, STEPS, widget="number_input"),
     Field("x0", "run", "start", "coord", param=_coord(0), widget="number_input", label="start x"),
     Field("y0", "run", "start", "coord", param=_coord(1), widget="number_input", label="start y"),
@@ -182,7 +187,8 @@ FIELDS: tuple[Field, ...] = (
     Field("view", "view", "view", "choice", VIEWS[0], widget="radio", choices=_views(*VIEWS), what="view",
           fallback="using overlay", title={"overlay": "overlaid", "multiples": "one panel each"}.get),
     Field("inspect", "view", "inspect", "choice", widget="selectbox",  # default: the first optimizer
-          choices=_optimizers, what="optimizer (not one of the selected)"),
+          choices=lambda got: (*_optimizers(got), *([got["torch"]] if "torch" in got else ())),
+          what="optimizer (not one of the selected)"),
     Field("k", "view", "k", "param", None, lambda got: Param("k", 1, low=1, high=got.get("steps", STEPS.default),
                                                              kind=int), widget="slider", fallback="using step 1"),
     Field("explore", "view", "explore.view", "choice", widget="radio",  # default: the comparison page

@@ -125,6 +125,8 @@ def sidebar() -> tuple[RunConfig, str | None]:
             with st.expander(get_optimizer(name).title, expanded=len(chosen) <= 2):
                 hparams[name] = _family(name, get_optimizer(name).hparams)
 
+        torch_class, torch_args = _torch_class()
+
         st.markdown("### Run")
         steps = field_widget("steps")
         c1, c2 = st.columns(2)
@@ -151,8 +153,42 @@ def sidebar() -> tuple[RunConfig, str | None]:
         landscape=landscape, landscape_params=landscape_params, formula=formula, optimizers=tuple(chosen),
         hparams={k: v for k, v in hparams.items() if v}, steps=steps,
         start=None if start == tuple(land.start) else start, seed=seed, schedule=schedule,
-        schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch)
+        schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch,
+        torch_class=torch_class, torch_args=torch_args)
     return cfg, error
+
+
+TORCH_ARGS_HELP = ("Keyword arguments as in a call, literal values only (numbers, strings, tuples, lists, True, "
+                   "False, None), e.g. lr=0.01, betas=(0.9, 0.99). θ is given by the page; steps, start, noise, "
+                   "schedule and clipping are the page's settings.")
+
+
+def _torch_class() -> tuple[str | None, str]:
+    """The switch "compare a torch optimizer class", then the class (from the modules this server allows) and
+    its keyword arguments: (class name or None, arguments as typed). torch is imported only when it is on."""
+    from optlab import torch_choice
+
+    on = st.toggle("+ a torch optimizer class (not verified by us)", key=A.TORCH_ON,
+                   help="Any torch.optim.Optimizer of the modules this server allows, run on the same gradients "
+                        "as the optimizers above. Optimizer Lab has not checked it: it shows what the class does.")
+    if not on:
+        return None, ""
+    if not torch_choice.torch_available():
+        st.info("torch is not installed on this server, so no torch class can run here (pip install torch).")
+        return None, ""
+    names = torch_choice.class_names()
+    if not names:
+        st.info(f"This server allows no torch optimizer classes ({torch_choice.ENV}: "
+                f"{', '.join(torch_choice.allowed_modules()) or 'none'}).")
+        return None, ""
+    if st.session_state.get("torch") not in names:
+        st.session_state["torch"] = "torch.optim.Adam" if "torch.optim.Adam" in names else names[0]
+    A.ensure("torch.args", "")
+    cls = st.selectbox("torch optimizer class", names, key="torch")
+    args = st.text_input("keyword arguments", key="torch.args", placeholder="lr=0.01, betas=(0.9, 0.99)",
+                         max_chars=torch_choice.MAX_ARGS_CHARS, help=TORCH_ARGS_HELP)
+    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} (this server's {torch_choice.ENV}).")
+    return cls, args
 
 
 def _presets() -> None:
