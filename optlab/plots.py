@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optlab.landscape import Landscape
-from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.optimizers import get_optimizer, optimizer_names, optimizer_title
 from optlab.simulation import Run
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -39,10 +39,9 @@ def color(optimizer: str) -> str:
 
 
 def title(optimizer: str) -> str:
-    """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum"."""
-    if optimizer not in optimizer_names():  # a torch optimizer class's run (optlab.torch_classes)
-        return f"{optimizer.rsplit('.', 1)[-1]} ({optimizer.rsplit('.', 1)[0]}, not verified by us)"
-    return get_optimizer(optimizer).title
+    """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum";
+    a torch class's run: "Adam (torch.optim, not verified by us)"."""
+    return optimizer_title(optimizer)
 
 
 # Numbers on every axis and colour bar as powers of ten (10⁻⁴, 2×10¹¹), never Plotly's SI suffixes

@@ -230,6 +230,8 @@ def fmt(value) -> str:
     """A value as a link writes it: the shortest text that reads back to the same number."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None or isinstance(value, str):  # a choice (kind str)
+        return "none" if value is None else value
     if isinstance(value, int):
         return str(value)
     return repr(float(value)) if not float(value).is_integer() or abs(value) >= 1e16 else str(int(value))
@@ -257,6 +259,11 @@ def plain(text: str) -> str:
 def parse(spec: Param, raw: str):
     """A link's value as the spec's type; ValueError with a reason if it is not valid."""
     text = raw.strip()
+    if spec.kind is str:  # a choice, as torch spells it; None as "none"
+        for choice in spec.choices:
+            if text == choice or (choice is None and text.lower() == "none"):
+                return choice
+        raise ValueError(f"{shown(raw)} is not {spec.allowed}")
     if spec.kind is bool:
         if text.lower() in ("true", "1", "yes", "on"):
             return True

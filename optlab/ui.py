@@ -59,6 +59,12 @@ def param_widget(p: Param, key: str, label: str | None = None, where=st):
     label = label or param_label(p)
     if p.kind is bool:
         return where.checkbox(label, key=key, help=p.help)
+    if p.kind is str:  # a choice (LBFGS's line_search_fn): torch's spelling, None as "None" (a selectbox
+        texts = ["None" if c is None else c for c in p.choices]  # holding None would show no selection)
+        if st.session_state[key] not in texts:
+            st.session_state[key] = texts[p.choices.index(p.default)]
+        picked = where.selectbox(label, texts, key=key, help=p.help)
+        return p.choices[texts.index(picked)]
     if p.log:  # a log-spaced slider; the link's own value is kept as an extra stop
         current = float(st.session_state[key])
         lo = p.ui_low if p.ui_low is not None else 1e-6

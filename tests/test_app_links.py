@@ -27,6 +27,8 @@ def _value(draw, p):
     """A valid value of a Param: on its slider's grid or range, as a link or a widget would carry it."""
     if p.kind is bool:
         return draw(st.booleans())
+    if p.kind is str:  # a choice
+        return draw(st.sampled_from(p.choices))
     if p.kind is int:
         lo, hi = int(max(p.low, 0 if p.low == -float("inf") else p.low)), int(min(p.high, 10_000))
         return draw(st.integers(lo + (1 if p.low_open else 0), hi))

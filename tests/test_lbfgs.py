@@ -53,13 +53,13 @@ def torch_lbfgs(land, start, steps: int, hp: dict):
     return np.array(path), [np.array(e).reshape(-1, 3) for e in points], history
 
 
-def random_hp(data, strong_wolfe: bool) -> dict:
+def random_hp(data, line_search_fn) -> dict:
     return {"lr": 10 ** data.draw(st.floats(-2, 0.3), label="lr"),
             "max_iter": data.draw(st.integers(1, 30), label="max_iter"),
             "max_eval": data.draw(st.integers(1, 40), label="max_eval"),
             "tolerance_grad": 10 ** data.draw(st.floats(-10, -4), label="tolerance_grad"),
             "tolerance_change": 10 ** data.draw(st.floats(-12, -6), label="tolerance_change"),
-            "history_size": data.draw(st.integers(1, 20), label="history_size"), "strong_wolfe": strong_wolfe}
+            "history_size": data.draw(st.integers(1, 20), label="history_size"), "line_search_fn": line_search_fn}
 
 
 def assert_same_as_torch(land_name, start, hp, steps=30):
@@ -80,18 +80,18 @@ def assert_same_as_torch(land_name, start, hp, steps=30):
     return run
 
 
-@pytest.mark.parametrize("strong_wolfe", [False, True], ids=["line_search_fn=None", "strong_wolfe"])
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"], ids=["line_search_fn=None", "strong_wolfe"])
 @pytest.mark.parametrize("land, start", LANDS, ids=[n for n, _ in LANDS])
 @settings(max_examples=8, deadline=None)
 @given(data=st.data())
-def test_random_hyperparameters_match_torch_lbfgs(land, start, strong_wolfe, data):
-    assert_same_as_torch(land, start, random_hp(data, strong_wolfe))
+def test_random_hyperparameters_match_torch_lbfgs(land, start, line_search_fn, data):
+    assert_same_as_torch(land, start, random_hp(data, line_search_fn))
 
 
-@pytest.mark.parametrize("strong_wolfe", [False, True])
-def test_the_defaults_match_torch_and_evaluate_several_points_per_step(strong_wolfe):
-    run = assert_same_as_torch("rosenbrock", (-1.5, 2.0), {"strong_wolfe": strong_wolfe}, steps=10)
-    path, points, _ = torch_lbfgs(run.landscape, (-1.5, 2.0), 10, {"strong_wolfe": strong_wolfe})
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_the_defaults_match_torch_and_evaluate_several_points_per_step(line_search_fn):
+    run = assert_same_as_torch("rosenbrock", (-1.5, 2.0), {"line_search_fn": line_search_fn}, steps=10)
+    path, points, _ = torch_lbfgs(run.landscape, (-1.5, 2.0), 10, {"line_search_fn": line_search_fn})
     np.testing.assert_array_equal(run.path, path)  # bit for bit, as most runs are
     np.testing.assert_array_equal(np.concatenate([t["evaluated"] for t in run.trace]), np.concatenate(points))
     counts = [len(t["evaluated"]) for t in run.trace]
@@ -136,10 +136,11 @@ def test_torchs_own_defaults_are_the_declarations():
 def test_a_batch_is_its_single_runs_bit_for_bit():
     starts = np.array([[-1.5, 2.0], [0.5, -0.5], [2.0, 2.0]])
     per_run = {"lr": [1.0, 0.3, 0.05], "history_size": [100, 3, 10], "max_iter": [20, 5, 7]}
-    for strong_wolfe in (False, True):
-        batch = optlab.simulate("rosenbrock", "lbfgs", start=starts, steps=15, strong_wolfe=strong_wolfe, **per_run)
+    for line_search_fn in (None, "strong_wolfe"):
+        batch = optlab.simulate("rosenbrock", "lbfgs", start=starts, steps=15, line_search_fn=line_search_fn,
+                                **per_run)
         for i in range(3):
-            single = optlab.simulate("rosenbrock", "lbfgs", start=starts[i], steps=15, strong_wolfe=strong_wolfe,
+            single = optlab.simulate("rosenbrock", "lbfgs", start=starts[i], steps=15, line_search_fn=line_search_fn,
                                      **{k: v[i] for k, v in per_run.items()})
             np.testing.assert_array_equal(batch.run(i).path, single.path)
             for name in single.state:
@@ -154,7 +155,7 @@ def test_noise_clipping_and_schedules_are_what_torch_lbfgs_does_with_them(kw):
     # the torch-class runner feeds each evaluation of step k that step's noise draw, clipped: so does lbfgs.
     # (Without the line search, clipped L-BFGS runs away here to 1e35: the clipped gradients' changes y
     # understate the curvature. Both agree on that too, but its rounding differences grow with it.)
-    hp = {"lr": 0.5, "max_iter": 5, "history_size": 5, "strong_wolfe": True}
+    hp = {"lr": 0.5, "max_iter": 5, "history_size": 5, "line_search_fn": "strong_wolfe"}
     ours = optlab.simulate("himmelblau", "lbfgs", start=(-1.0, -1.5), steps=25, **hp, **kw)
     theirs = optlab.simulate("himmelblau", torch.optim.LBFGS, start=(-1.0, -1.5), steps=25,
                              **DECL.torch_args({**DECL.defaults, **hp}), **kw)
@@ -177,7 +178,11 @@ def test_an_optimal_start_is_one_evaluation_and_no_move():
     np.testing.assert_array_equal(run.path, [[1.0, 3.0]] * 4)
 
 
-def test_bad_max_eval_is_a_clear_error():
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="line_search_fn.*allowed: one of None, 'strong_wolfe'"):
+        optlab.simulate("booth", "lbfgs", steps=3, line_search_fn="backtracking")
+    with pytest.raises(ValueError, match="line_search_fn"):
+        optlab.simulate("booth", "lbfgs", steps=3, start=[(0, 0), (1, 1)], line_search_fn=["strong_wolfe", None])
     with pytest.raises(ValueError, match="max_eval"):
         optlab.simulate("booth", "lbfgs", steps=3, max_eval=0)
     with pytest.raises(ValueError, match="max_iter"):
@@ -185,7 +190,7 @@ def test_bad_max_eval_is_a_clear_error():
 
 
 def test_the_inspector_lists_the_evaluations_and_history_of_step_k():
-    run = optlab.simulate("rosenbrock", "lbfgs", start=(-1.5, 2.0), steps=4, strong_wolfe=True)
+    run = optlab.simulate("rosenbrock", "lbfgs", start=(-1.5, 2.0), steps=4, line_search_fn="strong_wolfe")
     for k in (1, 2):
         d = step_details(run, k)
         ev = d["evaluations"]
@@ -203,7 +208,7 @@ def test_the_inspector_lists_the_evaluations_and_history_of_step_k():
 def test_the_contour_draws_every_evaluated_point():
     from optlab import plots
 
-    run = optlab.simulate("rosenbrock", "lbfgs", start=(-1.5, 2.0), steps=3, strong_wolfe=True)
+    run = optlab.simulate("rosenbrock", "lbfgs", start=(-1.5, 2.0), steps=3, line_search_fn="strong_wolfe")
     fig = plots.contour_figure(run.landscape, {"lbfgs": run}, (-1.5, 2.0))
     drawn = [t for t in fig.data if t.name and "points evaluated" in t.name]
     assert len(drawn) == 1
@@ -215,10 +220,10 @@ def test_the_contour_draws_every_evaluated_point():
 def test_the_page_runs_lbfgs_from_a_link_and_shows_inside_its_step():
     from test_app import figure, open_app
 
-    at = open_app({"landscape": "rosenbrock", "opt": ["lbfgs", "adam"], "lbfgs.strong_wolfe": "true",
+    at = open_app({"landscape": "rosenbrock", "opt": ["lbfgs", "adam"], "lbfgs.line_search_fn": "strong_wolfe",
                    "lbfgs.history_size": "5", "steps": "20", "k": "2"})
-    assert "lbfgs.strong_wolfe=true" in at.code[0].value and "lbfgs.history_size=5" in at.code[0].value
-    run = optlab.simulate("rosenbrock", "lbfgs", steps=20, strong_wolfe=True, history_size=5)
+    assert "lbfgs.line_search_fn=strong_wolfe" in at.code[0].value and "lbfgs.history_size=5" in at.code[0].value
+    run = optlab.simulate("rosenbrock", "lbfgs", steps=20, line_search_fn="strong_wolfe", history_size=5)
     texts = " ".join(m.value for m in at.markdown)
     assert f"**Inside step 2**: {len(run.trace[1]['evaluated'])} evaluations of f and ∇f" in texts
     assert f"the {len(run.trace[1]['s'])} pairs (s, y)" in texts
@@ -227,3 +232,20 @@ def test_the_page_runs_lbfgs_from_a_link_and_shows_inside_its_step():
     np.testing.assert_allclose(evaluations[["x", "y"]].to_numpy(dtype=float), run.trace[1]["evaluated"][:, :2])
     drawn = [t for t in figure(at, 0)["data"] if "points evaluated" in (t.get("name") or "")]
     assert len(drawn) == 1
+
+
+def test_its_views_come_out_small_its_integers_are_not_sweep_axes_and_tuning_leaves_it_out():
+    from optlab import config as C
+    from optlab import sweep_axes
+
+    assert C.capped(60, DECL.cost, 300) == 2 and C.capped(60, 1, 300) == 60  # "at 300 steps, a 2 × 2 sweep"
+    assert C.capped(60, DECL.cost, 50) > 2  # fewer steps allow more
+    assert sweep_axes.sweepable("lbfgs") == ["lr", "tolerance_grad", "tolerance_change"]
+    from test_app import open_app
+
+    at = open_app({"landscape": "booth", "opt": ["sgd", "lbfgs"], "steps": "30"})
+    at.button(key="tune").click().run()
+    assert not at.exception
+    assert at.session_state["sgd.lr"] != 1e-3 and at.session_state["lbfgs.lr"] == 1.0
+    (toast,) = [t.value for t in at.toast]
+    assert "Not tuned: L-BFGS (it runs one run at a time" in toast

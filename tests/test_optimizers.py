@@ -297,7 +297,8 @@ def test_declaration_is_complete(name):
     for p in opt.hparams:
         assert isinstance(p, Param) and p.symbol and p.help
         assert p.kind is bool or p.accepts(p.default), p
-        if p.kind is not bool:
+        assert (p.kind is str) == bool(p.choices), p  # a choice, and only a choice, lists its values
+        if p.kind in (int, float):
             assert p.ui_low is not None and p.ui_high is not None
     hp = opt.hp()
     assert hp._fields == tuple(opt.defaults) and tuple(hp) == tuple(opt.defaults.values())

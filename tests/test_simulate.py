@@ -94,7 +94,9 @@ def test_batch_equals_single_runs_to_the_last_bit(name, landscape, noise, clip, 
     starts = np.column_stack([rng.uniform(x0, x1, 3), rng.uniform(y0, y1, 3)])
     hp = {}
     for p in opt.hparams:
-        hp[p.name] = data.draw(st.booleans(), label=p.name) if p.kind is bool else per_run_values(data, p)
+        hp[p.name] = (data.draw(st.booleans(), label=p.name) if p.kind is bool else
+                      data.draw(st.sampled_from(p.choices), label=p.name) if p.kind is str  # one for every run
+                      else per_run_values(data, p))
     if hp.get("nesterov"):  # torch (and optlab) require momentum > 0 and no dampening for every run
         hp["momentum"] = np.where(hp["momentum"] > 0, hp["momentum"], 0.5)
         hp["dampening"] = 0.0

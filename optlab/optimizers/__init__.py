@@ -26,6 +26,16 @@ def optimizer_names() -> list[str]:
     return list(OPTIMIZERS)
 
 
+def optimizer_title(name: str) -> str:
+    """What a person reads for an optimizer (legends, tables, the inspector): "SGD + momentum", not
+    "momentum"; for a torch class's run (optlab.torch_classes, named "module.Class"): "Class (module, not
+    verified by us)"."""
+    if name not in OPTIMIZERS:
+        module, _, cls = str(name).rpartition(".")
+        return f"{cls} ({module}, not verified by us)"
+    return OPTIMIZERS[name].title
+
+
 def get_optimizer(name: str) -> Optimizer:
     if isinstance(name, Optimizer):
         return name
@@ -37,4 +47,4 @@ def get_optimizer(name: str) -> Optimizer:
         ) from None
 
 
-__all__ = ["Buffer", "OPTIMIZERS", "Optimizer", "get_optimizer", "optimizer_names"]
+__all__ = ["Buffer", "OPTIMIZERS", "Optimizer", "get_optimizer", "optimizer_names", "optimizer_title"]

@@ -245,7 +245,7 @@ class Optimizer:
     hp_type: type = field(init=False, repr=False, compare=False)  # the record update() gets as ``hp``
 
     def __post_init__(self):
-        fields = [(p.name, bool if p.kind is bool else Num) for p in self.hparams]
+        fields = [(p.name, p.kind if p.kind in (bool, str) else Num) for p in self.hparams]
         record = NamedTuple("".join(w.capitalize() for w in self.name.split("_")) + "Hparams", fields)
         record.__doc__ = f"{self.title}'s hyperparameters: a number, or shape (B,) per run."
         object.__setattr__(self, "hp_type", record)

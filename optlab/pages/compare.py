@@ -145,7 +145,9 @@ def _lr_note(cfg: RunConfig, name: str, tuned: dict) -> str:
 
 def _tune(cfg: RunConfig) -> None:
     """The button's callback (before the widgets are drawn): each optimizer's best lr of the grid, set."""
-    results = tuning.tune_all(cfg.land, cfg.optimizers, start=cfg.start_point, seed=cfg.seed,
+    tunable = [n for n in cfg.optimizers if get_optimizer(n).cost == 1]  # L-BFGS: 40 runs one at a time, slow
+    slow = [get_optimizer(n).title for n in cfg.optimizers if n not in tunable]
+    results = tuning.tune_all(cfg.land, tunable, start=cfg.start_point, seed=cfg.seed,
                               hparams=dict(cfg.hparams), **C._common(cfg))
     tuned = {}
     for name, result in results.items():
@@ -153,8 +155,10 @@ def _tune(cfg: RunConfig) -> None:
             st.session_state[f"{name}.lr"] = result.lr
             tuned[name] = result.lr
     st.session_state[TUNED] = tuned
-    st.toast("Tuned: " + ", ".join(f"{get_optimizer(n).title} lr {v:g}" for n, v in tuned.items())
-             if tuned else "No learning rate of the grid avoided diverging.", icon=":material/tune:")
+    st.toast(("Tuned: " + ", ".join(f"{get_optimizer(n).title} lr {v:g}" for n, v in tuned.items())
+              if tuned else "No learning rate of the grid avoided diverging.")
+             + (f" Not tuned: {', '.join(slow)} (it runs one run at a time: {tuning.N_LRS} runs would take long)."
+                if slow else ""), icon=":material/tune:")
 
 
 K_BOX = "k#box"  # the step inspector's number box: not in the link (the slider's "k" is)
