@@ -80,7 +80,7 @@ def run_all(cfg: RunConfig) -> dict[str, Run]:
 
 # simulate's own arguments: the page sets them, a torch class's keyword arguments may not
 _RUN_ARGS = ("landscape", "optimizer", "start", "steps", "seed", "schedule", "schedule_params", "noise",
-             "clip_norm", "batch_size", "record_state")
+             "clip_norm", "batch_size", "record_state", "time_limit")
 
 
 @functools.lru_cache(maxsize=32)
@@ -96,7 +96,8 @@ def run_torch(cfg: RunConfig) -> tuple[Run | None, str | None]:
         taken = [k for k in kwargs if k in _RUN_ARGS]
         if taken:
             raise torch_choice.TorchChoiceError(f"{taken[0]} is the page's own setting, not the class's")
-        return simulate(cfg.land, cls, start=cfg.start_point, seed=cfg.seed, **_common(cfg), **kwargs), None
+        return simulate(cfg.land, cls, start=cfg.start_point, seed=cfg.seed, time_limit=TORCH_TIME_LIMIT,
+                        **_common(cfg), **kwargs), None
     except ValueError as e:  # TorchChoiceError, or what torch_classes says of the class, its arguments, its step
         return None, str(e)
     except Exception as e:  # noqa: BLE001 - whatever else a class does: a message on the page, not a traceback
@@ -137,12 +138,26 @@ def run_seed_bands(cfg: RunConfig, n: int, progress=None) -> dict[str, sweeps.Se
             for i, name in enumerate(names)}
 
 
+# L-BFGS on the page: steps × max_iter × history_size at most this (the two-loop recursion's work in the worst
+# case, every iteration run with a full history: ~8.5 µs a unit, so ~100 s; the defaults at 300 steps: 600,000)
+APP_MAX_LBFGS_WORK = 12_000_000
+TORCH_TIME_LIMIT = 60.0  # seconds: a torch class's run on the page is stopped (with a message) after this
+
+
 def refused(cfg: RunConfig) -> dict[str, str]:
-    """Optimizers of ``cfg`` the page does not run, each with why (its declaration's ``check``)."""
+    """Optimizers of ``cfg`` the page does not run, each with why (its declaration's ``check``, or a setting whose
+    worst case would keep the server busy for minutes)."""
     out = {}
     for name in cfg.optimizers:
         opt = get_optimizer(name)
-        why = opt.check(cfg.hp(name)) if opt.check else None
+        hp = cfg.hp(name)
+        why = opt.check(hp) if opt.check else None
+        if not why and opt.evaluates and "max_iter" in hp:
+            work = cfg.steps * hp["max_iter"] * hp["history_size"]
+            if work > APP_MAX_LBFGS_WORK:
+                why = (f"{cfg.steps} steps × max_iter {hp['max_iter']} × history_size {hp['history_size']} = "
+                       f"{work:,} could keep this page busy for minutes; allowed here: at most "
+                       f"{APP_MAX_LBFGS_WORK:,} (fewer steps, or a lower max_iter or history_size)")
         if why:
             out[name] = why
     return out

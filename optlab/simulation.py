@@ -79,7 +79,7 @@ def simulate(
 
     ``optimizer`` may also be a torch.optim.Optimizer class (torch's own or the caller's): ``hp`` are then
     its keyword arguments, and the run is what that class does on the same gradients (one start at a
-    time; see optlab.torch_classes).
+    time; see optlab.torch_classes); ``time_limit=`` seconds stops such a run with a ValueError.
 
     Bad arguments raise ValueError naming the parameter, its value and what is allowed.
     """

@@ -228,3 +228,22 @@ def test_torch_stays_optional_for_the_dashboard():
     ''')
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "True", "True", "True"], out.stderr[-2000:]
+
+
+def test_a_class_that_never_stops_is_stopped_with_a_message(monkeypatch):
+    endless = dict(max_iter=10**9, max_eval=10**9, tolerance_grad=-1.0, tolerance_change=-1.0)
+    with pytest.raises(ValueError, match=r"torch.optim.LBFGS took longer than 0.5 s \(stopped in step 1 of 5\)"):
+        optlab.simulate("rosenbrock", torch.optim.LBFGS, steps=5, time_limit=0.5, **endless)
+    monkeypatch.setattr(C, "TORCH_TIME_LIMIT", 0.5)  # the page's limit (60 s), shortened for the test
+    at = open_app({"opt": ["adam"], "steps": "5", "torch": "torch.optim.LBFGS",
+                   "torch.args": ", ".join(f"{k}={v!r}" for k, v in endless.items())})
+    (error,) = [e.value for e in at.error if "torch class" in e.value]
+    assert "took longer than 0.5 s" in error.replace("\\", "")
+
+
+def test_an_lbfgs_setting_that_could_keep_the_page_busy_for_minutes_is_refused_saying_why():
+    at = open_app({"opt": ["adam", "lbfgs"], "steps": "5000", "lbfgs.max_iter": "100"})
+    (error,) = [e.value for e in at.error if "L-BFGS is not run" in e.value]
+    assert "5000 steps × max_iter 100 × history_size 100 = 50,000,000" in error and "at most 12,000,000" in error
+    assert len(at.table[0].value) == 1  # Adam still runs
+    assert C.refused(C.RunConfig(optimizers=("lbfgs",), steps=5000)) == {}  # the defaults at the longest run
