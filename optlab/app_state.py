@@ -24,6 +24,7 @@ MAX_PROBLEMS = 12  # lines of a tampered link's warning
 LINK_PROBLEMS = "_link_problems"  # what the link that opened this session did not hold (shown until a preset)
 LAST_VALID = "_last_valid"  # the last RunConfig shown without an error (a formula not accepted shows it)
 PRESET = "_preset"  # the preset the widgets were loaded from
+TORCH_ON = "torch:on"  # the sidebar's switch "compare a torch optimizer class" (the link: whether torch= is there)
 
 
 # --- link -> widgets ---------------------------------------------------------------------------------
@@ -33,7 +34,8 @@ def widget_values(state: PageState) -> dict:
     start = cfg.start_point
     v = {"landscape": cfg.landscape, "opt": list(cfg.optimizers), "steps": cfg.steps, "x0": float(start[0]),
          "y0": float(start[1]), "seed": cfg.seed, "schedule": cfg.schedule, "noise": float(cfg.noise),
-         "clip": float(cfg.clip), "batch": cfg.batch, "view": view.view, "k": view.k or 1}
+         "clip": float(cfg.clip), "batch": cfg.batch, "view": view.view, "k": view.k or 1,
+         "torch": cfg.torch_class or "", "torch.args": cfg.torch_args, TORCH_ON: bool(cfg.torch_class)}
     if cfg.landscape == CUSTOM:
         v["formula"] = cfg.text
     v |= {f"{cfg.landscape}.{p.name}": cfg.landscape_params.get(p.name, p.default) for p in cfg.shape.params}

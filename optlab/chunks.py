@@ -20,10 +20,12 @@ CHUNK = 16384  # at most this many runs per simulate() call ...
 CHUNK_RUN_STEPS = 4_000_000  # ... and this many run-steps: path and loss of a chunk stay near 100 MB
 
 
-def check_budget(runs: int, steps: int) -> None:
-    if runs * steps > MAX_RUN_STEPS:
-        raise ValueError(f"{runs:,} runs × {steps:,} steps is too many; allowed: at most {MAX_RUN_STEPS:,} "
-                         "run-steps (fewer cells or fewer steps)")
+def check_budget(runs: int, steps: int, cost: float = 1.0) -> None:
+    """``cost``: the optimizer's (its declaration's ``cost``: a run-step's price relative to a batched one)."""
+    if runs * steps * cost > MAX_RUN_STEPS:
+        weighed = f" (each counting {cost:,g}: the optimizer runs one run at a time)" if cost != 1 else ""
+        raise ValueError(f"{runs:,} runs × {steps:,} steps{weighed} is too many; allowed: at most "
+                         f"{MAX_RUN_STEPS:,} run-steps (fewer cells or fewer steps)")
 
 
 def _chunk(land, optimizer, start, steps, reduce, args) -> dict:

@@ -30,7 +30,7 @@ import pandas as pd
 from landscapes import get_landscape, landscape_names
 from optlab import config as C
 from optlab.landscape import CUSTOM, Landscape
-from optlab.optimizers import get_optimizer
+from optlab.optimizers import get_optimizer, optimizer_title
 from optlab.schedules import get_schedule
 from optlab.simulation import MAX_STEPS, Run
 
@@ -47,7 +47,7 @@ def comparison_table(runs: dict[str, Run]) -> pd.DataFrame:
     for name, run in runs.items():
         m = run.metrics()
         rows.append({
-            "optimizer": get_optimizer(name).title, "final loss": num(m["final_loss"]),
+            "optimizer": optimizer_title(name), "final loss": num(m["final_loss"]),
             "best loss": num(m["best_loss"]),
             "steps to tolerance": "never" if m["steps_to_tol"] is None else str(m["steps_to_tol"]),
             "distance to minimum": num(m["distance_to_min"]),
@@ -282,6 +282,8 @@ def _optimizers(optimizers) -> tuple[tuple[str, ...], dict]:
 def _number(spec, value, owner: str = ""):
     """value checked against spec as one number (Param.check, which also accepts one value per run)."""
     label = f"{owner} hyperparameter {spec.name!r}" if owner else repr(spec.name)
+    if spec.kind is str:
+        return spec.check(value, owner=owner)
     if spec.kind is not bool and isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{label} = {value!r} is not a number; allowed: {spec.allowed}")
     if np.ndim(value) != 0:

@@ -7,6 +7,7 @@ notebooks have always found them (``from optlab import config as C``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -68,12 +69,44 @@ def run_one(cfg: RunConfig, optimizer: str) -> Run:
 
 
 def run_all(cfg: RunConfig) -> dict[str, Run]:
-    return {name: run_one(cfg, name) for name in cfg.optimizers}
+    """Every optimizer's run, and the torch class's (keyed by its name as the link gives it) when it ran."""
+    runs = {name: run_one(cfg, name) for name in cfg.optimizers}
+    if cfg.torch_class:
+        run, _ = run_torch(cfg)
+        if run is not None:
+            runs[cfg.torch_class] = run
+    return runs
+
+
+# simulate's own arguments: the page sets them, a torch class's keyword arguments may not
+_RUN_ARGS = ("landscape", "optimizer", "start", "steps", "seed", "schedule", "schedule_params", "noise",
+             "clip_norm", "batch_size", "record_state", "time_limit")
+
+
+@functools.lru_cache(maxsize=32)
+def run_torch(cfg: RunConfig) -> tuple[Run | None, str | None]:
+    """The torch class's run for ``cfg`` (optlab.torch_classes), or why there is none: a class the server does
+    not allow or that is not an optimizer, keyword arguments that are not literals or that the class refuses,
+    an exception inside its ``step``. Never raises."""
+    from optlab import torch_choice
+
+    try:
+        cls = torch_choice.resolve(cfg.torch_class)
+        kwargs = torch_choice.parse_kwargs(cfg.torch_args)
+        taken = [k for k in kwargs if k in _RUN_ARGS]
+        if taken:
+            raise torch_choice.TorchChoiceError(f"{taken[0]} is the page's own setting, not the class's")
+        return simulate(cfg.land, cls, start=cfg.start_point, seed=cfg.seed, time_limit=TORCH_TIME_LIMIT,
+                        **_common(cfg), **kwargs), None
+    except ValueError as e:  # TorchChoiceError, or what torch_classes says of the class, its arguments, its step
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - whatever else a class does: a message on the page, not a traceback
+        return None, f"{cfg.torch_class} failed: {type(e).__name__}: {e}"
 
 
 def capped(cells_per_axis: int, runs_per_cell: int, steps: int, square: bool = True) -> int:
     """The largest grid (cells per axis, or runs if not square) within chunks.MAX_RUN_STEPS."""
-    budget = chunks.MAX_RUN_STEPS // (steps * runs_per_cell)
+    budget = int(chunks.MAX_RUN_STEPS // (steps * runs_per_cell))  # runs_per_cell: weighed by cost
     return min(cells_per_axis, math.isqrt(budget) if square else budget)
 
 
@@ -105,12 +138,26 @@ def run_seed_bands(cfg: RunConfig, n: int, progress=None) -> dict[str, sweeps.Se
             for i, name in enumerate(names)}
 
 
+# L-BFGS on the page: steps × max_iter × history_size at most this (the two-loop recursion's work in the worst
+# case, every iteration run with a full history: ~8.5 µs a unit, so ~100 s; the defaults at 300 steps: 600,000)
+APP_MAX_LBFGS_WORK = 12_000_000
+TORCH_TIME_LIMIT = 60.0  # seconds: a torch class's run on the page is stopped (with a message) after this
+
+
 def refused(cfg: RunConfig) -> dict[str, str]:
-    """Optimizers of ``cfg`` the page does not run, each with why (its declaration's ``check``)."""
+    """Optimizers of ``cfg`` the page does not run, each with why (its declaration's ``check``, or a setting whose
+    worst case would keep the server busy for minutes)."""
     out = {}
     for name in cfg.optimizers:
         opt = get_optimizer(name)
-        why = opt.check(cfg.hp(name)) if opt.check else None
+        hp = cfg.hp(name)
+        why = opt.check(hp) if opt.check else None
+        if not why and opt.evaluates and "max_iter" in hp:
+            work = cfg.steps * hp["max_iter"] * hp["history_size"]
+            if work > APP_MAX_LBFGS_WORK:
+                why = (f"{cfg.steps} steps × max_iter {hp['max_iter']} × history_size {hp['history_size']} = "
+                       f"{work:,} could keep this page busy for minutes; allowed here: at most "
+                       f"{APP_MAX_LBFGS_WORK:,} (fewer steps, or a lower max_iter or history_size)")
         if why:
             out[name] = why
     return out
@@ -119,7 +166,7 @@ def refused(cfg: RunConfig) -> dict[str, str]:
 # --- the JSON export: every value spelled out, and read back -----------------------------------------
 # The fields that make the runs, by URL key: (the JSON's name, its value in a RunConfig).
 JSON_FIELDS = {"steps": "steps", "seed": "seed", "schedule": "schedule", "noise": "noise", "clip": "clip_norm",
-               "batch": "batch_size"}
+               "batch": "batch_size", "torch": "torch_class", "torch.args": "torch_args"}
 
 
 def to_json(state: RunConfig | PageState) -> str:
@@ -136,6 +183,7 @@ def to_json(state: RunConfig | PageState) -> str:
         "noise": cfg.noise, "clip_norm": cfg.clip or None,
         **({"batch_size": cfg.batch or None} if cfg.land.data_size else {}),
         "optimizers": {name: cfg.hp(name) for name in cfg.optimizers},
+        **({"torch_class": cfg.torch_class, "torch_args": cfg.torch_args} if cfg.torch_class else {}),
         "query": group(to_query(state)),
     }
     return json.dumps(data, indent=2, default=_json_default)

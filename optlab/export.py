@@ -134,13 +134,24 @@ def run(make_optimizer):
         rows.append([k, x.item(), y.item(), f.item()])
         if k == STEPS:
             break
-        g = torch.stack([df_dx, df_dy]) if BATCHES is None else torch.stack(minibatch_grad(x, y, BATCHES[k]))
-        if NOISE_DRAWS is not None:
-            g = g + NOISE * NOISE_DRAWS[k]
-        p.grad = g
-        if CLIP is not None:  # g times min(1, CLIP / (‖g‖ + 1e-6)), as optlab
-            torch.nn.utils.clip_grad_norm_([p], CLIP)
-        opt.step()
+
+        def closure(k=k):
+            """Step k's gradient at the current θ into p.grad (minibatch, noise, clipping), and f there."""
+            x, y = p.detach().clone()
+            f, df_dx, df_dy = value_and_grad(x, y)
+            g = torch.stack([df_dx, df_dy]) if BATCHES is None else torch.stack(minibatch_grad(x, y, BATCHES[k]))
+            if NOISE_DRAWS is not None:
+                g = g + NOISE * NOISE_DRAWS[k]
+            p.grad = g
+            if CLIP is not None:  # g times min(1, CLIP / (‖g‖ + 1e-6)), as optlab
+                torch.nn.utils.clip_grad_norm_([p], CLIP)
+            return f
+
+        if isinstance(opt, torch.optim.LBFGS):  # it evaluates several points per step itself
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
         if sched is not None:
             sched.step()
     # as optlab: from the first step whose θ or loss is not finite (a diverged run), the row is NaN

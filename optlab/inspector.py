@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,9 @@ def worked_lines(run: Run, k: int) -> tuple[list[list[W.Line]], list[dict]]:
     step = opt.step_type(k, float(run.lr[k - 1]), *row)
     initial = opt.init(np.zeros((2, 1)) if opt.coupled else np.zeros(2), hp, ARRAY)
     state_type = type(initial)
+    if opt.evaluates:  # the recorded buffers only (LBFGS's history is in run.trace, not per coordinate)
+        state_type = NamedTuple(state_type.__name__, [(b.name, float) for b in opt.buffers])
+        initial = state_type._make(getattr(initial, n) for n in state_type._fields)
 
     def buffers(i: int, c: int):  # the state after step i (0: the initial state)
         if i == 0:
@@ -146,8 +150,48 @@ def step_details(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> 
     notes.append("−Δθ/g is how far this step moved per unit of gradient: η for plain SGD, different under "
                  "momentum or adaptive scaling, and negative where the step went uphill along that coordinate "
                  "(momentum carrying θ on against the gradient); it is not a learning rate.")
-    return {"rule": opt.rule.strip().replace("\n", " "), "worked": worked, "lines": placed, "values": values,
-            "table": table, "note": " ".join(notes)}
+    out = {"rule": opt.rule.strip().replace("\n", " "), "worked": worked, "lines": placed, "values": values,
+           "table": table, "note": " ".join(notes)}
+    if run.trace is not None:
+        out |= inside_step(run, k, axis_names)
+    return out
+
+
+def torch_step(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> pd.DataFrame:
+    """Step k of a torch class's run (optlab.torch_classes: no declaration, so no worked lines): θ before and
+    after, the gradient fed, the learning rate, and what the class's state_dict held after the step, each
+    entry a named buffer (a number such as the step count in both columns)."""
+    if not 1 <= k <= run.steps:
+        raise ValueError(f"k = {k} is out of range; allowed: 1 .. {run.steps}")
+    rows = {"θ_{k−1}": run.path[k - 1], "∇f(θ_{k−1})": run.grad[k - 1], "g fed to the optimizer": run.grad_used[k - 1],
+            "learning rate (its param group's lr)": np.full(2, float(run.lr[k - 1]))}
+    for name, values in run.state.items():
+        label = "evaluations: calls of the closure in this step" if name == "evaluations" else f"state['{name}']"
+        rows[label] = values[k - 1]
+    rows["Δθ = θ_k − θ_{k−1}"] = run.path[k] - run.path[k - 1]
+    rows["θ_k"] = run.path[k]
+    return pd.DataFrame({axis_names[0]: [v[0] for v in rows.values()], axis_names[1]: [v[1] for v in rows.values()]},
+                        index=list(rows))
+
+
+def inside_step(run: Run, k: int, axis_names: tuple[str, str] = ("x", "y")) -> dict:
+    """An evaluating optimizer's step k from inside (LBFGS): ``evaluations``, every point it evaluated in
+    order, what for, f there and the distance from θ_{k−1}; ``history``, the pairs (s, y) it keeps after
+    the step, oldest first, with ρ = 1/(y·s)."""
+    row = run.trace[k - 1]
+    a, b = axis_names
+    xyf = row["evaluated"]
+    with np.errstate(all="ignore"):
+        moved = np.hypot(xyf[:, 0] - run.path[k - 1][0], xyf[:, 1] - run.path[k - 1][1])
+    evaluations = pd.DataFrame({"for": list(row["what"]), a: xyf[:, 0], b: xyf[:, 1], "f": xyf[:, 2],
+                                "‖· − θ_{k−1}‖": moved}, index=pd.RangeIndex(1, len(xyf) + 1, name="evaluation"))
+    out = {"evaluations": evaluations}
+    if "s" in row:
+        s, y = row["s"], row["y"]
+        out["history"] = pd.DataFrame({f"s {a}": s[:, 0], f"s {b}": s[:, 1], f"y {a}": y[:, 0], f"y {b}": y[:, 1],
+                                       "ρ = 1/(y·s)": row["rho"]},
+                                      index=pd.RangeIndex(1, len(s) + 1, name="pair (oldest first)"))
+    return out
 
 
 def _any(v) -> bool:

@@ -234,6 +234,38 @@ def _combinations(got: dict, problems: list[str]) -> None:
             got["<opt>.*"][name] = {}
 
 
+def _torch(got: dict, problems: list[str]) -> None:
+    """A torch class from a module the server allows (the name is checked as text before any import)."""
+    from optlab import torch_choice
+
+    if not (got.get("torch") or "").strip():  # left out (None) or empty: no torch class
+        got.pop("torch", None)
+        return
+    try:
+        torch_choice.resolve(got["torch"])
+    except torch_choice.TorchChoiceError as e:
+        problems.append(f"`torch`: {S.shown(got['torch'], 60)}: {S.plain(e)}; ignored")
+        del got["torch"]
+
+
+def _torch_args(got: dict, problems: list[str]) -> None:
+    from optlab import torch_choice
+
+    if got.get("torch.args") is None:
+        got.pop("torch.args", None)
+        return
+    if "torch" not in got:  # no class (or one refused above): nothing to pass them to
+        if got["torch.args"].strip() and not any("`torch`" in p for p in problems):
+            problems.append("`torch.args`: no torch class (`torch`) to pass them to; ignored")
+        del got["torch.args"]
+        return
+    try:
+        torch_choice.parse_kwargs(got["torch.args"])
+    except torch_choice.TorchChoiceError as e:
+        problems.append(f"`torch.args`: {S.shown(got['torch.args'], 60)}: {S.plain(e)}; using none")
+        del got["torch.args"]
+
+
 def _batch(got: dict, problems: list[str]) -> None:
     batch = got.get("batch", 0)
     if not batch:
@@ -270,7 +302,7 @@ def _sweep_ranges(got: dict, problems: list[str]) -> None:
 
 
 RULES = {"formula": _formula, "<landscape>.*": _landscape_params, "opt": _optimizers, "<opt>.*": _combinations,
-         "batch": _batch, "sweep.y": _sweep_y, "sweep.ymax": _sweep_ranges}
+         "torch": _torch, "torch.args": _torch_args, "batch": _batch, "sweep.y": _sweep_y, "sweep.ymax": _sweep_ranges}
 
 
 # --- the records from the values read ---------------------------------------------------------------------------

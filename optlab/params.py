@@ -27,13 +27,16 @@ class Param:
     log: bool = False
     symbol: str = ""
     help: str = ""
-    kind: type = float  # float, int or bool
+    kind: type = float  # float, int, bool, or str: one of ``choices``
+    choices: tuple = ()  # kind str: the values allowed, as torch spells them (None too: LBFGS's line_search_fn)
 
     @property
     def allowed(self) -> str:
         """The valid range in words, as error messages state it."""
         if self.kind is bool:
             return "True or False"
+        if self.kind is str:
+            return "one of " + ", ".join(map(repr, self.choices))
         lo = "(" if self.low_open else "["
         hi = ")" if self.high_open or self.high == math.inf else "]"
         return f"{self.kind.__name__} in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
@@ -41,6 +44,8 @@ class Param:
     def accepts(self, value: float) -> bool:
         if self.kind is bool:
             return isinstance(value, (bool, np.bool_)) or value in (0, 1)
+        if self.kind is str:
+            return any(value is c or (isinstance(value, str) and value == c) for c in self.choices)
         if not math.isfinite(value):
             return False
         if self.kind is int and value != int(value):
@@ -55,6 +60,10 @@ class Param:
         Raises ValueError naming the parameter, the value and what is allowed.
         """
         label = f"{owner} hyperparameter {self.name!r}" if owner else repr(self.name)
+        if self.kind is str:  # a choice: one for every run
+            if not self.accepts(value):
+                raise ValueError(f"{label} = {value!r} is not allowed; allowed: {self.allowed} (one for all runs)")
+            return value
         arr = np.asarray(value)
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise ValueError(f"{label} = {value!r} is not a number; allowed: {self.allowed}")

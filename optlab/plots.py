@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optlab.landscape import Landscape
-from optlab.optimizers import get_optimizer, optimizer_names
+from optlab.optimizers import get_optimizer, optimizer_names, optimizer_title
 from optlab.simulation import Run
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -40,10 +40,9 @@ def color(optimizer: str) -> str:
 
 
 def title(optimizer: str) -> str:
-    """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum"."""
-    if optimizer not in optimizer_names():  # a torch optimizer class's run (optlab.torch_classes)
-        return f"{optimizer.rsplit('.', 1)[-1]} ({optimizer.rsplit('.', 1)[0]}, not verified here)"
-    return get_optimizer(optimizer).title
+    """What a person reads for an optimizer (legends, panel titles, hover): "SGD + momentum", not "momentum";
+    a torch class's run: "Adam (torch.optim, not verified by us)"."""
+    return optimizer_title(optimizer)
 
 
 # Numbers on every axis and colour bar as powers of ten (10⁻⁴, 2×10¹¹), never Plotly's SI suffixes
@@ -190,7 +189,26 @@ def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", 
             customdata=np.arange(1, run.steps + 1),
             hovertemplate=f"{label}, step %{{customdata}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<extra></extra>",
             **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {})))
+    if run.trace is not None:  # an evaluating optimizer (LBFGS): every point a step evaluated
+        out.append(_evaluations_trace(name, run, xaxis, yaxis, axis_names))
     return out
+
+
+def _evaluations_trace(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", "y")) -> go.Scatter:
+    """The points an evaluating optimizer's steps evaluated (LBFGS's iterations and line search), as small
+    open markers in its colour: one step moves through several of them."""
+    a, b = axis_names
+    rows = [(k + 1, j + 1, *xyf, what) for k, step in enumerate(run.trace)
+            for j, (xyf, what) in enumerate(zip(step["evaluated"].tolist(), step["what"], strict=True))]
+    k, j, x, y, f, what = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
+    label = f"{title(name)}: points evaluated inside its steps"
+    return go.Scatter(
+        x=x, y=y, mode="markers", name=label, legendgroup=name, showlegend=False,
+        marker=dict(symbol="circle-open", size=5, color=color(name), line=dict(width=1)),
+        customdata=np.array([k, j, f, what], dtype=object).T if rows else None,
+        hovertemplate=f"{title(name)} step %{{customdata[0]}}, evaluation %{{customdata[1]}} (%{{customdata[3]}})"
+        f"<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<br>f = %{{customdata[2]:.4g}}<extra></extra>",
+        **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {}))
 
 
 HEAD_RADIUS = 6.5  # px: the position marker of each optimizer, a 13 px disc with a white outline

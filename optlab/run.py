@@ -55,6 +55,10 @@ class Run:
     grad_used: np.ndarray | None  # (steps, 2): what step k fed the optimizer (noise, clipping)
     state: dict = field(default_factory=dict)  # buffer name -> (steps, 2), after step k
     diverged_at: int | None | list = None  # first step whose θ or loss is not finite
+    # an evaluating optimizer's (LBFGS's) steps from inside: row k − 1 a dict for step k, "evaluated" (n, 3):
+    # the points it evaluated (x, y, f) in order, "what": what each was for, then its declaration's trace
+    # (the history pairs); for a batch one such list per run. None for the others.
+    trace: list | None = None
 
     @property
     def verified(self) -> bool:
@@ -85,7 +89,7 @@ class Run:
             batch_size=self.batch_size,
             path=self.path[:, i], loss=self.loss[:, i], lr=self.lr[:, i], grad=pick(self.grad),
             grad_used=pick(self.grad_used), state={k: v[:, i] for k, v in self.state.items()},
-            diverged_at=self.diverged_at[i],
+            diverged_at=self.diverged_at[i], trace=None if self.trace is None else self.trace[i],
         )
 
     def metrics(self, tol: float = 1e-4) -> dict:

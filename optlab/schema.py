@@ -8,6 +8,8 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     <landscape>.<param>=...       its shape parameters, e.g. rotated_bowl.kappa=100, custom.xmin=-2
     opt=adam&opt=sgd              optimizers, repeated, order kept
     <opt>.<hp>=...                hyperparameters with torch.optim's names, e.g. adam.lr=0.05
+    torch=torch.optim.Adam        a torch optimizer class from a module the server allows (optlab.torch_choice)
+    torch.args=lr%3D0.01          its keyword arguments, literals only
     steps, x0, y0, seed           run length, start, noise seed
     schedule=cosine, schedule.<param>=...
     noise=0.1, clip=1.0           gradient noise scale, gradient-norm clipping
@@ -180,6 +182,9 @@ FIELDS: tuple[Field, ...] = (
           choices=lambda got: optimizer_names(), title=lambda n: get_optimizer(n).title),
     Field("<opt>.*", "run", "hparams", "family", widget="param",
           groups=lambda got: [(name, get_optimizer(name).hparams) for name in _optimizers(got)]),
+    # a torch optimizer class (not verified by us) and its keyword arguments: text, checked by link's rule
+    Field("torch", "run", "torch_class", "text", widget="selectbox", label="torch optimizer class"),
+    Field("torch.args", "run", "torch_args", "text", "", widget="text_input", label="keyword arguments"),
     Field("steps", "run", "steps", "param", STEPS.default, STEPS, widget="number_input"),
     Field("x0", "run", "start", "coord", param=_coord(0), widget="number_input", label="start x"),
     Field("y0", "run", "start", "coord", param=_coord(1), widget="number_input", label="start y"),
@@ -196,7 +201,8 @@ FIELDS: tuple[Field, ...] = (
     Field("view", "view", "view", "choice", VIEWS[0], widget="radio", choices=_views(*VIEWS), what="view",
           fallback="using overlay", title={"overlay": "overlaid", "multiples": "one panel each"}.get),
     Field("inspect", "view", "inspect", "choice", widget="selectbox",  # default: the first optimizer
-          choices=_optimizers, what="optimizer (not one of the selected)"),
+          choices=lambda got: (*_optimizers(got), *([got["torch"]] if "torch" in got else ())),
+          what="optimizer (not one of the selected)"),
     Field("k", "view", "k", "param", None, lambda got: Param("k", 1, low=1, high=got.get("steps", STEPS.default),
                                                              kind=int), widget="slider", fallback="using step 1"),
     Field("explore", "view", "explore.view", "choice", widget="radio",  # default: the comparison page
@@ -247,6 +253,8 @@ def fmt(value) -> str:
     """A value as a link writes it: the shortest text that reads back to the same number."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None or isinstance(value, str):  # a choice (kind str)
+        return "none" if value is None else value
     if isinstance(value, int):
         return str(value)
     return repr(float(value)) if not float(value).is_integer() or abs(value) >= 1e16 else str(int(value))
@@ -274,6 +282,11 @@ def plain(text: str) -> str:
 def parse(spec: Param, raw: str):
     """A link's value as the spec's type; ValueError with a reason if it is not valid."""
     text = raw.strip()
+    if spec.kind is str:  # a choice, as torch spells it; None as "none"
+        for choice in spec.choices:
+            if text == choice or (choice is None and text.lower() == "none"):
+                return choice
+        raise ValueError(f"{shown(raw)} is not {spec.allowed}")
     if spec.kind is bool:
         if text.lower() in ("true", "1", "yes", "on"):
             return True

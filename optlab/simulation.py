@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from landscapes import get_landscape
+from optlab.evaluating import evaluator, run_each, trace_row
 from optlab.landscape import Landscape
 from optlab.models import CLIP_EPS, noise_draws, sample_minibatches  # noqa: F401 - noise_draws: API too
 from optlab.optimizers import Optimizer, get_optimizer
@@ -78,7 +79,7 @@ def simulate(
 
     ``optimizer`` may also be a torch.optim.Optimizer class (torch's own or the caller's): ``hp`` are then
     its keyword arguments, and the run is what that class does on the same gradients (one start at a
-    time; see optlab.torch_classes).
+    time; see optlab.torch_classes); ``time_limit=`` seconds stops such a run with a ValueError.
 
     Bad arguments raise ValueError naming the parameter, its value and what is allowed.
     """
@@ -139,7 +140,11 @@ def simulate(
     minibatches = sample_minibatches(seeds, steps, land.data_size, batch_size) if batch_size else None
     theta0 = np.broadcast_to(start_arr.reshape(-1, 2), (B, 2)).T.copy()  # (2, B)
 
-    if B == 1 and land.scalar_safe and minibatches is None and not opt.coupled:
+    trace = None
+    if opt.evaluates:
+        rec, trace = run_each(_run_arrays, land, opt, theta0, values, coefficients, lrs, noise_draws, sigma,
+                              clip_norm, steps, record_state, minibatches)
+    elif B == 1 and land.scalar_safe and minibatches is None and not opt.coupled:
         rec = _run_scalar(land, opt, theta0[:, 0].tolist(), hp_rec, coefficients, lrs, noise_draws,
                           sigma, clip_norm, steps, record_state)
     else:
@@ -164,6 +169,7 @@ def simulate(
         grad=shape(grad), grad_used=shape(grad_used),
         state={k: shape(v) for k, v in state.items()},
         diverged_at=diverged if batched else diverged[0],
+        trace=(trace if batched else trace[0]) if trace is not None else None,
     )
 
 
@@ -271,6 +277,20 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
     Step = opt.step_type  # (t, lr, *coefficients), in the order of ``columns``
     lr_column = lrs[:, 0].tolist() if lrs.shape[1] == 1 else lrs
     noisy = nonzero(sigma)
+
+    def fed(at, g, k):  # what step k feeds the optimizer at θ = at, whose exact gradient is g
+        used = g
+        if minibatches is not None:  # the sampled examples' gradient; loss and grad stay the full data's
+            table, which = minibatches
+            used = np.empty((2, B))
+            used[0], used[1] = land.minibatch(at[0], at[1], table[which, k])
+        if noise is not None:  # per run: σ = 0 adds nothing, as in its single run
+            used = pick(noisy, used + sigma * noise[k], used, ARRAY)
+        if clip is not None:
+            used = used * np.minimum(1.0, clip / (np.sqrt(used[0] * used[0] + used[1] * used[1]) + CLIP_EPS))
+        return used
+
+    evaluations = [] if opt.evaluates else None
     with np.errstate(all="ignore"):
         state = opt.init(theta, hp, ARRAY)
         for k in range(T):
@@ -279,17 +299,14 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
             loss[k] = f
             if record:
                 grad[k] = g
-            used = g
-            if minibatches is not None:  # the sampled examples' gradient; loss and grad stay the full data's
-                table, which = minibatches
-                used = np.empty((2, B))
-                used[0], used[1] = land.minibatch(theta[0], theta[1], table[which, k])
-            if noise is not None:  # per run: σ = 0 adds nothing, as in its single run
-                used = pick(noisy, used + sigma * noise[k], used, ARRAY)
-            if clip is not None:
-                used = used * np.minimum(1.0, clip / (np.sqrt(used[0] * used[0] + used[1] * used[1]) + CLIP_EPS))
+            used = fed(theta, g, k)
             step = Step(k + 1, lr_column[k], *(v[k] for v in columns.values()))
-            theta, state = opt.update(used, state, theta, step, hp, ARRAY)
+            if evaluations is None:
+                theta, state = opt.update(used, state, theta, step, hp, ARRAY)
+            else:
+                points = []
+                theta, state = opt.update(used, state, theta, step, hp, ARRAY, evaluator(land, fed, k, points))
+                evaluations.append(trace_row(opt, state, points))
             path[k + 1] = theta
             if record:
                 grad_used[k] = used
@@ -299,6 +316,8 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
         loss[T] = f
         if record:
             grad[T, 0], grad[T, 1] = gx, gy
+    if evaluations is not None:
+        return (path, loss, grad, grad_used, state_rec), evaluations
     return path, loss, grad, grad_used, state_rec
 
 

@@ -62,6 +62,10 @@ class RunConfig:
     noise: float = S.NOISE.default
     clip: float = S.CLIP.default
     batch: int = S.BATCH.default  # minibatch size (0: the full dataset); landscapes built from data only
+    # a torch optimizer class compared beside the declarations ("torch.optim.Adam", from a module the server
+    # allows: optlab.torch_choice), and its keyword arguments as typed ("lr=0.01, betas=(0.9, 0.99)")
+    torch_class: str | None = None
+    torch_args: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "landscape_params", frozen(self.landscape_params))

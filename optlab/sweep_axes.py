@@ -15,8 +15,9 @@ from optlab.params import Param
 
 
 def sweepable(optimizer: str) -> list[str]:
-    """The hyperparameters a sweep can vary: the numeric ones."""
-    return [p.name for p in get_optimizer(optimizer).hparams if p.kind is not bool]
+    """The hyperparameters a sweep can vary: the real-valued ones (not switches, nor integers such as LBFGS's
+    max_iter, of which a grid of n cells would repeat values)."""
+    return [p.name for p in get_optimizer(optimizer).hparams if p.kind is float]
 
 
 def default_axes(optimizer: str, x: str = "lr") -> tuple[str, str]:

@@ -95,7 +95,7 @@ def sensitivity(landscape, optimizer: str, *, x: str = "lr", y: str | None = Non
     for count in (nx, ny):
         if not 2 <= count <= MAX_SWEEP_CELLS:
             raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_SWEEP_CELLS} cells per axis")
-    check_budget(nx * ny, steps)
+    check_budget(nx * ny, steps, opt.cost)
     axes = {}
     for name, given in ((x, x_range), (y, y_range)):
         lo, hi = given if given is not None else axis_range(optimizer, name)
@@ -205,7 +205,7 @@ def basins(landscape, optimizer: str, *, n: int = 100, steps: int = 300, hparams
     land = get_landscape(landscape)
     if not 2 <= n <= MAX_BASIN_CELLS:
         raise ValueError(f"n = {n!r} is out of range; allowed: 2 to {MAX_BASIN_CELLS} cells per axis")
-    check_budget(n * n, steps)
+    check_budget(n * n, steps, get_optimizer(optimizer).cost)
     (x0, x1), (y0, y1) = land.domain
     xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
     starts = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
@@ -293,7 +293,7 @@ def seed_bands(landscape, optimizer: str, *, n_seeds: int = 20, seed: int = 0, s
     land = get_landscape(landscape)
     if not 2 <= n_seeds <= MAX_SEEDS:
         raise ValueError(f"n_seeds = {n_seeds!r} is out of range; allowed: 2 to {MAX_SEEDS}")
-    check_budget(n_seeds, steps)
+    check_budget(n_seeds, steps, get_optimizer(optimizer).cost)
     seeds = np.arange(seed, seed + n_seeds, dtype=np.int64)
     out = in_chunks(land, optimizer, n_seeds, steps, progress, _losses,
                      start=start, seed=seeds, **(hparams or {}), **common)

@@ -14,6 +14,7 @@ recorded as named buffers. Such a run is not one of optlab's verified declaratio
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -35,9 +36,12 @@ def class_name(cls) -> str:
 
 def run_class(landscape, cls, *, start=None, steps: int = 200, seed: int = 0, schedule: str = "constant",
               schedule_params: dict | None = None, noise: float = 0.0, clip_norm: float | None = None,
-              batch_size: int | None = None, record_state: bool | None = None, **kwargs) -> Run:
+              batch_size: int | None = None, record_state: bool | None = None, time_limit: float | None = None,
+              **kwargs) -> Run:
     """One run of ``cls(params=[θ], **kwargs)``; ValueError with a clear message for a class that is not a
-    torch optimizer, keyword arguments it refuses, or an exception inside its ``step``."""
+    torch optimizer, keyword arguments it refuses, or an exception inside its ``step``. ``time_limit``
+    (seconds, the app's): the run is stopped with a ValueError when it takes longer (checked at each call of
+    the closure, so also inside a step that evaluates many times)."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is in the test requirements
@@ -93,10 +97,13 @@ def run_class(landscape, cls, *, start=None, steps: int = 200, seed: int = 0, sc
         return float(f), np.array([gx, gy], dtype=float), g
 
     calls = 0
+    deadline = None if time_limit is None else time.monotonic() + time_limit
 
     def closure():
         nonlocal calls
         calls += 1
+        if deadline is not None and time.monotonic() > deadline:
+            raise _TimeUp
         with torch.no_grad():
             f, _, g = gradient(theta.detach().numpy())
             theta.grad = torch.from_numpy(g.copy())
@@ -116,6 +123,9 @@ def run_class(landscape, cls, *, start=None, steps: int = 200, seed: int = 0, sc
             calls = 0
             try:
                 opt.step(closure)
+            except _TimeUp:
+                raise ValueError(f"{class_name(cls)} took longer than {time_limit:g} s (stopped in step {k + 1} of "
+                                 f"{steps}); fewer steps, or arguments that stop its iterations sooner") from None
             except Exception as e:  # noqa: BLE001 - an exception inside the class's own step
                 raise ValueError(f"{class_name(cls)}.step raised {type(e).__name__} at step {k + 1}: {e}") from None
             evaluations.append(calls)
@@ -146,6 +156,10 @@ def run_class(landscape, cls, *, start=None, steps: int = 200, seed: int = 0, sc
                schedule=sched.name, schedule_params=schedule_params, noise=float(noise), clip_norm=clip_norm,
                batch_size=batch_size, path=P[:, :, 0], loss=Lo[:, 0], lr=pad(lrs, steps)[:, 0], grad=G[:, :, 0],
                grad_used=U[:, :, 0], state={k: v[:, :, 0] for k, v in S.items()}, diverged_at=diverged)
+
+
+class _TimeUp(Exception):
+    """Raised by the closure past the deadline: it ends the step from inside, whatever the class loops over."""
 
 
 def _as_pair(value) -> np.ndarray:

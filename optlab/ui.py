@@ -59,6 +59,12 @@ def param_widget(p: Param, key: str, label: str | None = None, where=st):
     label = label or param_label(p)
     if p.kind is bool:
         return where.checkbox(label, key=key, help=p.help)
+    if p.kind is str:  # a choice (LBFGS's line_search_fn): torch's spelling, None as "None" (a selectbox
+        texts = ["None" if c is None else c for c in p.choices]  # holding None would show no selection)
+        if st.session_state[key] not in texts:
+            st.session_state[key] = texts[p.choices.index(p.default)]
+        picked = where.selectbox(label, texts, key=key, help=p.help)
+        return p.choices[texts.index(picked)]
     if p.log:  # a log-spaced slider; the link's own value is kept as an extra stop
         current = float(st.session_state[key])
         lo = p.ui_low if p.ui_low is not None else 1e-6
@@ -125,6 +131,8 @@ def sidebar() -> tuple[RunConfig, str | None]:
             with st.expander(get_optimizer(name).title, expanded=len(chosen) <= 2):
                 hparams[name] = _family(name, get_optimizer(name).hparams)
 
+        torch_class, torch_args = _torch_class()
+
         st.markdown("### Run")
         steps = field_widget("steps")
         c1, c2 = st.columns(2)
@@ -151,8 +159,42 @@ def sidebar() -> tuple[RunConfig, str | None]:
         landscape=landscape, landscape_params=landscape_params, formula=formula, optimizers=tuple(chosen),
         hparams={k: v for k, v in hparams.items() if v}, steps=steps,
         start=None if start == tuple(land.start) else start, seed=seed, schedule=schedule,
-        schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch)
+        schedule_params=schedule_params, noise=float(noise), clip=float(clip), batch=batch,
+        torch_class=torch_class, torch_args=torch_args)
     return cfg, error
+
+
+TORCH_ARGS_HELP = ("Keyword arguments as in a call, literal values only (numbers, strings, tuples, lists, True, "
+                   "False, None), e.g. lr=0.01, betas=(0.9, 0.99). θ is given by the page; steps, start, noise, "
+                   "schedule and clipping are the page's settings.")
+
+
+def _torch_class() -> tuple[str | None, str]:
+    """The switch "compare a torch optimizer class", then the class (from the modules this server allows) and
+    its keyword arguments: (class name or None, arguments as typed). torch is imported only when it is on."""
+    from optlab import torch_choice
+
+    on = st.toggle("+ a torch optimizer class (not verified by us)", key=A.TORCH_ON,
+                   help="Any torch.optim.Optimizer of the modules this server allows, run on the same gradients "
+                        "as the optimizers above. Optimizer Lab has not checked it: it shows what the class does.")
+    if not on:
+        return None, ""
+    if not torch_choice.torch_available():
+        st.info("torch is not installed on this server, so no torch class can run here (pip install torch).")
+        return None, ""
+    names = torch_choice.class_names()
+    if not names:
+        st.info(f"This server allows no torch optimizer classes ({torch_choice.ENV}: "
+                f"{', '.join(torch_choice.allowed_modules()) or 'none'}).")
+        return None, ""
+    if st.session_state.get("torch") not in names:
+        st.session_state["torch"] = "torch.optim.Adam" if "torch.optim.Adam" in names else names[0]
+    A.ensure("torch.args", "")
+    cls = st.selectbox("torch optimizer class", names, key="torch")
+    args = st.text_input("keyword arguments", key="torch.args", placeholder="lr=0.01, betas=(0.9, 0.99)",
+                         max_chars=torch_choice.MAX_ARGS_CHARS, help=TORCH_ARGS_HELP)
+    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} (this server's {torch_choice.ENV}).")
+    return cls, args
 
 
 def _presets() -> None:

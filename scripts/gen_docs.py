@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _value(v) -> str:
+    if v is None or isinstance(v, str):  # a choice
+        return repr(v)
     return str(v).lower() if isinstance(v, bool) else f"{v:g}"
 
 

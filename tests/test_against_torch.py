@@ -145,7 +145,10 @@ def test_short_trajectories_match_torch(name, hp):
     np.testing.assert_allclose(run.path, path, rtol=1e-12, atol=1e-14)
 
 
-TORCH_NAMES = [n for n in optlab.optimizer_names() if optlab.get_optimizer(n).torch]
+# every declaration whose update is one torch step on one gradient (lbfgs evaluates the landscape itself inside
+# its step: tests/test_lbfgs.py runs torch.optim.LBFGS with a closure)
+TORCH_NAMES = [n for n in optlab.optimizer_names() if optlab.get_optimizer(n).torch
+               and not optlab.get_optimizer(n).evaluates]
 # the hyperparameters of Rprop, ASGD and Adafactor: u ∈ [0, 1] onto the range torch accepts
 NEW_RANGES = {
     "eta_minus": lambda u: 0.05 + 0.9 * u, "eta_plus": lambda u: 1.01 + 1.5 * u,

@@ -2,6 +2,7 @@
 written in the URL schema of before the pages (one page, explore views below the comparison) open the
 same view."""
 
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ from optlab.schedules import get_schedule, schedule_names
 from optlab.state import Explore, PageState, RunConfig, ViewState
 
 # --- property: state -> link -> state, state -> JSON -> state --------------------------------------------
+TORCH_CLASSES = ["torch.optim.Adam", "torch.optim.SGD", "torch.optim.LBFGS", "torch.optim.Adagrad"]
 LANDSCAPES = [n for n in landscape_names() if not optlab.get_landscape(n).data_size] + ["logistic_regression"]
 
 
@@ -25,6 +27,8 @@ def _value(draw, p):
     """A valid value of a Param: on its slider's grid or range, as a link or a widget would carry it."""
     if p.kind is bool:
         return draw(st.booleans())
+    if p.kind is str:  # a choice
+        return draw(st.sampled_from(p.choices))
     if p.kind is int:
         lo, hi = int(max(p.low, 0 if p.low == -float("inf") else p.low)), int(min(p.high, 10_000))
         return draw(st.integers(lo + (1 if p.low_open else 0), hi))
@@ -66,6 +70,12 @@ def states(draw) -> PageState:
                     seed=draw(st.integers(0, 2**32 - 1)), schedule=schedule, schedule_params=sched,
                     noise=draw(st.sampled_from([0.0, 0.3, 1.5])), clip=draw(st.sampled_from([0.0, 0.5, 10.0])),
                     batch=draw(st.integers(0, land.data_size - 1)) if land.data_size else 0)
+    if draw(st.booleans()):  # a torch class beside them, with keyword arguments typed as literals
+        kwargs = draw(st.dictionaries(st.sampled_from(["lr", "momentum", "betas", "eps", "foreach", "maximize"]),
+                                      st.floats(0, 1) | st.booleans() | st.tuples(st.floats(0, 1), st.floats(0, 1))
+                                      | st.none(), max_size=3))
+        cfg = replace(cfg, torch_class=draw(st.sampled_from(TORCH_CLASSES)),
+                      torch_args=", ".join(f"{k}={v!r}" for k, v in kwargs.items()))
     opt = draw(st.sampled_from(optimizers))
     names = sweep_axes.sweepable(opt)
     x = draw(st.sampled_from(names))
@@ -78,7 +88,7 @@ def states(draw) -> PageState:
                                   "basins.n": draw(st.integers(2, sweeps.MAX_BASIN_CELLS)),
                                   "seeds.n": draw(st.integers(2, sweeps.MAX_SEEDS))},
                                  optimizers, view=draw(st.none() | st.sampled_from(C.EXPLORE_VIEWS)))
-    inspect = draw(st.sampled_from(optimizers))
+    inspect = draw(st.sampled_from(optimizers + ((cfg.torch_class,) if cfg.torch_class else ())))
     view = ViewState(view=draw(st.sampled_from(C.VIEWS)), inspect=None if inspect == optimizers[0] else inspect,
                      k=draw(st.none() | st.integers(2, steps)) if steps > 1 else None, explore=explore)
     return PageState(cfg, view)

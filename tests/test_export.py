@@ -61,6 +61,8 @@ NON_DEFAULT_HP = {
     "schedule_free_adamw.warmup_steps": "10", "schedule_free_adamw.weight_lr_power": "1",
     "prodigy.weight_decay": "0.05", "prodigy.use_bias_correction": "true", "prodigy.safeguard_warmup": "true",
     "prodigy.d_coef": "2", "prodigy.beta1": "0.5",
+    "lbfgs.lr": "0.5", "lbfgs.line_search_fn": "strong_wolfe", "lbfgs.history_size": "3", "lbfgs.max_iter": "5",
+    "lbfgs.max_eval": "9", "lbfgs.tolerance_grad": "1e-9", "lbfgs.tolerance_change": "1e-11",
 }
 # name -> (link, what the config must exercise: simulate with it turned off must give another path)
 MATRIX = {

@@ -267,7 +267,7 @@ GOOD_LR = {
     "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0, "rmsprop": 0.02, "adadelta": 2.0,
     "adam": 0.1, "adamw": 0.1, "amsgrad": 0.1, "adamax": 0.1, "nadam": 0.1, "radam": 0.1, "lion": 0.01,
     "rprop": 0.01, "asgd": 0.1, "adafactor": 1.0, "schedule_free_sgd": 0.1, "schedule_free_adamw": 0.1,
-    "prodigy": 1.0,
+    "prodigy": 1.0, "lbfgs": 1.0,
 }
 NOT_IN_TORCH = {"lion", "schedule_free_sgd", "schedule_free_adamw", "prodigy"}
 
@@ -297,13 +297,16 @@ def test_declaration_is_complete(name):
     for p in opt.hparams:
         assert isinstance(p, Param) and p.symbol and p.help
         assert p.kind is bool or p.accepts(p.default), p
-        if p.kind is not bool:
+        assert (p.kind is str) == bool(p.choices), p  # a choice, and only a choice, lists its values
+        if p.kind in (int, float):
             assert p.ui_low is not None and p.ui_high is not None
     hp = opt.hp()
     assert hp._fields == tuple(opt.defaults) and tuple(hp) == tuple(opt.defaults.values())
     state = opt.init(np.zeros((2, 1)), hp, optlab.optimizers.base.ARRAY)
     assert opt.coupled or opt.init(0.0, hp, optlab.optimizers.base.SCALAR)._fields == state._fields
-    assert [b.name for b in opt.buffers] == list(state._fields)
+    # every state field is a recorded buffer; an evaluating update (LBFGS) may keep more after them (its history)
+    recorded = list(state._fields)[: len(opt.buffers)] if opt.evaluates else list(state._fields)
+    assert [b.name for b in opt.buffers] == recorded
     # the step record: t, lr, then the coefficients, one field each, in the order coefficients() gives them
     coefficients = opt.coefficients(np.arange(1.0, 4.0)[:, None], hp)
     assert opt.step_type._fields == ("t", "lr", *coefficients)

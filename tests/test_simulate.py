@@ -64,6 +64,9 @@ def per_run_values(data, p) -> np.ndarray:
     if p.name == "lr":  # a step size the runs survive for a while, and the edges (0: θ stays put)
         inside = st.floats(-4, -0.5).map(lambda e: 10.0**e)
         pool = st.sampled_from([0.0, p.ui_low, 1e-3, 0.1]) | inside
+    elif p.kind is int:  # LBFGS's max_iter, history_size ...: integers, edges included
+        inside = st.integers(int(p.ui_low), int(p.ui_high))
+        pool = st.sampled_from([int(v) for v in edges(p) if v == int(v)]) | inside
     else:
         inside = st.floats(p.ui_low, p.ui_high)
         pool = st.sampled_from(edges(p)) | inside
@@ -91,7 +94,9 @@ def test_batch_equals_single_runs_to_the_last_bit(name, landscape, noise, clip, 
     starts = np.column_stack([rng.uniform(x0, x1, 3), rng.uniform(y0, y1, 3)])
     hp = {}
     for p in opt.hparams:
-        hp[p.name] = data.draw(st.booleans(), label=p.name) if p.kind is bool else per_run_values(data, p)
+        hp[p.name] = (data.draw(st.booleans(), label=p.name) if p.kind is bool else
+                      data.draw(st.sampled_from(p.choices), label=p.name) if p.kind is str  # one for every run
+                      else per_run_values(data, p))
     if hp.get("nesterov"):  # torch (and optlab) require momentum > 0 and no dampening for every run
         hp["momentum"] = np.where(hp["momentum"] > 0, hp["momentum"], 0.5)
         hp["dampening"] = 0.0
@@ -102,7 +107,7 @@ def test_batch_equals_single_runs_to_the_last_bit(name, landscape, noise, clip, 
     for i in range(3):
         single = optlab.simulate(land, name, start=starts[i], seed=int(seeds[i]),
                                  noise=float(sigma[i]) if isinstance(sigma, np.ndarray) else sigma, **common,
-                                 **{k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in hp.items()})
+                                 **{k: (v[i].item() if isinstance(v, np.ndarray) else v) for k, v in hp.items()})
         row = batch.run(i)
         np.testing.assert_array_equal(row.path, single.path)
         np.testing.assert_array_equal(row.loss, single.loss)
@@ -112,6 +117,9 @@ def test_batch_equals_single_runs_to_the_last_bit(name, landscape, noise, clip, 
         for key in single.state:
             np.testing.assert_array_equal(row.state[key], single.state[key])
         assert row.diverged_at == single.diverged_at
+        if opt.evaluates:  # and every point it evaluated inside its steps
+            for a, b in zip(row.trace, single.trace, strict=True):
+                np.testing.assert_array_equal(a["evaluated"], b["evaluated"])
 
 
 @pytest.mark.parametrize("name", ["adam", "nadam", "radam", "sgd"])

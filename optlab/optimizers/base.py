@@ -28,6 +28,9 @@ run). Both give bit-identical results: + - * / and sqrt are correctly rounded in
 both, and anything else (powers, exp) is computed with NumPy in
 ``coefficients``.
 
+An *evaluating* update (``Optimizer.evaluates``: LBFGS) also gets ``evaluate``, the landscape at any
+point, and is run one run at a time (its line search branches per run); see the field's comment.
+
 A *coupled* update (``Optimizer.coupled``: Adafactor's RMS of θ, Prodigy's dot products)
 reads both coordinates of a run at once. It always gets arrays of shape (2, B), a single
 run (2, 1) through the same array path, and reduces over the coordinates with
@@ -218,6 +221,19 @@ class Optimizer:
     # update reads both coordinates of a run at once (RMS, norms, dot products): it gets (2, B) arrays
     # only, a single run as (2, 1), and reduces with coords_sum. See the module's docstring.
     coupled: bool = False
+    # update(g, state, params, step, hp, xp, evaluate) evaluates the landscape itself, several times per step
+    # (LBFGS: iterations and a line search). Its control flow is each run's own, so simulate runs a batch one
+    # run at a time through the coupled (2, 1) path: a run in a batch is its single run bit for bit.
+    # evaluate(xy, what) -> (f, (gx, gy)) at the point xy (two floats), with this step's noise, clipping and
+    # minibatch; simulate records every call (Run.trace: the plots draw them, the inspector lists them).
+    # The state may hold fields that are not buffers (LBFGS's history): only buffers are recorded per step.
+    evaluates: bool = False
+    # trace(state) -> {name: array}: what an evaluating optimizer's inspector lists after a step besides its
+    # buffers (LBFGS's history pairs)
+    trace: Callable | None = None
+    # what one run-step costs relative to a batched element-wise one (~50 ns), for the views' budgets
+    # (chunks.check_budget, config.capped): LBFGS runs one run at a time in Python, several evaluations a step
+    cost: float = 1.0
     # coefficients(t, hp) gets hp.lr as the scheduled learning rate of each step, shape (steps, 1 | B),
     # for step-only quantities torch computes from the group's current lr (ASGD's η_t)
     schedule_in_coefficients: bool = False
@@ -229,13 +245,15 @@ class Optimizer:
     hp_type: type = field(init=False, repr=False, compare=False)  # the record update() gets as ``hp``
 
     def __post_init__(self):
-        fields = [(p.name, bool if p.kind is bool else Num) for p in self.hparams]
+        fields = [(p.name, p.kind if p.kind in (bool, str) else Num) for p in self.hparams]
         record = NamedTuple("".join(w.capitalize() for w in self.name.split("_")) + "Hparams", fields)
         record.__doc__ = f"{self.title}'s hyperparameters: a number, or shape (B,) per run."
         object.__setattr__(self, "hp_type", record)
         unknown = [n for n in self.sweep_y if n not in self.defaults]
         if unknown:
             raise ValueError(f"{self.name}: sweep_y names {unknown}, not hyperparameters")
+        if self.evaluates and not self.coupled:
+            raise ValueError(f"{self.name}: an evaluating update runs on (2, 1) arrays: declare it coupled")
 
     def hp(self, **values):
         """The ``hp`` record of these values, defaults for the rest."""

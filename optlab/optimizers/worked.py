@@ -273,7 +273,7 @@ def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, st
            coords: tuple[Coord, Coord] | None = None) -> dict[str, float]:
     """One coordinate's numbers by the names of ``s``: ``prev``, ``state`` its state records (floats);
     ``coords``: both coordinates' (floats), by the names of ``s.xy``.
-    Flags (amsgrad, rectified ...) choose the branch and are left out."""
+    Flags (amsgrad, rectified ...) and choices (line_search_fn) choose the branch and are left out."""
     out = {}
     pairs = [(s.h, s.hp), (s.c, s.step), (s.prev, prev), (s.state, state)]
     for named, numbers_ in zip(s.xy, coords or (), strict=False):
@@ -282,7 +282,7 @@ def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, st
                     named.grad.name: float(numbers_.grad)})
     for names, numbers_ in pairs:
         for n, v in zip(names, numbers_, strict=True):
-            if not isinstance(v, (bool, np.bool_)):
+            if not isinstance(v, (bool, np.bool_, str)) and v is not None:
                 out[n.name] = float(v)
     out.update({s.theta_prev.name: float(theta_prev), s.theta.name: float(theta), s.grad.name: float(grad)})
     return out

@@ -10,9 +10,11 @@ import streamlit as st
 from optlab import app_cache, tuning, ui
 from optlab import app_state as A
 from optlab import config as C
+from optlab import schema as S
 from optlab.chart import plotly_chart
 from optlab.optimizers import get_optimizer
 from optlab.pages.header import header, share
+from optlab.plots import title
 from optlab.state import PageState, RunConfig
 
 
@@ -50,11 +52,16 @@ def refused_banner(cfg: RunConfig) -> dict[str, str]:
     rejected = C.refused(cfg)
     for name, why in rejected.items():
         st.error(f"{get_optimizer(name).title} is not run: {why}.", icon=":material/block:")
+    if cfg.torch_class:  # a torch class: the page's message for it, whatever went wrong (never a traceback)
+        _, why = C.run_torch(cfg)
+        if why:
+            st.error(f"The torch class {S.shown(cfg.torch_class, 80)} is not run: {S.plain(why)}",
+                     icon=":material/block:")
     return rejected
 
 
 def diverged_banner(runs: dict) -> None:
-    diverged = [get_optimizer(n).title + (f" (step {r.diverged_at})" if r.diverged_at else " (at its start: f is not "
+    diverged = [title(n) + (f" (step {r.diverged_at})" if r.diverged_at else " (at its start: f is not "
                                           "finite there; move the start)")
                 for n, r in runs.items() if r.diverged_at is not None]  # step 0 too: a start where f is NaN
     if diverged:
@@ -94,8 +101,8 @@ def barely_moved(cfg: RunConfig, runs: dict) -> dict[str, str]:
     diagonal = float(np.hypot(x1 - x0, y1 - y0))
     hints = {}
     for name, run in runs.items():
-        if run.diverged_at is not None or "lr" not in cfg.hp(name):
-            continue
+        if name not in cfg.optimizers or run.diverged_at is not None or "lr" not in cfg.hp(name):
+            continue  # (a torch class's run has no declaration to suggest a rate from)
         moved = float(np.linalg.norm(run.path[-1] - run.path[0]))
         if moved >= BARELY * diagonal:
             continue
@@ -111,7 +118,8 @@ def table(runs: dict, cfg: RunConfig | None = None) -> None:
     frame = ui.comparison_table(runs)
     if cfg is not None:
         tuned = st.session_state.get(TUNED, {})
-        frame.insert(0, "lr", [_lr_note(cfg, name, tuned) for name in runs])
+        frame.insert(0, "lr", [_lr_note(cfg, name, tuned) if name in cfg.optimizers
+                               else f"{float(run.lr[0]):g} (its own)" for name, run in runs.items()])
     st.table(frame)
     st.caption("Steps to tolerance: the first step with f − f* ≤ 1e-4. Distance: from the last point to the "
                "nearest global minimum (— where the surface has none).")
@@ -137,7 +145,9 @@ def _lr_note(cfg: RunConfig, name: str, tuned: dict) -> str:
 
 def _tune(cfg: RunConfig) -> None:
     """The button's callback (before the widgets are drawn): each optimizer's best lr of the grid, set."""
-    results = tuning.tune_all(cfg.land, cfg.optimizers, start=cfg.start_point, seed=cfg.seed,
+    tunable = [n for n in cfg.optimizers if get_optimizer(n).cost == 1]  # L-BFGS: 40 runs one at a time, slow
+    slow = [get_optimizer(n).title for n in cfg.optimizers if n not in tunable]
+    results = tuning.tune_all(cfg.land, tunable, start=cfg.start_point, seed=cfg.seed,
                               hparams=dict(cfg.hparams), **C._common(cfg))
     tuned = {}
     for name, result in results.items():
@@ -145,8 +155,10 @@ def _tune(cfg: RunConfig) -> None:
             st.session_state[f"{name}.lr"] = result.lr
             tuned[name] = result.lr
     st.session_state[TUNED] = tuned
-    st.toast("Tuned: " + ", ".join(f"{get_optimizer(n).title} lr {v:g}" for n, v in tuned.items())
-             if tuned else "No learning rate of the grid avoided diverging.", icon=":material/tune:")
+    st.toast(("Tuned: " + ", ".join(f"{get_optimizer(n).title} lr {v:g}" for n, v in tuned.items())
+              if tuned else "No learning rate of the grid avoided diverging.")
+             + (f" Not tuned: {', '.join(slow)} (it runs one run at a time: {tuning.N_LRS} runs would take long)."
+                if slow else ""), icon=":material/tune:")
 
 
 K_BOX = "k#box"  # the step inspector's number box: not in the link (the slider's "k" is)
@@ -170,7 +182,7 @@ def inspector(slot, cfg: RunConfig, runs: dict, error: str | None) -> None:
     if st.session_state.get("inspect") not in names:
         st.session_state["inspect"] = names[0]
     c1, c2, c3, c4 = st.columns([3, 6, 2, 2], vertical_alignment="bottom")
-    name = c1.selectbox("optimizer", names, format_func=lambda n: get_optimizer(n).title, key="inspect")
+    name = c1.selectbox("optimizer", names, format_func=title, key="inspect")
     run = runs[name]
     last = max((run.diverged_at - 1) if run.diverged_at is not None else run.steps, 1)
     st.session_state["k"] = min(max(int(st.session_state.get("k") or 1), 1), last)
@@ -189,6 +201,16 @@ def inspector(slot, cfg: RunConfig, runs: dict, error: str | None) -> None:
         k = 1
         c2.caption("Only step 1 is finite for this run.")
     axes = cfg.land.axis_names
+    if not run.verified:  # a torch class: no declaration, so no rule or worked lines; its state_dict, named
+        from optlab.inspector import torch_step
+
+        st.markdown(f"**{title(name)}**: the class's own steps on the same gradients; what its state_dict holds "
+                    "after each step is shown as named buffers. Not verified by us: we check only that this is "
+                    "what the class does.")
+        st.table(torch_step(run, k, axis_names=axes).style.format("{:.6g}"))
+        view = replace(A.view_state(cfg), inspect=None if name == names[0] else name, k=None if k == 1 else k)
+        share(slot, PageState(cfg, view), runs, error)
+        return
     d = step_details(run, k, axis_names=axes)
     opt = get_optimizer(name)
     st.markdown(f"**{opt.title}**: {opt.summary}")
@@ -203,6 +225,14 @@ def inspector(slot, cfg: RunConfig, runs: dict, error: str | None) -> None:
         st.table(shown.style.format("{:.6g}"))
         if d["note"]:
             st.caption(d["note"])
+    if "evaluations" in d:  # an evaluating optimizer (LBFGS): what happened inside the step
+        st.markdown(f"**Inside step {k}**: {len(d['evaluations'])} evaluations of f and ∇f, in order "
+                    "(the open circles on the contour)")
+        st.dataframe(d["evaluations"].style.format("{:.6g}", subset=list(d["evaluations"].columns[1:])))
+    if "history" in d:
+        st.markdown(f"**History after step {k}**: the {len(d['history'])} pairs (s, y) = (move, change of gradient) "
+                    "the next direction is computed from")
+        st.dataframe(d["history"].style.format("{:.6g}"))
     view = A.view_state(cfg)
     view = replace(view, inspect=None if name == names[0] else name, k=None if k == 1 else k)
     share(slot, PageState(cfg, view), runs, error)

@@ -62,11 +62,14 @@ def _csv_button(label: str, frame, file_name: str) -> None:
     st.download_button(label, lambda: frame().to_csv(index=False), file_name, "text/csv", on_click="ignore")
 
 
-def _capped(n: int, runs_per_cell: int, steps: int, what: str, square: bool = True) -> int:
-    m = C.capped(n, runs_per_cell, steps, square)
+def _capped(n: int, names, steps: int, what: str, square: bool = True) -> int:
+    """``names``: the optimizers each cell runs, weighed by their declarations' ``cost``."""
+    slow = [get_optimizer(o).title for o in names if get_optimizer(o).cost != 1]
+    m = C.capped(n, sum(get_optimizer(o).cost for o in names), steps, square)
     if m < n:
+        why = f" ({', '.join(slow)} runs one run at a time, several evaluations a step)" if slow else ""
         st.warning(f"{what} reduced from {n} to {m} so that runs × steps stays within "
-                   f"{chunks.MAX_RUN_STEPS:,} (a second or two of computing); fewer steps allow more.",
+                   f"{chunks.MAX_RUN_STEPS:,} (a second or two of computing){why}; fewer steps allow more.",
                    icon=":material/speed:")
     return max(m, 2)
 
@@ -80,7 +83,7 @@ def sensitivity_view(cfg: RunConfig) -> None:
     if bad:
         st.error("This range cannot be swept: " + "; ".join(bad) + ".", icon=":material/error:")
         return
-    cells = _capped(n, 1, cfg.steps, "Cells per axis")
+    cells = _capped(n, [opt], cfg.steps, "Cells per axis")
     with st.spinner(f"Running {opt} {cells * cells:,} times, {cfg.steps} steps each…", show_time=True):
         sweep = app_cache.sensitivity(cfg, axes, cells)
     current = None
@@ -175,7 +178,7 @@ def basins_view(cfg: RunConfig) -> None:
     if not chosen:
         st.info("Pick one or two optimizers.")
         return
-    cells = _capped(n, len(chosen), cfg.steps, "Starts per axis")
+    cells = _capped(n, chosen, cfg.steps, "Starts per axis")
     key = replace(cfg, start=None)  # the start point is the one setting a basin map does not use
     with st.spinner(f"Running {len(chosen) * cells * cells:,} starts, {cfg.steps} steps each…", show_time=True):
         maps = app_cache.basins(key, tuple(chosen), cells)
@@ -198,7 +201,7 @@ def seeds_view(cfg: RunConfig) -> None:
         st.info("Without noise every seed gives the same run. Set **gradient noise σ** in the sidebar (under "
                 "*Schedule, noise, clipping*), or a **minibatch size** on a landscape built from data.")
         return
-    runs = _capped(n, len(cfg.optimizers), cfg.steps, "Seeds", square=False)
+    runs = _capped(n, cfg.optimizers, cfg.steps, "Seeds", square=False)
     with st.spinner(f"Running {len(cfg.optimizers) * runs:,} seeds, {cfg.steps} steps each…", show_time=True):
         bands = app_cache.seed_bands(cfg, runs)
     plotly_chart(sweep_plots.seed_bands_figure(bands), key="chart:seeds")
