@@ -83,11 +83,16 @@ _RUN_ARGS = ("landscape", "optimizer", "start", "steps", "seed", "schedule", "sc
              "clip_norm", "batch_size", "record_state", "time_limit")
 
 
-@functools.lru_cache(maxsize=32)
 def run_torch(cfg: RunConfig) -> tuple[Run | None, str | None]:
     """The torch class's run for ``cfg`` (optlab.torch_classes), or why there is none: a class the server does
     not allow or that is not an optimizer, keyword arguments that are not literals or that the class refuses,
-    an exception inside its ``step``. Never raises."""
+    an exception inside its ``step``, a run longer than TORCH_TIME_LIMIT. Never raises. Cached per setting
+    (the declared optimizers are not part of its key: the page's banner and its runs share one)."""
+    return _run_torch(replace(cfg, optimizers=(), hparams={}))
+
+
+@functools.lru_cache(maxsize=32)
+def _run_torch(cfg: RunConfig) -> tuple[Run | None, str | None]:
     from optlab import torch_choice
 
     try:

@@ -305,7 +305,10 @@ def _run_arrays(land, opt: Optimizer, theta, hp, coefficients, lrs, noise, sigma
                 theta, state = opt.update(used, state, theta, step, hp, ARRAY)
             else:
                 points = []
-                theta, state = opt.update(used, state, theta, step, hp, ARRAY, evaluator(land, fed, k, points))
+                try:
+                    theta, state = opt.update(used, state, theta, step, hp, ARRAY, evaluator(land, fed, k, points))
+                except (ArithmeticError, ValueError, IndexError):  # where torch fails too (LBFGS: a NaN f in
+                    theta = np.full_like(theta, np.nan)  # its line search): the run ends here, marked diverged
                 evaluations.append(trace_row(opt, state, points))
             path[k + 1] = theta
             if record:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _fresh_cache():
     st.cache_data.clear()
     st.cache_resource.clear()
-    C.run_torch.cache_clear()
+    C._run_torch.cache_clear()
     yield
 
 

@@ -249,3 +249,20 @@ def test_its_views_come_out_small_its_integers_are_not_sweep_axes_and_tuning_lea
     assert at.session_state["sgd.lr"] != 1e-3 and at.session_state["lbfgs.lr"] == 1.0
     (toast,) = [t.value for t in at.toast]
     assert "Not tuned: L-BFGS (it runs one run at a time" in toast
+
+
+def test_where_torchs_line_search_fails_the_run_is_marked_diverged_not_raised():
+    # found by test_simulate's batch test: on the saddle f is NaN at θ_19 (∇f finite); torch's line search then
+    # takes a one-point bracket with a NaN f and raises IndexError in step 20. lbfgs ends the run there instead.
+    hp = dict(lr=1e-4, max_iter=2, max_eval=20, tolerance_grad=0.0625, tolerance_change=0.0078125, history_size=1,
+              line_search_fn="strong_wolfe")
+    rng = np.random.default_rng(0)  # the batch test's third start
+    (x0, x1), (y0, y1) = optlab.get_landscape("saddle").domain
+    start = (rng.uniform(x0, x1, 3)[2], rng.uniform(y0, y1, 3)[2])
+    with pytest.raises(ValueError, match="LBFGS.step raised IndexError at step 20"):
+        optlab.simulate("saddle", torch.optim.LBFGS, start=start, seed=1, noise=0.3, steps=40,
+                        **DECL.torch_args({**DECL.defaults, **hp}))
+    run = optlab.simulate("saddle", "lbfgs", start=start, seed=1, noise=0.3, steps=40, **hp)
+    assert run.diverged_at == 19 and np.isnan(run.path[19:]).all()
+    batch = optlab.simulate("saddle", "lbfgs", start=[start, start], seed=[1, 2], noise=0.3, steps=40, **hp)
+    np.testing.assert_array_equal(batch.run(0).path, run.path)

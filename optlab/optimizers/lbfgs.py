@@ -360,5 +360,7 @@ d = -H g \ \text{(two-loop recursion over the last } m \text{ pairs, } H_0 = \ga
     notes="One step is one torch LBFGS.step(closure): it evaluates the landscape several times (the points "
     "are drawn, and listed in the inspector) and can move far. The line search's c1 = 1e-4, c2 = 0.9 and "
     "tolerance are torch's fixed values. max_eval is a number here (torch's default None means max_iter·5//4). "
-    "With noise or a minibatch every evaluation of a step uses that step's draw, as a torch closure would.",
+    "With noise or a minibatch every evaluation of a step uses that step's draw, as a torch closure would. "
+    "Where torch's line search fails (a NaN f with a finite slope: IndexError in torch), the run ends there, "
+    "marked diverged.",
 )
