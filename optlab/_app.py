@@ -2,4 +2,5 @@
 
 from optlab.dashboard import main
 
-main()
+if __name__ == "__main__":  # as app.py: not in the worker process that imports it as __mp_main__ (optlab.chunks)
+    main()

@@ -152,17 +152,24 @@ def test_the_server_stops_at_once_on_sigterm_while_a_slow_formula_compiles(brows
 
 
 BUSY_APP = '''
-import os, threading
+import os, pathlib, threading, time
 import optlab.formula_worker as w
 from optlab.dashboard import main
 
-if not getattr(w, "_held_once", False):  # the server's first run: every formula slot taken for a few seconds
+if not getattr(w, "_held_once", False):  # the server's first run: every formula slot taken until the test frees them
     w._held_once = True
     w.WAIT_SECONDS = 2.0
     n = max(1, os.cpu_count() or 1)
     for _ in range(n):
         w._SLOTS.acquire()
-    threading.Timer(6.0, lambda: [w._SLOTS.release() for _ in range(n)]).start()
+
+    def free_when_told(flag=pathlib.Path(os.environ["OPTLAB_TEST_FREE"])):
+        while not flag.exists():
+            time.sleep(0.1)
+        for _ in range(n):
+            w._SLOTS.release()
+
+    threading.Thread(target=free_when_told, daemon=True).start()
 main()
 '''
 
@@ -171,15 +178,17 @@ def test_a_link_whose_formula_the_server_is_too_busy_for_shows_its_own_runs_once
     # was: the page showed the default formula's runs with "try again in a moment", and stayed so
     app = tmp_path / "busy_app.py"
     app.write_text(BUSY_APP)
+    free = tmp_path / "free"
     text = "cos(x/3) + (y - 0.5)^2 + x^2/8"
-    with streamlit_server(app=str(app)) as (base, _proc):
+    with streamlit_server(app=str(app), env={"OPTLAB_TEST_FREE": str(free)}) as (base, _proc):
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.goto(_link(base, text))
-        wait_ready(page)
+        wait_ready(page, timeout_ms=120_000)
         alerts = " ".join(a.inner_text() for a in page.locator("[data-testid=stAlert]").all())
         assert "tries again by itself" in alerts, alerts
+        free.touch()  # the workers are free again: the page must rerun itself, with nobody touching it
         expected = optlab.simulate(optlab.formula_landscape(text), "adam", lr=0.05, steps=60).path
-        assert _shows(page, expected, timeout=60), "the page reran itself once its formula was compiled"
+        assert _shows(page, expected, timeout=120), "the page reran itself once its formula was compiled"
         alerts = " ".join(a.inner_text() for a in page.locator("[data-testid=stAlert]").all())
         assert "tries again" not in alerts and page.locator("[data-testid=stException]").count() == 0
         assert page.locator("[data-testid=stSidebar] input[aria-label='f(x, y) =']").input_value() == text
