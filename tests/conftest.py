@@ -1,4 +1,13 @@
 # optlab and landscapes are imported as installed (pip install -e ., which scripts/test.sh does)
+import os
+
+from hypothesis import settings
+
+# CI (.ci/run sets OPTLAB_REQUIRE_BROWSER): hypothesis draws the same examples on every run, so that a red CI is
+# the change's and not a rare example found by chance; a developer's run draws new ones each time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("OPTLAB_REQUIRE_BROWSER"):
+    settings.load_profile("ci")
 
 
 def pytest_sessionstart(session):

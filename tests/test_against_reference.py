@@ -70,6 +70,9 @@ def reference_run(name, hp, steps, land, start, scheduler=None):
     return np.array(path), states, grads, lrs
 
 
+BEYOND_SQUARES = 1e150  # a buffer this large has a square beyond float64's range (1.8e308)
+
+
 def beta_of(hp):
     return hp.get("momentum", hp.get("beta1"))
 
@@ -90,8 +93,10 @@ def check_teacher_forced(name, hp, steps=300, rtol=1e-13, land="rosenbrock", sta
         theta = path[k - 1]
         if not (np.isfinite(theta).all() and np.isfinite(path[k]).all()):
             break
-        state = opt.init(theta.reshape(shape), ns, ARRAY)
         before = states[k - 1]
+        if any(np.max(np.abs(v)) > BEYOND_SQUARES for v in (*before.values(), *states[k].values())):
+            break  # exploded: past √(float64's max) whether a moment is inf or 1e294 is the order of its products
+        state = opt.init(theta.reshape(shape), ns, ARRAY)
         if k > 1:  # at the first step the reference's state is empty, as optlab's init (z, p0 = θ_0 there)
             state = state._replace(**{b.name: before[b.torch_name].reshape(shape) for b in opt.buffers
                                        if b.torch_name in before})

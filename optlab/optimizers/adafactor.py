@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lr, weight_decay
+from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -33,7 +33,7 @@ def init(params, hp, xp):
 
 
 def coefficients(t, hp):
-    return {"w": np.power(t, hp.beta2_decay), "inv_sqrt_t": 1.0 / np.power(t, 0.5)}
+    return {"w": power(t, hp.beta2_decay), "inv_sqrt_t": 1.0 / np.power(t, 0.5)}
 
 
 def update(g, state, params, step, hp, xp):

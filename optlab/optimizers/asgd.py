@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, l2, lr, weight_decay
+from optlab.optimizers.base import Buffer, Num, Optimizer, l2, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -31,7 +31,7 @@ def coefficients(t, hp):
     """η_t and μ_t as torch computes them at the end of step t − 1, from that step's (scheduled) lr:
     η_1 = lr_1, η_{t+1} = lr_t / (1 + λ_d·lr_t·t)^α; μ_1 = 1, μ_{t+1} = 1 / max(1, t − t0)."""
     lr_t = np.asarray(hp.lr, dtype=float)
-    eta_next = lr_t / np.power(1 + hp.lambd * lr_t * t, hp.alpha)
+    eta_next = lr_t / power(1 + hp.lambd * lr_t * t, hp.alpha)  # pow, as torch's floats
     mu_next = 1 / np.maximum(1, t - hp.t0)
     shape = np.broadcast_shapes(np.shape(eta_next), np.shape(mu_next))
     eta, mu = np.empty(shape), np.empty(shape)

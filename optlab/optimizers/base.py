@@ -119,6 +119,18 @@ def nonzero(value):
     return bool(value != 0)
 
 
+def power(base, exponent) -> np.ndarray:
+    """base ** exponent by pow for every element, as Python floats compute it (torch's and the reference packages'
+    per-step scalars): NumPy's power squares, or takes the root, where the exponent is one value 2.0 or 0.5 (a
+    scalar, or a broadcast view of one) and calls pow where it is an array: a last bit apart (step 34 of a
+    Schedule-Free warmup), so a single run would not be its run in a batch. The exponent is made an array of
+    its own of the broadcast shape."""
+    base = np.asarray(base, dtype=float)
+    exponent = np.asarray(exponent, dtype=float)
+    shape = np.broadcast_shapes(base.shape, exponent.shape)
+    return np.power(base, np.ascontiguousarray(np.broadcast_to(exponent, shape)))
+
+
 def pick(on, when_on, when_off, xp):
     """Each run's own branch: ``when_on`` for the runs where ``on`` (from :func:`nonzero`) holds,
     ``when_off`` for the others. Both are results already computed element-wise, so a run gets the

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, ema_sq, eps, l2, lr, nonzero, pick
+from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, ema_sq, eps, l2, lr, nonzero, pick, power
 from optlab.optimizers.base import weight_decay as l2_weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
@@ -62,7 +62,7 @@ def _average_weights(t, hp) -> dict:
         shape = np.broadcast_shapes(np.shape(lr_t), np.shape(t), np.shape(hp.r), np.shape(hp.weight_lr_power))
         lr_t = np.broadcast_to(lr_t, shape)
         lr_max = np.maximum.accumulate(lr_t, axis=0)  # the package's running max (from −1; lr ≥ 0)
-        weight = np.power(t, hp.r) * np.power(lr_max, hp.weight_lr_power)
+        weight = power(np.broadcast_to(t, shape), hp.r) * power(lr_max, hp.weight_lr_power)  # pow, as the package
         weight_sum = np.cumsum(np.broadcast_to(weight, shape), axis=0)  # in step order, as the package adds
         c = np.where(weight_sum == 0, 0.0, weight / np.where(weight_sum == 0, 1.0, weight_sum))
     return {"lr_t": lr_t, "c": c}
