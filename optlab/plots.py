@@ -20,8 +20,11 @@ from optlab.landscape import Landscape
 from optlab.optimizers import get_optimizer, optimizer_names, optimizer_title
 from optlab.simulation import Run
 
+# one colour per declared optimizer (20 now): the first 13 as before, then from plotly's Dark24 those least like
+# them (with 13 colours for 20 optimizers, SGD and Rprop, Adam and L-BFGS ... were drawn alike)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f", "#393b79", "#ad494a", "#637939")
+           "#bcbd22", "#7f7f7f", "#393b79", "#ad494a", "#637939", "#00A08B", "#B68100", "#750D86", "#FB00D1",
+           "#222A2A", "#1616A7", "#862A16", "#A777F1", "#620042", "#778AAE", "#0D2A63")
 MAX_FRAMES = 100
 GRID = 120
 # Margins as large as plotly's automatic margins come out on a wide screen (room for axis labels, colour bar,

@@ -189,3 +189,10 @@ def test_the_surface_labels_few_heights():
     rosen = get_landscape("rosenbrock")
     scene = plots.surface_figure(rosen, _runs(rosen, ("adam", {}))).layout.scene
     assert scene.zaxis.nticks <= 4 and scene.camera.eye.z > 1  # seen from high up, the z axis is short on screen
+
+
+def test_every_declared_optimizer_has_a_colour_of_its_own():
+    # was: 13 colours for 20 optimizers, so SGD and Rprop, Adam and L-BFGS were drawn alike on one chart
+    names = optlab.optimizer_names()
+    assert len({plots.color(n) for n in names}) == len(names)
+    assert len(names) <= len(plots.PALETTE), "a new optimizer needs a colour of its own in plots.PALETTE"
