@@ -10,12 +10,12 @@ from test_browser import TRACES_JS, browser, open_page, share_box  # noqa: F401 
 
 pytestmark = pytest.mark.browser
 
-CHARTS = "() => Array.from(document.querySelectorAll('.optlab-chart .js-plotly-plot'))"
+CHARTS = "() => Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)'))"
 
-VIEW_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-chart .js-plotly-plot');
+VIEW_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)');
   const eye = surface._fullLayout.scene._scene.getCamera().eye;  // what is drawn
   return {eye: [eye.x, eye.y, eye.z], x: main._fullLayout.xaxis.range.slice(), y: main._fullLayout.yaxis.range.slice(),
-          marks: Array.from(document.querySelectorAll('.optlab-chart .js-plotly-plot')).map(g => g.__mark ?? null),
+          marks: Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')).map(g => g.__mark ?? null),
           webgl: surface.querySelectorAll('canvas').length}; }"""
 
 

@@ -41,7 +41,7 @@ def test_every_presets_full_name_is_readable(browser, server, size):  # noqa: F8
 
 
 BOXES_JS = """() => {
-  const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[0];
+  const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[0];
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {
     buttons: Array.from(gd.querySelectorAll('.updatemenu-button')).map(box),
@@ -136,7 +136,7 @@ def test_the_step_box_the_step_buttons_and_tune_work_in_a_browser(browser, serve
 
 
 TITLES_JS = """() => {
-  const gd = document.querySelectorAll('.optlab-chart .js-plotly-plot')[2];  // loss and step size per step
+  const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[2];  // loss and step size per step
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {titles: Array.from(gd.querySelectorAll('.annotation')).map(a => [a.textContent, box(a)]),
           plots: Array.from(gd.querySelectorAll('.nsewdrag')).map(box)};

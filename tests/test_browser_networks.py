@@ -12,7 +12,7 @@ from optlab.networks.landscape import network_of
 pytestmark = pytest.mark.browser
 
 PLANE_JS = """() => {
-  const gds = Array.from(document.querySelectorAll('.optlab-chart .js-plotly-plot'));
+  const gds = Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)'));
   const gd = gds.find(g => g._fullData.some(t => t.type === 'contour'));
   return gd._fullData.filter(t => t.mode === 'lines+markers')
     .map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}));
@@ -23,7 +23,7 @@ def test_a_networks_link_draws_the_shared_plane_and_a_fresh_session_reproduces_i
     query = ("train=true&landscape=mlp_iris_plane&opt=adam&opt=sgd&adam.lr=0.02&sgd.lr=0.2&steps=80&batch=16"
              "&train.grid=16")
     context, page = open_page(browser, f"{server}/?{query}")
-    page.wait_for_function("() => document.querySelectorAll('.optlab-chart .main-svg').length >= 5",
+    page.wait_for_function("() => document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg').length >= 5",
                            timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_text("Full training, projected honestly").count() == 1
@@ -41,7 +41,7 @@ def test_a_networks_link_draws_the_shared_plane_and_a_fresh_session_reproduces_i
     np.testing.assert_allclose(by_name["SGD"], ft.projection.coords["sgd"], rtol=1e-9, atol=1e-12)
 
     fresh, page2 = open_page(browser, url)
-    page2.wait_for_function("() => document.querySelectorAll('.optlab-chart .main-svg').length >= 5",
+    page2.wait_for_function("() => document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg').length >= 5",
                             timeout=60_000)
     wait_ready(page2)
     assert page2.evaluate(PLANE_JS) == drawn

@@ -83,7 +83,8 @@ function themeKey(el) {
 function template(key) {
   const templates = (window.__optlabChartTemplates ||= new Map());
   if (!templates.has(key)) {
-    const [text, bg, font] = key.split("|");
+    const [text, bg0, font, clear] = key.split("|");
+    const bg = clear ? CLEAR : bg0;
     const grid = withAlpha(text, 0.12), line = withAlpha(text, 0.3);
     const axis = {gridcolor: grid, linecolor: line, zerolinecolor: line, tickcolor: line,
                   title: {font: {color: text}}, tickfont: {color: text}};
@@ -97,6 +98,8 @@ function template(key) {
   }
   return templates.get(key);
 }
+
+const UNDER_CONFIG = {staticPlot: true, displayModeBar: false, responsive: false};
 
 function fullscreenButton(root) {
   return {
@@ -123,12 +126,17 @@ function setup(parentElement) {
     }, true);
   }
   new ResizeObserver(() => {
-    if (gd._fullLayout && window.Plotly && gd.isConnected && gd.offsetParent) window.Plotly.Plots.resize(gd);
+    if (!gd._fullLayout || !window.Plotly || !gd.isConnected || !gd.offsetParent) return;
+    const Plotly = window.Plotly;
+    root.chain = root.chain.then(() => Plotly.Plots.resize(gd))
+      .then(() => root.under && root.under._fullLayout && Plotly.Plots.resize(root.under))
+      .then(() => alignPlotAreas(root)).catch((err) => console.error("optlab chart:", err));
   }).observe(root);
   root.addEventListener("fullscreenchange", () => {
     if (window.Plotly && gd._fullLayout) {
-      window.Plotly.relayout(gd, {height: document.fullscreenElement === root ? root.clientHeight - 32
-                                         : root.figureHeight});
+      const height = document.fullscreenElement === root ? root.clientHeight - 32 : root.figureHeight;
+      window.Plotly.relayout(gd, {height}).then(() => root.under && root.under._fullLayout
+        && window.Plotly.relayout(root.under, {height})).then(() => alignPlotAreas(root));
     }
   });
   return root;
@@ -164,6 +172,180 @@ function attachEvents(root, Plotly) {
   void Plotly;
 }
 
+// The landscape in a layer of its own. Plotly recomputes every trace of a chart whenever any trace's data
+// changes, and a filled contour's marching squares are most of a redraw (~200 of ~250 ms for an lr change
+// here). So a chart's contour traces that come first on their axes are drawn in a second div underneath
+// (static: no events), which is redrawn only when they change, the plot area moves or the zoom does. The div on
+// top (transparent, same layout, same plot area) has every other trace, the axes, legend, animation and
+// events; a transparent heatmap on the contour's grid there takes its hover and the click that sets the start.
+const CLEAR = "rgba(0,0,0,0)";
+const HIT = new WeakMap();  // a contour trace -> its hover and click layer (one object: Plotly sees it unchanged)
+
+function layers(data) {
+  const taken = new Set(), under = [], over = [];
+  for (const t of data) {
+    const axes = `${t.xaxis || "x"}/${t.yaxis || "y"}`;
+    const flat = t.type === "contour" && !taken.has(axes) && t.x && t.y && t.z && !t.scene;
+    if (flat) { under.push(t); over.push(hitLayer(t)); } else { over.push(t); }
+    taken.add(axes);
+  }
+  return under.length ? {under, over} : null;
+}
+
+function hitLayer(t) {
+  if (!HIT.has(t)) {
+    const cols = t.x.length, rows = t.y.length;
+    const zero = new Uint8Array(cols * rows);
+    HIT.set(t, {type: "heatmap", x: t.x, y: t.y, xaxis: t.xaxis, yaxis: t.yaxis, name: t.name,
+                z: Array.from({length: rows}, (_, r) => zero.subarray(r * cols, (r + 1) * cols)),
+                zmin: 0, zmax: 1, colorscale: [[0, CLEAR], [1, CLEAR]], showscale: false,
+                hovertemplate: t.hovertemplate, hoverinfo: t.hoverinfo, hoverongaps: true});
+  }
+  return HIT.get(t);
+}
+
+const AXIS = /^[xy]axis\d*$/;
+
+// the top div's layout: see-through, no grid lines (they would cross the contour), everything else as given
+function overLayout(layout) {
+  const out = {...layout, paper_bgcolor: CLEAR, plot_bgcolor: CLEAR};
+  for (const [k, v] of Object.entries(layout)) if (AXIS.test(k)) out[k] = {...v, showgrid: false, zeroline: false};
+  return out;
+}
+
+// the div underneath: the landscape on the top div's axes ranges (its zoom), nothing that is drawn on top
+function underLayout(layout, over) {
+  const out = {height: layout.height, width: layout.width, autosize: layout.autosize, margin: layout.margin,
+               uirevision: layout.uirevision, showlegend: false, hovermode: false, dragmode: false,
+               template: layout.template, font: layout.font, paper_bgcolor: layout.paper_bgcolor,
+               plot_bgcolor: layout.plot_bgcolor};
+  const full = over._fullLayout;
+  for (const [k, v] of Object.entries(layout)) {
+    if (!AXIS.test(k)) continue;
+    const range = full[k] && full[k].range;
+    out[k] = {...v, visible: false, ...(range ? {range: range.slice(), autorange: false} : {})};
+  }
+  for (const k of Object.keys(full)) {  // axes the layout does not name (a trace's own)
+    if (AXIS.test(k) && !(k in out) && full[k].range) out[k] = {visible: false, range: full[k].range.slice(),
+                                                                autorange: false};
+  }
+  return out;
+}
+
+function marginsOf(gd) {
+  const s = gd._fullLayout._size;
+  return {l: s.l, r: s.r, t: s.t, b: s.b};
+}
+
+const SIDES = ["l", "r", "t", "b"];
+
+// both divs' plot areas the same: each side's margin as the larger of the two (the colour bar pushes the one
+// underneath, the legend, buttons and slider the one on top); remembered for the next draw of this figure
+async function alignPlotAreas(root) {
+  const Plotly = window.Plotly, over = root.gd, under = root.under;
+  if (!root.layered || !under || !under._fullLayout || !over._fullLayout) return;
+  const a = marginsOf(over), b = marginsOf(under);
+  if (SIDES.every((s) => Math.abs(a[s] - b[s]) < 0.5)) return;
+  const m = Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s], b[s])]));
+  root.margin = m;
+  const update = Object.fromEntries(SIDES.map((s) => [`margin.${s}`, m[s]]));
+  if (SIDES.some((s) => Math.abs(a[s] - m[s]) >= 0.5)) await Plotly.relayout(over, update);
+  if (SIDES.some((s) => Math.abs(b[s] - m[s]) >= 0.5)) await Plotly.relayout(under, update);
+}
+
+function underDiv(root) {
+  if (!root.under) {
+    const under = document.createElement("div");
+    under.className = "optlab-under";
+    root.insertBefore(under, root.gd);
+    root.under = under;
+  }
+  root.under.style.display = "";
+  return root.under;
+}
+
+// the top div's zoom, pan or reset, followed by the landscape underneath
+function followZoom(root) {
+  root.gd.on("plotly_relayout", (ev) => {
+    if (!root.layered || !root.under || !root.under._fullLayout) return;
+    if (!Object.keys(ev || {}).some((k) => /^[xy]axis\d*\.(range|autorange)/.test(k))) return;
+    const full = root.gd._fullLayout, update = {};
+    for (const k of Object.keys(full)) {
+      if (AXIS.test(k) && full[k].range && root.under._fullLayout[k]) {
+        update[`${k}.range`] = full[k].range.slice();
+        update[`${k}.autorange`] = false;
+      }
+    }
+    const t0 = performance.now();
+    root.under.__optlabKey = null;  // its layout is no longer the one last given: the next draw gives it again
+    root.chain = root.chain.then(() => window.Plotly.relayout(root.under, update)).then(() => log(root, "under", t0))
+      .catch((err) => console.error("optlab chart:", err));
+  });
+}
+
+// A 3-D surface rebuilt only when it changed. Plotly's scene calls every trace's update on each draw, and the
+// surface's rebuilds its vertices (an 80×80 grid refined to 128 and more, with normals and contour buffers):
+// ~80 of ~100 ms of the 3-D chart's redraw for an lr change, which moves only the trajectories. The update is
+// skipped while it would read the same things: the same input trace (the parts' objects, see resolve), the same
+// scene scale, axis types and contour levels.
+function keepSurfaces(gd) {
+  const scene = gd._fullLayout && gd._fullLayout.scene && gd._fullLayout.scene._scene;
+  if (!scene || !scene.traces) return;
+  for (const obj of Object.values(scene.traces)) {
+    if (!obj || !obj.surface || obj.__optlabKept || typeof obj.update !== "function") continue;
+    const update = obj.update;
+    const keyOf = (data) => {
+      const axes = scene.fullSceneLayout || {};
+      return [data.visible, (scene.dataScale || []).join(), ["xaxis", "yaxis", "zaxis"].map((a) => (axes[a] || {}).type)
+        .join(), JSON.stringify(scene.contourLevels || null)].join("|");
+    };
+    obj.__optlabKept = true;
+    obj.update = function (data) {
+      const key = keyOf(data);
+      if (data && data._input && data._input === this.__optlabInput && key === this.__optlabKey) {
+        this.data = data;  // what hover and the scene read; the surface's buffers are as they were
+        return;
+      }
+      update.call(this, data);
+      this.__optlabInput = data && data._input;
+      this.__optlabKey = key;
+    };
+    obj.__optlabInput = obj.data && obj.data._input;
+    obj.__optlabKey = obj.data ? keyOf(obj.data) : null;
+  }
+}
+
+// the chart as a PNG (the modebar's camera): both layers, the landscape under the rest
+async function savePng(root) {
+  const Plotly = window.Plotly, size = root.gd._fullLayout;
+  const opts = {format: "png", width: size.width, height: size.height};
+  const divs = root.layered ? [root.under, root.gd] : [root.gd];
+  const urls = await Promise.all(divs.map((gd) => Plotly.toImage(gd, opts)));
+  const images = await Promise.all(urls.map((url) => new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = reject;
+    image.src = url;
+  })));
+  const canvas = document.createElement("canvas");
+  canvas.width = images[0].width;
+  canvas.height = images[0].height;
+  const ctx = canvas.getContext("2d");
+  for (const image of images) ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+  const a = document.createElement("a");
+  a.href = canvas.toDataURL("image/png");
+  a.download = "optimizer-lab.png";
+  a.click();
+}
+
+function pngButton(root) {
+  return {
+    name: "png", title: "Download plot as a PNG",
+    icon: {width: 1000, height: 1000, path: "m500 450c-83 0-150-67-150-150 0-83 67-150 150-150 83 0 150 67 150 150 0 83-67 150-150 150z m400 150h-120c-16 0-34 13-39 29l-31 93c-6 15-23 28-40 28h-340c-16 0-34-13-39-28l-31-94c-6-15-23-28-40-28h-120c-55 0-100-45-100-100v-450c0-55 45-100 100-100h800c55 0 100 45 100 100v450c0 55-45 100-100 100z m-400-550c-138 0-250 112-250 250 0 138 112 250 250 250 138 0 250-112 250-250 0-138-112-250-250-250z m365 380c-19 0-35 16-35 35 0 19 16 35 35 35 19 0 35-16 35-35 0-19-16-35-35-35z", transform: "matrix(1 0 0 -1 0 850)"},
+    click: () => savePng(root).catch((err) => console.error("optlab chart:", err)),
+  };
+}
+
 // each draw's time on the page's clock (bench/trace_change.py reads it): which chart, from when to when
 function log(root, phase, t0) {
   const charts = Array.from(document.querySelectorAll(".optlab-chart"));
@@ -192,7 +374,7 @@ async function draw(root, msg) {
     // (a new click function) made each draw a full replot. WebGL at the screen's pixel ratio, not Plotly's
     // default of 2 (four times the pixels to render where the screen has one per CSS pixel).
     root.config = {plotGlPixelRatio: window.devicePixelRatio || 1, ...msg.config,
-                   modeBarButtonsToAdd: [fullscreenButton(root)]};
+                   modeBarButtonsToRemove: ["toImage"], modeBarButtonsToAdd: [pngButton(root), fullscreenButton(root)]};
     root.configKey = configKey;
   }
   const config = root.config;
@@ -206,8 +388,38 @@ async function draw(root, msg) {
     root.frames = frames;
     root.pendingFrames = frames || [];
   }
-  await Plotly.react(gd, {data, layout, config});
-  if (first) attachEvents(root, Plotly);
+  const split = layers(data);
+  root.layered = Boolean(split);
+  if (!split) {
+    if (root.under) { Plotly.purge(root.under); root.under.style.display = "none"; }
+    await Plotly.react(gd, {data, layout, config});
+  } else {
+    const marginKey = JSON.stringify(layout.margin || null);
+    if (root.marginKey !== marginKey) { root.marginKey = marginKey; root.margin = null; }
+    if (root.margin) layout.margin = {...layout.margin, ...root.margin};
+    layout.template = template(`${root.themeKey || themeKey(root)}|clear`);
+    await Plotly.react(gd, {data: split.over, layout: overLayout(layout), config});
+    const under = underDiv(root);
+    layout.template = template(root.themeKey || themeKey(root));
+    const below = underLayout(layout, gd);
+    const a = marginsOf(gd);  // the top div's plot area: the one underneath starts from it (drawn once)
+    below.margin = {...layout.margin, ...Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s],
+                    (root.margin || {})[s] ?? (layout.margin || {})[s] ?? 0)]))};
+    // redrawn only when its traces or its layout changed (a react that changes nothing still took ~20 ms)
+    const {template: tmpl, ...rest} = below;
+    const underKey = JSON.stringify(rest);
+    if (under.__optlabTemplate !== tmpl || underKey !== under.__optlabKey || !under._fullLayout
+        || split.under.length !== (under.__optlabData || []).length
+        || split.under.some((t, i) => t !== under.__optlabData[i])) {
+      const t1 = performance.now();
+      await Plotly.react(under, {data: split.under, layout: below, config: UNDER_CONFIG});
+      Object.assign(under, {__optlabTemplate: tmpl, __optlabKey: underKey, __optlabData: split.under});
+      log(root, "under", t1);
+    }
+    await alignPlotAreas(root);
+  }
+  keepSurfaces(gd);
+  if (first) { attachEvents(root, Plotly); followZoom(root); }
   log(root, framesChanged ? "react+frames" : "react", t0);
   root.dataset.drawn = String((Number(root.dataset.drawn) || 0) + 1);
 }
