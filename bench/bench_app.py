@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-CHART = "[data-testid=stPlotlyChart], .optlab-chart > .js-plotly-plot:not(.optlab-under)"  # st.plotly_chart's (hello, parts) and optlab.chart's
+CHART = "[data-testid=stPlotlyChart], .optlab-plot"  # st.plotly_chart's (hello, parts) and optlab.chart's
 
 
 def apptest_reruns(repeat: int) -> dict:
@@ -106,7 +106,7 @@ async def page_runs(browser, url: str) -> tuple[float, str, list]:
     context, page, elapsed = await _open(browser, url, 3)
     await page.get_by_role("button", name="Share and export").click()
     share = (await page.locator("[data-testid=stCode] code").first.inner_text()).strip()
-    traces = await page.evaluate("""() => document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[0]
+    traces = await page.evaluate("""() => document.querySelectorAll('.optlab-plot')[0]
         ._fullData.filter(t => t.mode === 'lines+markers').map(t => [t.name, Array.from(t.x), Array.from(t.y)])""")
     await context.close()
     return elapsed, share, traces

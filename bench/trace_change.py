@@ -96,7 +96,7 @@ async def main_async(change: str, repeat: int, trace_path: str | None) -> None:
             page = await context.new_page()
             await page.goto(base + URL)
             await page.wait_for_function(f"() => document.querySelector('{READY}') && "
-                                         "document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg').length >= 3",
+                                         "document.querySelectorAll('.optlab-plot .main-svg').length >= 3",
                                          timeout=180_000)
             sidebar = page.locator("[data-testid=stSidebar]")
             lr = sidebar.locator("[data-testid=stSlider] input[type=range]").first

@@ -94,9 +94,9 @@ def _figures(cfg: RunConfig, view: str) -> dict:
     runs = _runs(cfg)
     land, start = cfg.land, cfg.start_point
     main = (plots.multiples_figure(land, runs, start) if view == "multiples"
-            else plots.contour_figure(land, runs, start))
-    return {"main": main, "surface": plots.surface_figure(land, runs),
-            "progress": progress_plots.progress_figure(land, runs)}
+            else plots.contour_spec(land, runs, start))
+    return {"main": main, "surface": plots.surface_spec(land, runs),
+            "progress": progress_plots.progress_spec(land, runs)}
 
 
 # --- the explore views ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import threading
 
 import numpy as np
 
@@ -53,6 +54,33 @@ def run_in_a_worker_process(enabled: bool = True) -> None:
         _EXECUTOR = None
 
 
+_SPAWN_LOCK = threading.Lock()
+
+
+def _submit(executor, *args):
+    """executor.submit(*args), the worker process (started by the first submit) not told to run the parent's
+    __main__ script first. spawn has a new worker import that script as __mp_main__: app.py guards its page, but
+    the script Streamlit runs as __main__ can be any file (AppTest's generated one called an undefined
+    ``__args`` there, and the worker died: BrokenProcessPool). What the worker computes is all in optlab's
+    modules, so it needs nothing of __main__."""
+    import multiprocessing.spawn as spawn
+
+    with _SPAWN_LOCK:
+        prepare = spawn.get_preparation_data
+
+        def without_main(name):
+            data = prepare(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        spawn.get_preparation_data = without_main
+        try:
+            return executor.submit(*args)
+        finally:
+            spawn.get_preparation_data = prepare
+
+
 def in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs) -> dict:
     """simulate() B runs in chunks of CHUNK, reduce each chunk to per-run arrays, concatenate them.
 
@@ -71,7 +99,7 @@ def in_chunks(land, optimizer, B, steps, progress, reduce, start=None, **kwargs)
         if executor is None:
             parts.append(_chunk(land, optimizer, start[lo:hi], steps, reduce, args))
         else:
-            parts.append(executor.submit(_chunk, land, optimizer, start[lo:hi], steps, reduce, args))
+            parts.append(_submit(executor, _chunk, land, optimizer, start[lo:hi], steps, reduce, args))
         if progress is not None and executor is None:
             progress(hi / B)
     if executor is not None:  # submitted at once, collected in order: progress as each chunk comes back

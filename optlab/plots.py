@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 import orjson
 import plotly.graph_objects as go
+from _plotly_utils.utils import to_typed_array_spec
 from plotly.subplots import make_subplots
 
 from optlab.landscape import Landscape
@@ -125,8 +126,8 @@ def _contour_traces(land: Landscape, showscale: bool = True) -> list:
     finite = _finite(zz)
     lo, hi = float(finite.min()), float(np.percentile(finite, 99.5))
     traces = [
-        go.Contour(
-            x=xs, y=ys, z=zz, colorscale="Viridis", ncontours=30, zmin=lo, zmax=hi,
+        dict(
+            type="contour", x=xs, y=ys, z=zz, colorscale=viridis(), ncontours=30, zmin=lo, zmax=hi,
             contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.35)"),
             colorbar=dict(title=dict(text=scale.label, side="right"), thickness=12, len=0.9, **NUMBERS),
             showscale=showscale, name="f",
@@ -142,15 +143,15 @@ def _markers(land: Landscape, start) -> list:
     at = f"{a} = %{{x:.4g}}, {b} = %{{y:.4g}}"
     traces = []
     if len(land.minima):
-        traces.append(go.Scatter(
-            x=land.minima[:, 0], y=land.minima[:, 1], mode="markers",
+        traces.append(dict(
+            type="scatter", x=land.minima[:, 0], y=land.minima[:, 1], mode="markers",
             name="estimated minimum" if land.formula is not None else "global minimum",
             marker=dict(symbol="star", size=15, color="white", line=dict(color="black", width=1)),
             hovertemplate=("estimated " if land.formula is not None else "")
             + f"minimum: {at}<extra></extra>",
         ))
-    traces.append(go.Scatter(
-        x=[start[0]], y=[start[1]], mode="markers", name="start",
+    traces.append(dict(
+        type="scatter", x=[float(start[0])], y=[float(start[1])], mode="markers", name="start",
         marker=dict(symbol="x", size=11, color="white", line=dict(color="black", width=1)),
         hovertemplate=f"start: {at}<extra></extra>",
     ))
@@ -158,11 +159,11 @@ def _markers(land: Landscape, start) -> list:
 
 
 def _path_trace(name: str, run: Run, showlegend=True, xaxis=None, yaxis=None,
-                axis_names: tuple[str, str] = ("x", "y")) -> go.Scatter:
+                axis_names: tuple[str, str] = ("x", "y")) -> dict:
     k = np.arange(run.steps + 1)
     a, b = axis_names
-    return go.Scatter(
-        x=run.path[:, 0], y=run.path[:, 1], mode="lines+markers", name=title(name), legendgroup=name,
+    return dict(
+        type="scatter", x=run.path[:, 0], y=run.path[:, 1], mode="lines+markers", name=title(name), legendgroup=name,
         line=dict(color=color(name), width=2), marker=dict(size=3, color=color(name)), showlegend=showlegend,
         customdata=np.column_stack([k, run.loss]),
         hovertemplate=f"{title(name)} step %{{customdata[0]}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}"
@@ -186,8 +187,8 @@ def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", 
     for i, buffer in enumerate(points):  # several (schedule-free's z and x): each its own dash
         xy = run.state[buffer.name]
         label = f"{title(name)}: {buffer.help.split(':')[0]}"
-        out.append(go.Scatter(
-            x=xy[:, 0], y=xy[:, 1], mode="lines", name=label, legendgroup=name, showlegend=False,
+        out.append(dict(
+            type="scatter", x=xy[:, 0], y=xy[:, 1], mode="lines", name=label, legendgroup=name, showlegend=False,
             line=dict(color=color(name), width=2, dash=POINT_DASHES[i % len(POINT_DASHES)]),
             customdata=np.arange(1, run.steps + 1),
             hovertemplate=f"{label}, step %{{customdata}}<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<extra></extra>",
@@ -197,7 +198,7 @@ def _point_traces(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", 
     return out
 
 
-def _evaluations_trace(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", "y")) -> go.Scatter:
+def _evaluations_trace(name: str, run: Run, xaxis=None, yaxis=None, axis_names=("x", "y")) -> dict:
     """The points an evaluating optimizer's steps evaluated (LBFGS's iterations and line search), as small
     open markers in its colour: one step moves through several of them."""
     a, b = axis_names
@@ -205,10 +206,10 @@ def _evaluations_trace(name: str, run: Run, xaxis=None, yaxis=None, axis_names=(
             for j, (xyf, what) in enumerate(zip(step["evaluated"].tolist(), step["what"], strict=True))]
     k, j, x, y, f, what = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
     label = f"{title(name)}: points evaluated inside its steps"
-    return go.Scatter(
-        x=x, y=y, mode="markers", name=label, legendgroup=name, showlegend=False,
+    return dict(
+        type="scatter", x=x, y=y, mode="markers", name=label, legendgroup=name, showlegend=False,
         marker=dict(symbol="circle-open", size=5, color=color(name), line=dict(width=1)),
-        customdata=np.array([k, j, f, what], dtype=object).T if rows else None,
+        **({"customdata": np.array([k, j, f, what], dtype=object).T} if rows else {}),
         hovertemplate=f"{title(name)} step %{{customdata[0]}}, evaluation %{{customdata[1]}} (%{{customdata[3]}})"
         f"<br>{a} = %{{x:.4g}}, {b} = %{{y:.4g}}<br>f = %{{customdata[2]:.4g}}<extra></extra>",
         **({"xaxis": xaxis, "yaxis": yaxis} if xaxis else {}))
@@ -261,8 +262,54 @@ class AnimatedFigure(go.Figure):
         return spec
 
 
-def _animation(fig: AnimatedFigure, frames: np.ndarray, make_heads) -> AnimatedFigure:
-    """Add browser-side animation frames that move only the position markers (layout shapes).
+@functools.cache
+def _viridis() -> bytes:
+    return orjson.dumps(go.Contour(colorscale="Viridis").to_plotly_json()["colorscale"])
+
+
+def viridis() -> list:
+    """The Viridis colour scale as plotly writes it for colorscale="Viridis" (a fresh copy)."""
+    return orjson.loads(_viridis())
+
+
+def _typed(value):
+    """orjson's default for what it does not write itself: a NumPy array as plotly writes it (plotly's own
+    base64 typed-array spec; an array of objects as a list), a NumPy number as a number."""
+    if isinstance(value, np.ndarray):
+        spec = to_typed_array_spec(value)
+        return spec.tolist() if isinstance(spec, np.ndarray) else spec
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def to_json(value) -> bytes:
+    """JSON of a figure spec (or any part of one) as plotly.js reads it, NumPy arrays as plotly writes them."""
+    return orjson.dumps(value, default=_typed)
+
+
+class FigureSpec(dict):
+    """A figure as plotly.js reads it, ``{"data": [...], "layout": {...}, "frames": [...]}`` with NumPy arrays
+    inside, built without plotly's object model. That model validates, converts and copies every value: for the
+    page's three figures ~100 ms of each rerun that changes a run, three quarters of the server's work. The app
+    draws specs (optlab.chart writes them with :func:`to_json`); ``figure()`` gives the same figure as a
+    go.Figure (the Python API's); tests/test_compare.py checks that both write the same JSON."""
+
+    def __init__(self, data: list, layout: dict, frames: list | None = None):
+        super().__init__(data=data, layout=layout, **({"frames": frames} if frames else {}))
+
+    def figure(self) -> go.Figure:
+        layout = dict(self["layout"])
+        animation = {k: layout.pop(k) for k in ("updatemenus", "sliders") if k in layout}
+        fig = AnimatedFigure(self["data"], layout=layout)
+        if animation or self.get("frames"):
+            fig._optlab_animation = to_json({"layout": animation, "frames": self.get("frames", [])})
+        return fig
+
+
+def _animation_spec(frames: np.ndarray, make_heads) -> tuple[dict, list]:
+    """Browser-side animation frames that move only the position markers (layout shapes), and the layout
+    entries that play them: ({"updatemenus", "sliders"}, frames).
 
     Frames carry no trace data, only the shapes' anchors. A frame that updates a trace
     (even a scatter trace named exactly in ``traces=[...]``) makes plotly.js's cartesian
@@ -296,12 +343,17 @@ def _animation(fig: AnimatedFigure, frames: np.ndarray, make_heads) -> AnimatedF
             steps=[dict(label=str(k), method="animate", args=[[str(k)], still]) for k in frames],
         )],
     )
-    fig._optlab_animation = orjson.dumps(
-        {"layout": layout, "frames": [dict(name=str(k), layout=dict(shapes=make_heads(k))) for k in frames]})
+    return layout, [dict(name=str(k), layout=dict(shapes=make_heads(k))) for k in frames]
+
+
+def _animation(fig: AnimatedFigure, frames: np.ndarray, make_heads) -> AnimatedFigure:
+    """The animation of _animation_spec, added to a figure."""
+    layout, frames = _animation_spec(frames, make_heads)
+    fig._optlab_animation = orjson.dumps({"layout": layout, "frames": frames})
     return fig
 
 
-def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> go.Figure:
+def contour_spec(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> FigureSpec:
     """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
     traces = _contour_traces(land) + _markers(land, start)
     traces += [_path_trace(name, run, axis_names=land.axis_names) for name, run in runs.items()]
@@ -309,14 +361,19 @@ def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 5
     steps = max((r.steps for r in runs.values()), default=0)
     (x0, x1), (y0, y1) = land.domain
     a, b = land.axis_names
-    fig = AnimatedFigure(traces, layout=dict(
+    animation, frames = _animation_spec(_frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()])
+    return FigureSpec(data=traces, frames=frames, layout=dict(
         height=height, margin=CONTOUR_MARGIN, uirevision=land.name,
-        xaxis=dict(range=[x0, x1], title=a, constrain="domain", **NUMBERS),
-        yaxis=dict(range=[y0, y1], title=b, **NUMBERS),
+        xaxis=dict(range=[x0, x1], title=dict(text=a), constrain="domain", **NUMBERS),
+        yaxis=dict(range=[y0, y1], title=dict(text=b), **NUMBERS),
         legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), clickmode="event+select",
-        dragmode="zoom", shapes=[_head_shape(name, run, steps) for name, run in runs.items()],
+        dragmode="zoom", shapes=[_head_shape(name, run, steps) for name, run in runs.items()], **animation,
     ))
-    return _animation(fig, _frames_at(steps), lambda k: [_head_xy(r, k) for r in runs.values()])
+
+
+def contour_figure(land: Landscape, runs: dict[str, Run], start, height: int = 520) -> go.Figure:
+    """All optimizers overlaid on the contour, with a browser-side animation of their positions."""
+    return contour_spec(land, runs, start, height).figure()
 
 
 # one panel each: a panel's height by the number of columns, so that panels keep about the overlay's
@@ -341,8 +398,8 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
     for i, name in enumerate(names):
         row, col = divmod(i, cols)
         for t in _contour_traces(land, showscale=i == 0) + _markers(land, start):
-            t.showlegend = i == 0 and t.type == "scatter"  # the marks' legend entries once
-            t.legendgroup = t.name
+            t["showlegend"] = i == 0 and t["type"] == "scatter"  # the marks' legend entries once
+            t["legendgroup"] = t["name"]
             fig.add_trace(t, row=row + 1, col=col + 1)
         # the panel's title names its optimizer; the legend holds the marks
         fig.add_trace(_path_trace(name, runs[name], showlegend=False, axis_names=land.axis_names), row=row + 1,
@@ -365,7 +422,8 @@ def multiples_figure(land: Landscape, runs: dict[str, Run], start, height: int |
     return _animation(fig, _frames_at(steps), lambda k: [_head_xy(runs[n], k) for n in names])
 
 
-def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:
+def surface_spec(land: Landscape, runs: dict[str, Run], height: int = 520) -> FigureSpec:
+    """The landscape as a 3-D surface, each run's path on it."""
     xs, ys, z = _grid(land, 80)
     scale = _scale(land)
     zz = scale(z)
@@ -373,8 +431,8 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
     # a linear scale is clipped at its 99.5th percentile, so that a few towering corners do not flatten the
     # rest; a log scale is not (clipping there only cut a saw-toothed edge into the surface)
     top = float(np.percentile(finite, 99.5)) if not scale.log else float(finite.max())
-    traces = [go.Surface(x=xs, y=ys, z=np.minimum(zz, top), colorscale="Viridis", opacity=0.9, showscale=False,
-                         hoverinfo="skip", name="f", contours=dict(z=dict(show=False)))]
+    traces = [dict(type="surface", x=xs, y=ys, z=np.minimum(zz, top), colorscale=viridis(), opacity=0.9,
+                   showscale=False, hoverinfo="skip", name="f", contours=dict(z=dict(show=False)))]
     (x0, x1), (y0, y1) = land.domain
     a, b = land.axis_names
     for name, run in runs.items():
@@ -382,18 +440,24 @@ def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> 
         inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
         lift = 0.02 * (top - float(finite.min()))  # just above the surface, so it is not hidden by it
         zp = np.where(inside, np.minimum(scale(run.loss), top) + lift, np.nan)
-        traces.append(go.Scatter3d(
-            x=np.where(inside, p[:, 0], np.nan), y=np.where(inside, p[:, 1], np.nan), z=zp, mode="lines",
+        traces.append(dict(
+            type="scatter3d", x=np.where(inside, p[:, 0], np.nan), y=np.where(inside, p[:, 1], np.nan), z=zp,
+            mode="lines",
             name=title(name), legendgroup=name, line=dict(color=color(name), width=6),
             hovertemplate=f"{title(name)}<br>{a} = %{{x:.3g}}, {b} = %{{y:.3g}}<extra></extra>",
         ))
     axis = dict(**NUMBERS)
-    return go.Figure(traces, layout=dict(  # given to the constructor: update_layout took 3 times as long
+    return FigureSpec(data=traces, layout=dict(
         height=height, margin=dict(l=0, r=0, t=30, b=0), uirevision=land.name, showlegend=False,
         # few height labels: seen from high up the z axis is short on screen, and six labels ran together
-        scene=dict(xaxis=dict(title=a, **axis), yaxis=dict(title=b, **axis),
-                   zaxis=dict(title=scale.label, nticks=4, **axis),
+        scene=dict(xaxis=dict(title=dict(text=a), **axis), yaxis=dict(title=dict(text=b), **axis),
+                   zaxis=dict(title=dict(text=scale.label), nticks=4, **axis),
                    # from high up: into valleys (Rosenbrock's), not at the ridge in front of them
                    camera=dict(eye=dict(x=0.9, y=-1.3, z=1.7), center=dict(x=0, y=0, z=-0.15)), aspectmode="manual",
                    aspectratio=dict(x=1, y=1, z=0.6)),
     ))
+
+
+def surface_figure(land: Landscape, runs: dict[str, Run], height: int = 520) -> go.Figure:
+    """The landscape as a 3-D surface, each run's path on it."""
+    return surface_spec(land, runs, height).figure()

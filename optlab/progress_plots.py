@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optlab.landscape import Landscape
-from optlab.plots import GRID, NUMBERS, _finite, _grid, color, log_axis, title
+from optlab.plots import GRID, NUMBERS, FigureSpec, _finite, _grid, color, log_axis, title
 from optlab.simulation import Run
 
 PROGRESS_MARGIN = dict(l=60, r=25, t=60, b=110)
@@ -63,7 +63,7 @@ def chart_range(series: list[np.ndarray], reference: tuple[float, float], log: b
 _AXIS = {1: "", 2: "2"}  # a panel's axes: x, y (loss) and x2, y2 (step size)
 
 
-def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tuple[float, float], log: bool,
+def _leaves(fig: FigureSpec, name: str, x: np.ndarray, y: np.ndarray, bounds: tuple[float, float], log: bool,
             col: int, nth: int) -> None:
     """Where a run leaves the chart: a marker at its last point inside and "↑ leaves the chart at step k"."""
     with np.errstate(all="ignore"):
@@ -79,18 +79,18 @@ def _leaves(fig: go.Figure, name: str, x: np.ndarray, y: np.ndarray, bounds: tup
     else:  # the first point is already outside: at the edge
         px, py = float(x[j]), float(10 ** (hi if up else lo)) if log else (hi if up else lo)
     c = color(name)
-    fig.add_trace(go.Scatter(
-        x=[px], y=[py], mode="markers", legendgroup=name, showlegend=False, cliponaxis=False,
+    fig["data"].append(dict(
+        type="scatter", x=[px], y=[py], mode="markers", legendgroup=name, showlegend=False, cliponaxis=False,
         marker=dict(symbol="triangle-up" if up else "triangle-down", size=11, color=c, line=dict(color="white",
                                                                                                    width=1)),
         hovertemplate=f"{title(name)} leaves the chart at step {int(x[j])}<extra></extra>", xaxis=f"x{_AXIS[col]}",
         yaxis=f"y{_AXIS[col]}"))
     left = px <= 0.6 * float(np.nanmax(x))  # the text on the side with room, inside its panel
-    fig.add_annotation(
+    fig["layout"].setdefault("annotations", []).append(dict(
         x=px, y=math.log10(py) if log else py, text=f"{'↑' if up else '↓'} leaves the chart at step {int(x[j])}",
         showarrow=False, xanchor="left" if left else "right", xshift=8 if left else -8,
         yshift=(-10 if up else 10) - 14 * nth,
-        font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", xref=f"x{_AXIS[col]}", yref=f"y{_AXIS[col]}")
+        font=dict(size=11, color=c), bgcolor="rgba(255,255,255,0.75)", xref=f"x{_AXIS[col]}", yref=f"y{_AXIS[col]}"))
 
 
 @functools.cache
@@ -110,7 +110,7 @@ def _panels(gap: bool) -> dict:
     return orjson.loads(_panels_spec(gap))
 
 
-def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) -> go.Figure:
+def progress_spec(land: Landscape, runs: dict[str, Run], height: int = 320) -> FigureSpec:
     """Two panels: loss per step (f − f* on a log axis where the minimum is known, f itself otherwise)
     and step size ‖θ_k − θ_{k−1}‖ per step (log axis: where steps shrink, grow or explode).
 
@@ -147,8 +147,13 @@ def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) ->
     layout["yaxis2"].update(range=list(size_range), **log_axis(*size_range))
     layout.update(height=height + 40, margin=PROGRESS_MARGIN,
                   legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
-    fig = go.Figure(traces, layout=layout)  # the layout given to the constructor: update_layout is slower
+    fig = FigureSpec(data=traces, layout=layout)
     for nth, name in enumerate(runs):
         _leaves(fig, name, *losses[name], loss_range, gap, 1, nth)
         _leaves(fig, name, *sizes[name], size_range, True, 2, nth)
     return fig
+
+
+def progress_figure(land: Landscape, runs: dict[str, Run], height: int = 320) -> go.Figure:
+    """progress_spec's figure as a go.Figure (the Python API's)."""
+    return progress_spec(land, runs, height).figure()

@@ -85,4 +85,4 @@ def chromium():
 def wait_ready(page, timeout_ms: int = 60_000) -> None:
     """Until the script has finished running and every chart is drawn."""
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms)
-    page.wait_for_selector(".optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg", timeout=timeout_ms)
+    page.wait_for_selector(".optlab-plot .main-svg", timeout=timeout_ms)

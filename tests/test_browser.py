@@ -19,7 +19,7 @@ import optlab.sweeps
 pytestmark = pytest.mark.browser
 
 TRACES_JS = """() => {
-  const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[0];
+  const gd = document.querySelectorAll('.optlab-plot')[0];
   return gd._fullData.filter(t => t.mode === 'lines+markers')  // _fullData: arrays decoded
     .map(t => ({name: t.legendgroup || t.name, x: Array.from(t.x), y: Array.from(t.y)}));  // the optimizer id
 }"""
@@ -96,7 +96,7 @@ def test_shared_link_round_trip(browser, server):
 
 def test_a_click_on_the_contour_sets_the_start(browser, server):
     context, page = open_page(browser, f"{server}/?landscape=bowl&opt=sgd&sgd.lr=0.1&steps=50")
-    plot = page.locator(".optlab-chart > .js-plotly-plot:not(.optlab-under)").first
+    plot = page.locator(".optlab-plot").first
     box = page.locator(".optlab-chart .nsewdrag").first.bounding_box()
     x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.25
     # as a person does: the pointer hovers (plotly picks the point on hover), then clicks
@@ -188,9 +188,10 @@ def test_a_click_on_a_sweep_cell_loads_that_setting_and_the_link_reproduces_it(b
     fresh.close()
 
 
-# the first chart's filled contour (every panel's), its slider's step and its position markers (layout shapes)
-ANIMATION_JS = """() => { const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[0];
-  return {contour: gd.closest('.optlab-chart').querySelectorAll('g.contourlayer path').length, step: gd.layout.sliders[0].active,
+# the first chart's filled contour (every panel's), its step slider's value and its position markers (layout shapes)
+ANIMATION_JS = """() => { const gd = document.querySelectorAll('.optlab-plot')[0];
+  return {contour: gd.closest('.optlab-chart').querySelectorAll('g.contourlayer path').length,  // both layers
+          step: Number(gd.closest('.optlab-chart').querySelector('.optlab-controls input[type=range]').value),
           heads: gd._fullLayout.shapes.map(s => [s.xanchor, s.yanchor, s.line.color, s.fillcolor])}; }"""
 
 

@@ -10,12 +10,12 @@ from test_browser import TRACES_JS, browser, open_page, share_box  # noqa: F401 
 
 pytestmark = pytest.mark.browser
 
-CHARTS = "() => Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)'))"
+CHARTS = "() => Array.from(document.querySelectorAll('.optlab-plot'))"
 
-VIEW_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)');
+VIEW_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-plot');
   const eye = surface._fullLayout.scene._scene.getCamera().eye;  // what is drawn
   return {eye: [eye.x, eye.y, eye.z], x: main._fullLayout.xaxis.range.slice(), y: main._fullLayout.yaxis.range.slice(),
-          marks: Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')).map(g => g.__mark ?? null),
+          marks: Array.from(document.querySelectorAll('.optlab-plot')).map(g => g.__mark ?? null),
           webgl: surface.querySelectorAll('canvas').length}; }"""
 
 
@@ -36,6 +36,19 @@ def drag(page, box, start, end):
     page.mouse.up()
 
 
+def settled_view(page, timeout_ms: int = 10_000) -> dict:
+    """VIEW_JS once the camera and the zoom stopped moving (a drag's last frames can land later on a busy machine):
+    two reads 300 ms apart alike."""
+    view = page.evaluate(VIEW_JS)
+    for _ in range(timeout_ms // 300):
+        page.wait_for_timeout(300)
+        now = page.evaluate(VIEW_JS)
+        if now == view:
+            return now
+        view = now
+    raise AssertionError(f"the view kept moving: {view}")
+
+
 def test_an_lr_change_keeps_the_camera_the_zoom_and_the_charts(browser, server):  # noqa: F811
     context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05&steps=200")
     page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
@@ -46,8 +59,7 @@ def test_an_lr_change_keeps_the_camera_the_zoom_and_the_charts(browser, server):
     surface = page.locator(".optlab-chart").nth(1)
     drag(page, surface.locator("canvas").first.bounding_box(), (0.5, 0.5), (0.6, 0.55))
     drag(page, page.locator(".optlab-chart .nsewdrag").first.bounding_box(), (0.3, 0.3), (0.6, 0.7))
-    page.wait_for_timeout(500)
-    turned = page.evaluate(VIEW_JS)
+    turned = settled_view(page)
     assert turned["eye"] != default["eye"], "the drag turned the camera"
     assert turned["x"] != default["x"] and turned["y"] != default["y"], "the drag zoomed the contour"
     before = page.evaluate(TRACES_JS)
@@ -90,5 +102,45 @@ def test_a_draw_of_the_same_figures_recomputes_nothing(browser, server):  # noqa
                            ".every((c, i) => Number(c.dataset.drawn) > Number(old[i]))", arg=drawn, timeout=60_000)
     kept = page.evaluate(f"() => ({CHARTS})().map(g => g.calcdata === g.__calcdata)")
     assert kept == [True, True, True], "a draw of unchanged parts recomputed the figure"
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+
+# what a chart element redrew since the last reset: the contour's layer underneath, the 3-D surface's buffers
+REDRAWN_JS = """() => { const [main, surface] = document.querySelectorAll('.optlab-plot');
+  const log = window.__optlabChartLog || [];
+  return {under: log.filter(e => e.chart === 0 && e.phase === 'under').length,
+          main: log.filter(e => e.chart === 0 && e.phase !== 'under').length,
+          surface: surface.__optlabSurfaceBuilds || 0, contour: main.closest('.optlab-chart').under
+            .querySelectorAll('g.contourlayer path').length}; }"""
+
+
+def test_a_change_that_keeps_the_landscape_redraws_only_the_runs(browser, server):  # noqa: F811
+    # Plotly recomputes every trace of a chart when any trace's data changes: the filled contour is drawn in a
+    # layer of its own underneath and the surface's buffers are rebuilt only when the surface changed
+    # (optlab.chart), so that an lr change redraws the paths alone. Another landscape redraws both.
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&adam.lr=0.05&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    page.evaluate("() => { (window.__optlabChartLog || []).length = 0; "
+                  "document.querySelectorAll('.optlab-plot')[1].__optlabSurfaceBuilds = 0; }")
+    before = page.evaluate(TRACES_JS)
+    slider = page.locator("[data-testid=stSidebar] [data-testid=stSlider] input[type=range]").first
+    slider.focus()
+    slider.press("ArrowRight")  # Adam's lr, 0.05 -> 0.1
+    page.wait_for_function(f"""old => {{ const t = ({TRACES_JS})();
+        return t.length && JSON.stringify(t[0].x) !== JSON.stringify(old); }}""", arg=before[0]["x"],
+                           timeout=60_000)
+    page.wait_for_timeout(500)
+    kept = page.evaluate(REDRAWN_JS)
+    assert kept["main"] >= 1, "the contour chart drew the new run"
+    assert kept["under"] == 0 and kept["surface"] == 0, kept  # the landscape was not redrawn, in 2-D or 3-D
+    assert kept["contour"] > 10  # and is still there underneath
+
+    page.evaluate("() => { (window.__optlabChartLog || []).length = 0; }")
+    box = page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first
+    box.locator("input").first.fill("Himmelblau")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => ({REDRAWN_JS})().under >= 1 && ({REDRAWN_JS})().surface >= 1", timeout=60_000)
+    assert page.evaluate(REDRAWN_JS)["contour"] > 10
     assert page.locator("[data-testid=stException]").count() == 0
     context.close()

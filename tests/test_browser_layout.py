@@ -40,13 +40,14 @@ def test_every_presets_full_name_is_readable(browser, server, size):  # noqa: F8
         context.close()
 
 
+# the animation's controls are the page's own under the chart (optlab.chart: Play/Pause buttons, a range input)
 BOXES_JS = """() => {
-  const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[0];
+  const gd = document.querySelectorAll('.optlab-plot')[0], root = gd.closest('.optlab-chart');
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {
-    buttons: Array.from(gd.querySelectorAll('.updatemenu-button')).map(box),
-    rail: Array.from(gd.querySelectorAll('.slider-rail-rect')).map(box),
-    grips: Array.from(gd.querySelectorAll('.slider-grip-rect, .slider-label')).map(box),
+    buttons: Array.from(root.querySelectorAll('.optlab-controls button')).map(box),
+    rail: Array.from(root.querySelectorAll('.optlab-controls input[type=range]')).map(box),
+    grips: Array.from(root.querySelectorAll('.optlab-step')).map(box),
     xtitle: Array.from(gd.querySelectorAll('.xtitle')).map(box),
   };
 }"""
@@ -65,11 +66,11 @@ def test_the_play_buttons_leave_the_step_slider_and_the_axis_title_clear(browser
         boxes = page.evaluate(BOXES_JS)
         assert len(boxes["buttons"]) == 2 and boxes["rail"] and boxes["xtitle"], boxes
         for button in boxes["buttons"]:
-            for other in boxes["rail"] + boxes["xtitle"]:
+            for other in boxes["rail"] + boxes["xtitle"] + boxes["grips"]:
                 assert not _overlap(button, other), (size, button, other)
         rail = boxes["rail"][0]
-        plot = page.evaluate("() => { const r = document.querySelector('.optlab-chart "
-                             ".js-plotly-plot .nsewdrag').getBoundingClientRect(); return [r.left, r.right]; }")
+        plot = page.evaluate("() => { const r = document.querySelector('.optlab-plot .nsewdrag')"
+                             ".getBoundingClientRect(); return [r.left, r.right]; }")
         assert rail[0] <= plot[0] + 30 and rail[2] >= plot[1] - 30, (rail, plot)  # the rail spans the plot
     finally:
         context.close()
@@ -123,7 +124,7 @@ def test_the_step_box_the_step_buttons_and_tune_work_in_a_browser(browser, serve
         box.fill("40")
         box.press("Enter")
         page.wait_for_function("() => location.search.includes('k=40')", timeout=60_000)
-        page.get_by_role("button", name="▶").click()
+        page.get_by_role("button", name="▶", exact=True).click()  # the step inspector's (not the chart's ▶ Play)
         page.wait_for_function("() => location.search.includes('k=41')", timeout=60_000)
         assert page.get_by_text("Step 41, numbers substituted").count() == 1
         page.get_by_role("button", name="Tune learning rates").click()
@@ -136,7 +137,7 @@ def test_the_step_box_the_step_buttons_and_tune_work_in_a_browser(browser, serve
 
 
 TITLES_JS = """() => {
-  const gd = document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)')[2];  // loss and step size per step
+  const gd = document.querySelectorAll('.optlab-plot')[2];  // loss and step size per step
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
   return {titles: Array.from(gd.querySelectorAll('.annotation')).map(a => [a.textContent, box(a)]),
           plots: Array.from(gd.querySelectorAll('.nsewdrag')).map(box)};

@@ -12,8 +12,9 @@ from optlab.networks.landscape import network_of
 pytestmark = pytest.mark.browser
 
 PLANE_JS = """() => {
-  const gds = Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)'));
-  const gd = gds.find(g => g._fullData.some(t => t.type === 'contour'));
+  const gds = Array.from(document.querySelectorAll('.optlab-plot'));
+  // the plane's chart: its contour is drawn in the layer underneath (optlab.chart), the runs on top
+  const gd = gds.find(g => g.closest('.optlab-chart').under && g._fullData.some(t => t.mode === 'lines+markers'));
   return gd._fullData.filter(t => t.mode === 'lines+markers')
     .map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}));
 }"""
@@ -23,8 +24,8 @@ def test_a_networks_link_draws_the_shared_plane_and_a_fresh_session_reproduces_i
     query = ("train=true&landscape=mlp_iris_plane&opt=adam&opt=sgd&adam.lr=0.02&sgd.lr=0.2&steps=80&batch=16"
              "&train.grid=16")
     context, page = open_page(browser, f"{server}/?{query}")
-    page.wait_for_function("() => document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg').length >= 5",
-                           timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.optlab-plot "
+                           ".main-svg').length >= 5", timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_text("Full training, projected honestly").count() == 1
     drawn = page.evaluate(PLANE_JS)
@@ -41,8 +42,8 @@ def test_a_networks_link_draws_the_shared_plane_and_a_fresh_session_reproduces_i
     np.testing.assert_allclose(by_name["SGD"], ft.projection.coords["sgd"], rtol=1e-9, atol=1e-12)
 
     fresh, page2 = open_page(browser, url)
-    page2.wait_for_function("() => document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under) .main-svg').length >= 5",
-                            timeout=60_000)
+    page2.wait_for_function("() => document.querySelectorAll('.optlab-plot "
+                            ".main-svg').length >= 5", timeout=60_000)
     wait_ready(page2)
     assert page2.evaluate(PLANE_JS) == drawn
     fresh.close()

@@ -75,6 +75,19 @@ def test_the_arguments_reach_the_runs():
     assert optlab.compare(*CASES["minibatches"][0], **CASES["minibatches"][1])["sgd"].batch_size == 5
 
 
+def _written(fig) -> dict:
+    """A figure as the page's chart element receives it (optlab.chart.parts, put back together): for a
+    go.Figure what plotly writes, for the page's plots.FigureSpec what plots.to_json writes; no template."""
+    from optlab.chart import parts
+
+    p = parts(fig)
+    layout = {}
+    for name, value in p["layout"].items():
+        layout.update(json.loads(value)) if name == "" else layout.__setitem__(name, json.loads(value))
+    return {"data": [json.loads(t) for t in p["data"]], "layout": layout,
+            "frames": json.loads(p["frames"]) if p["frames"] else None}
+
+
 def test_the_figures_equal_the_apps(case):
     cmp, app_cfg, app_runs = case
     land, start = app_cfg.land, app_cfg.start_point
@@ -84,6 +97,14 @@ def test_the_figures_equal_the_apps(case):
                       (cmp.surface(), plots.surface_figure(land, app_runs)),
                       (cmp.progress(), progress_plots.progress_figure(land, app_runs))):
         assert mine.to_json() == app.to_json()
+    # the page draws the specs these figures are built from (no plotly object model on its reruns): what its
+    # chart element is sent is exactly what plotly writes for the notebook's figures
+    for mine, spec in ((cmp.contour(), plots.contour_spec(land, app_runs, start)),
+                       (cmp.surface(), plots.surface_spec(land, app_runs)),
+                       (cmp.progress(), progress_plots.progress_spec(land, app_runs))):
+        assert isinstance(spec, plots.FigureSpec)
+        assert _written(spec) == _written(mine)
+        assert spec.figure().to_json() == mine.to_json()
 
 
 def test_figure_puts_the_contour_and_the_surface_side_by_side():

@@ -80,14 +80,20 @@ def _keep(part: bytes) -> str:
 
 
 def parts(fig) -> dict[str, Any]:
-    """The figure as parts: {"data": [json...], "layout": {name: json}, "frames": json or None}.
+    """The figure (a go.Figure or a plots.FigureSpec) as parts: {"data": [json...], "layout": {name: json},
+    "frames": json or None}.
 
     Layout entries under BIG bytes are grouped in the part named "" (the figure's template is dropped: the
     element applies Streamlit's theme, as st.plotly_chart does).
     """
-    import plotly.io as pio
+    if isinstance(fig, dict):  # a plots.FigureSpec: written straight from its dicts and arrays
+        from optlab.plots import to_json
 
-    spec = orjson.loads(pio.to_json(fig, validate=False, engine="orjson"))
+        spec = orjson.loads(to_json(fig))
+    else:
+        import plotly.io as pio
+
+        spec = orjson.loads(pio.to_json(fig, validate=False, engine="orjson"))
     layout = spec.get("layout", {})
     layout.pop("template", None)
     small, big = {}, {}

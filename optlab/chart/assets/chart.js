@@ -113,6 +113,7 @@ function setup(parentElement) {
   const root = document.createElement("div");
   root.className = "optlab-chart";
   const gd = document.createElement("div");
+  gd.className = "optlab-plot";  // the chart's own div (tests and benchmarks find it by this class)
   root.appendChild(gd);
   parentElement.appendChild(root);
   root.gd = gd;
@@ -134,7 +135,8 @@ function setup(parentElement) {
   }).observe(root);
   root.addEventListener("fullscreenchange", () => {
     if (window.Plotly && gd._fullLayout) {
-      const height = document.fullscreenElement === root ? root.clientHeight - 32 : root.figureHeight;
+      const bar = root.controls && root.bar ? root.bar.offsetHeight : 0;
+      const height = document.fullscreenElement === root ? root.clientHeight - 32 - bar : root.figureHeight;
       window.Plotly.relayout(gd, {height}).then(() => root.under && root.under._fullLayout
         && window.Plotly.relayout(root.under, {height})).then(() => alignPlotAreas(root));
     }
@@ -198,7 +200,7 @@ function hitLayer(t) {
     const zero = new Uint8Array(cols * rows);
     HIT.set(t, {type: "heatmap", x: t.x, y: t.y, xaxis: t.xaxis, yaxis: t.yaxis, name: t.name,
                 z: Array.from({length: rows}, (_, r) => zero.subarray(r * cols, (r + 1) * cols)),
-                zmin: 0, zmax: 1, colorscale: [[0, CLEAR], [1, CLEAR]], showscale: false,
+                zmin: 0, zmax: 1, colorscale: [[0, CLEAR], [1, CLEAR]], showscale: false, zsmooth: "fast",
                 hovertemplate: t.hovertemplate, hoverinfo: t.hoverinfo, hoverongaps: true});
   }
   return HIT.get(t);
@@ -307,6 +309,7 @@ function keepSurfaces(gd) {
         return;
       }
       update.call(this, data);
+      gd.__optlabSurfaceBuilds = (gd.__optlabSurfaceBuilds || 0) + 1;  // tests count these
       this.__optlabInput = data && data._input;
       this.__optlabKey = key;
     };
@@ -353,6 +356,101 @@ function log(root, phase, t0) {
   if (window.__optlabChartLog.length > 200) window.__optlabChartLog.shift();
 }
 
+// The animation's Play/Pause buttons and step slider as page controls under the chart, not Plotly's own:
+// Plotly redraws its slider (a hundred steps, each a tick and a label it measures) and its buttons on every
+// draw, ~40-60 ms of the contour chart's redraw for an lr change here, and a native range input is easier to
+// use on a phone and with the keyboard. The controls call what the figure's buttons and steps say
+// (Plotly.animate with their args); a figure whose menus do something else keeps Plotly's.
+const CONTROLS_BOTTOM = 70;  // px under the plot area once the controls are out of it: the x axis and its title
+
+function takeControls(layout) {
+  const menus = layout.updatemenus || [], sliders = layout.sliders || [];
+  const buttons = menus.flatMap((m) => m.buttons || []);
+  const steps = sliders.length === 1 ? sliders[0].steps || [] : [];
+  const animates = (b) => b.method === "animate" && Array.isArray(b.args);
+  if (!steps.length || menus.length > 1 || !buttons.every(animates) || !steps.every(animates)) return null;
+  delete layout.updatemenus;
+  delete layout.sliders;
+  const margin = layout.margin || {};
+  if (margin.b > CONTROLS_BOTTOM) {  // the plot area as tall as with Plotly's controls under it
+    if (layout.height) layout.height -= margin.b - CONTROLS_BOTTOM;
+    layout.margin = {...margin, b: CONTROLS_BOTTOM};
+  }
+  const names = steps.map((st) => String((st.args[0] || [])[0]));
+  return {buttons, steps, names, index: new Map(names.map((n, i) => [n, i])),
+          active: Math.min(sliders[0].active ?? steps.length - 1, steps.length - 1),
+          prefix: (sliders[0].currentvalue || {}).prefix || "", key: JSON.stringify([buttons, names])};
+}
+
+function animate(root, args) {
+  installFrames(root);
+  const done = window.Plotly.animate(root.gd, ...args);
+  if (done && done.catch) done.catch(() => {});  // an animation interrupted by the next one
+}
+
+function showStep(root, i) {
+  const c = root.controls, bar = root.bar;
+  if (!c || !bar) return;
+  bar.input.value = String(i);
+  bar.label.textContent = `${c.prefix}${c.steps[i].label ?? c.names[i]}`;
+}
+
+function controlsBar(root) {
+  if (!root.bar) {
+    const bar = document.createElement("div");
+    bar.className = "optlab-controls";
+    bar.buttons = document.createElement("div");
+    bar.buttons.className = "optlab-buttons";
+    bar.label = document.createElement("span");
+    bar.label.className = "optlab-step";
+    bar.buttons.appendChild(bar.label);
+    bar.input = document.createElement("input");
+    bar.input.type = "range";
+    bar.input.min = "0";
+    bar.input.step = "1";
+    bar.input.setAttribute("aria-label", "step of the animation");
+    bar.append(bar.buttons, bar.input);
+    bar.input.addEventListener("input", () => {
+      const c = root.controls, i = Number(bar.input.value);
+      if (!c || !c.steps[i]) return;
+      showStep(root, i);
+      animate(root, c.steps[i].args);
+    });
+    root.appendChild(bar);
+    root.bar = bar;
+    root.gd.on && root.gd.on("plotly_animatingframe", (ev) => {
+      const i = root.controls && root.controls.index.get(String(ev && ev.name));
+      if (i !== undefined) showStep(root, i);
+    });
+  }
+  return root.bar;
+}
+
+function placeControls(root, controls) {
+  root.controls = controls;
+  if (!controls) { if (root.bar) root.bar.style.display = "none"; return; }
+  const bar = controlsBar(root);
+  bar.style.display = "";
+  if (bar.key !== controls.key) {
+    bar.buttons.querySelectorAll("button").forEach((b) => b.remove());
+    for (const spec of controls.buttons) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = spec.label;
+      button.addEventListener("click", () => animate(root, spec.args));
+      bar.buttons.insertBefore(button, bar.label);
+    }
+    bar.input.max = String(controls.steps.length - 1);
+    bar.key = controls.key;
+  }
+  showStep(root, controls.active);
+  const size = root.gd._fullLayout && root.gd._fullLayout._size;
+  if (size) {  // the slider spans the plot area, as Plotly's did
+    bar.style.paddingLeft = `${size.l}px`;
+    bar.input.style.width = `${size.w}px`;
+  }
+}
+
 async function draw(root, msg) {
   const Plotly = await loadPlotly();
   const gd = root.gd;
@@ -365,8 +463,11 @@ async function draw(root, msg) {
   }
   const frames = msg.frames ? resolve(msg.frames, missing) : null;
   if (missing.length) { root.setTriggerValue("missing", missing); return; }
+  const controls = takeControls(layout);
   root.figureHeight = layout.height;
-  if (document.fullscreenElement === root) layout.height = root.clientHeight - 32;
+  if (document.fullscreenElement === root) {
+    layout.height = root.clientHeight - 32 - (controls && root.bar ? root.bar.offsetHeight : 0);
+  }
   layout.template = template(root.themeKey || themeKey(root));
   const configKey = JSON.stringify(msg.config);
   if (root.configKey !== configKey) {
@@ -420,6 +521,7 @@ async function draw(root, msg) {
   }
   keepSurfaces(gd);
   if (first) { attachEvents(root, Plotly); followZoom(root); }
+  placeControls(root, controls);
   log(root, framesChanged ? "react+frames" : "react", t0);
   root.dataset.drawn = String((Number(root.dataset.drawn) || 0) + 1);
 }
