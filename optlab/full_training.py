@@ -2,16 +2,20 @@
 
 :func:`train_all` trains the network behind a plane landscape (the same data, architecture, θ₀ and
 standardisation: optlab.networks.landscape.NetworkPlane) with each optimizer's own declaration
-(optlab.training.train: torch.optim's rules on arrays of shape (P, B)), and records
+(optlab.training.train_group: torch.optim's rules on one array of shape (P, R), a column per run), and records
 
 - at every step: the minibatch loss, and per layer ‖g‖ (the gradient the step used) and the
   update-to-weight ratio ‖Δθ‖/‖θ‖ (W and b of the layer together);
-- at up to CHECKPOINTS evenly spaced steps: θ, the training and test loss and accuracy.
+- at up to CHECKPOINTS evenly spaced steps: θ, the training and test loss and accuracy. For Schedule-Free
+  optimizers θ there is x, the average they report (eval mode), not y, where they take the gradient.
 
 Then every run's checkpoints go onto one shared plane (optlab.projection: principal components of the
-displacements from θ₀, the common start), with the loss over that plane on a grid (Plane.surface) and,
-per checkpoint, the plane's loss at its projection beside its true loss. Caps (MAX_STEPS, MAX_GRID)
-keep a view within seconds; the page says when it applies them.
+displacements from θ₀, the common start, or the plane through θ₀ and two runs' ends), with the loss over
+that plane on a grid (Plane.surface) and, per checkpoint, the plane's loss at its projection beside its
+true loss. The honesty numbers are per checkpoint, not per step: the plane's loss at a point is a forward
+pass over the whole training set, and one at every step would cost as much as the training again several
+times (bench/bench_networks.py measures it). Caps (MAX_STEPS, MAX_GRID) keep a view within seconds; the
+page says when it applies them.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import numpy as np
 from optlab import muon
 from optlab.networks.mlp import head, one_blas_thread
 from optlab.networks.plane import Plane
-from optlab.projection import Projection, project
+from optlab.projection import Projection, project, through_ends
 from optlab.training import train_group
 
 MAX_STEPS = 2000  # steps of full training per optimizer on the page
 MAX_GRID = 80  # points per axis of the shared plane's loss surface
 GRID = 40
+PLANES = ("pca", "ends")  # the shared plane: principal directions, or through θ₀ and two runs' ends
 CHECKPOINTS = 41  # steps at which θ is kept, evaluated and projected (0 and the last among them)
 MARGIN = 0.15  # the surface's square reaches this share of the checkpoints' span beyond them
 MAX_SEEDS = 10  # minibatch seeds per optimizer in the bands
@@ -67,6 +72,9 @@ class FullTraining:
     surface: np.ndarray  # (len(ys), len(xs)): the training loss over the shared plane
     layers: tuple  # a name per layer, e.g. "layer 1 (64→32)"
     batch_size: int | None
+    plane: str = "pca"  # the shared plane drawn: "pca" (principal directions) or "ends" (through θ₀ and two ends)
+    ends: tuple | None = None  # with "ends": the two runs whose last checkpoints span it (d₁, then d₂)
+    plane_note: str | None = None  # why the plane asked for could not be drawn (the PCA plane is, instead)
 
 
 def checkpoint_steps(steps: int, n: int = CHECKPOINTS) -> np.ndarray:
@@ -211,11 +219,19 @@ def evaluate(net, thetas, X, y, finite=None):
 
 
 def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = None, seed: int = 0,
-              schedule: str = "constant", schedule_params: dict | None = None, grid: int = GRID) -> FullTraining:
+              schedule: str = "constant", schedule_params: dict | None = None, grid: int = GRID,
+              plane: str = "pca") -> FullTraining:
     """Every optimizer of ``hparams`` (name -> its hyperparameters) trained (:func:`train_one`), their checkpoints
-    projected onto one plane through θ₀, and the loss over that plane on a ``grid`` × ``grid`` square."""
+    projected onto one plane through θ₀, and the loss over that plane on a ``grid`` × ``grid`` square.
+
+    ``plane``: "pca", the first two principal directions of every checkpoint's θ − θ₀; or "ends", the plane through
+    θ₀ and the last checkpoints of the first two runs that did not diverge (d₁: the first's end − θ₀, d₂: the
+    second's), where they sit at z = (1, 0) and (0, 1). Where there are no two such runs (or their ends span no
+    plane) the PCA plane is drawn, and ``plane_note`` says why."""
     if not 2 <= grid <= MAX_GRID:
         raise ValueError(f"grid = {grid} is out of range; allowed: 2 to {MAX_GRID}")
+    if plane not in PLANES:
+        raise ValueError(f"plane = {plane!r}; allowed: {', '.join(PLANES)}")
     trained = train_many(source, [(name, hp, seed) for name, hp in hparams.items()], steps=steps,
                          batch_size=batch_size, schedule=schedule, schedule_params=schedule_params)
     runs = dict(zip(hparams, trained, strict=True))
@@ -223,17 +239,30 @@ def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = Non
     # a diverged run's last finite checkpoints are far out (1e150, say): it would be all the plane shows, and the
     # loss there is not finite; it is left off the plane (its curves say where it diverged)
     shown = [n for n, r in runs.items() if r.diverged_at is None]
-    with one_blas_thread():  # (LAPACK's eigh of a small Gram matrix: a second thread only waits on a busy machine)
-        proj = project({n: runs[n].path for n in shown or runs}, theta0)
+    paths = {n: runs[n].path for n in shown or runs}
+    proj, ends, note = None, None, None
+    if plane == "ends":
+        if len(shown) < 2:
+            note = ("The plane through two ends needs two runs that did not diverge "
+                    f"({len(shown)} here): the principal directions' plane is drawn instead.")
+        else:
+            try:
+                proj, ends = through_ends(paths, theta0, (shown[0], shown[1])), (shown[0], shown[1])
+            except ValueError as err:
+                note = f"No plane through two ends: {err}. The principal directions' plane is drawn instead."
+    if proj is None:
+        with one_blas_thread():  # (LAPACK's eigh of a small Gram matrix: a second thread only waits when busy)
+            proj = project(paths, theta0)
     data = source.data
-    plane = Plane(source.net, data.X, data.y, theta0, proj.directions[0], proj.directions[1])
+    on_plane = Plane(source.net, data.X, data.y, theta0, proj.directions[0], proj.directions[1])
     plane_loss = _plane_losses(source.net, proj, data)
     xs, ys = surface_axes(proj, grid)
     with np.errstate(all="ignore"):
-        surface = plane.surface(xs, ys)
+        surface = on_plane.surface(xs, ys)
     return FullTraining(runs=runs, projection=proj, plane_loss=plane_loss, xs=xs, ys=ys, surface=surface,
                         layers=layer_names(source.net),
-                        batch_size=batch_size if batch_size and batch_size < len(data.X) else None)
+                        batch_size=batch_size if batch_size and batch_size < len(data.X) else None,
+                        plane="ends" if ends else "pca", ends=ends, plane_note=note)
 
 
 def _plane_losses(net, proj: Projection, data) -> dict:
@@ -305,10 +334,12 @@ def honesty_notes(ft: FullTraining, names: dict | None = None) -> list[str]:
     proj = ft.projection
     names = names or {}
     held = 100 * proj.explained
+    what = ("its two principal directions explain" if ft.ends is None else
+            f"explained by the plane through θ₀ and the ends of {names.get(ft.ends[0], ft.ends[0])} and "
+            f"{names.get(ft.ends[1], ft.ends[1])}")
     notes = [f"The plane holds {held:.1f} % of the checkpoints' squared distance from θ₀ (the fraction of variance "
-             "its two principal directions explain)" + ("." if held >= 50 else
-                                                        ": less than half, so most of the training happens in "
-                                                        "directions this picture does not show.")]
+             f"{what})" + ("." if held >= 50 else ": less than half, so most of the training happens in "
+                                                 "directions this picture does not show.")]
     for n in proj.coords:
         r, who = ft.runs[n], names.get(n, n)
         off = proj.share_off(n)
