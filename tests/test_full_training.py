@@ -15,17 +15,9 @@ from optlab.networks.landscape import network_of
 from optlab.projection import disagreements, project
 
 torch = pytest.importorskip("torch")
+from torch_networks import float64, torch_model  # noqa: E402, F401  (an autouse fixture)
+
 F = torch.nn.functional
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +31,6 @@ HP = {"sgd": {"lr": 0.2}, "momentum": {"lr": 0.05}, "adam": {"lr": 0.02}}
 @pytest.fixture(scope="module")
 def trained(iris):
     return train_all(iris, HP, steps=120, batch_size=16, seed=3, grid=9)
-
-
-def torch_model(net, theta):
-    layers = []
-    for o, i in net.shapes:
-        layers += [torch.nn.Linear(i, o), torch.nn.Tanh() if net.activation == "tanh" else torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    torch.nn.utils.vector_to_parameters(torch.tensor(theta), model.parameters())
-    return model
 
 
 def test_full_training_records_what_torch_optim_does(iris):

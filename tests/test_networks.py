@@ -18,28 +18,10 @@ from optlab.networks.landscape import REFERENCE_STEPS, SOLVERS, network_of
 from optlab.training import train
 
 torch = pytest.importorskip("torch")
+from torch_networks import float64, torch_model  # noqa: E402, F401  (an autouse fixture)
+
 F = torch.nn.functional
 NETWORK_LANDSCAPES = [n for n in optlab.landscape_names() if "network" in optlab.get_landscape(n).tags]
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)  # these networks are tiny: torch's second thread only contends (2 shared cores)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
-
-
-def torch_model(net: MLP, theta: np.ndarray) -> torch.nn.Sequential:
-    """The same network built from torch.nn modules, its parameters set from θ."""
-    layers = []
-    for o, i in net.shapes:
-        layers += [torch.nn.Linear(i, o), torch.nn.Tanh() if net.activation == "tanh" else torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    torch.nn.utils.vector_to_parameters(torch.tensor(theta), model.parameters())
-    return model
 
 
 def torch_loss(net: MLP, out, y):
