@@ -255,7 +255,7 @@ def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = Non
             proj = project(paths, theta0)
     data = source.data
     on_plane = Plane(source.net, data.X, data.y, theta0, proj.directions[0], proj.directions[1])
-    plane_loss = _plane_losses(source.net, proj, data)
+    plane_loss = _plane_losses(on_plane, proj)
     xs, ys = surface_axes(proj, grid)
     with np.errstate(all="ignore"):
         surface = on_plane.surface(xs, ys)
@@ -265,14 +265,14 @@ def train_all(source, hparams: dict, *, steps: int, batch_size: int | None = Non
                         plane="ends" if ends else "pca", ends=ends, plane_note=note)
 
 
-def _plane_losses(net, proj: Projection, data) -> dict:
+def _plane_losses(plane: Plane, proj: Projection) -> dict:
     """Per run on the plane: the training loss at each checkpoint's projection θ₀ + z₁d₁ + z₂d₂ (NaN where z is
-    not finite), one forward pass of the network there for all the runs' checkpoints together."""
+    not finite), for all the runs' checkpoints together, the first layer by the plane's linearity."""
     names = list(proj.coords)
     z = np.concatenate([proj.coords[n] for n in names])
     ok = np.isfinite(z).all(axis=1)
     with np.errstate(all="ignore"):
-        loss, _ = evaluate(net, proj.point(np.where(ok[:, None], z, 0.0)).T, data.X, data.y)
+        loss = plane.evaluate(np.where(ok, z[:, 0], 0.0), np.where(ok, z[:, 1], 0.0), grad=False, quick=True)[0]
     loss = np.where(ok, loss, np.nan)
     cuts = np.cumsum([len(proj.coords[n]) for n in names])[:-1]
     return dict(zip(names, np.split(loss, cuts), strict=True))

@@ -90,8 +90,9 @@ def page(cfg: RunConfig, error: str | None) -> None:
                    "2018, §7)")
     else:
         spanned = (f"through the last checkpoints of {title(ft.ends[0])} (z = (1, 0)) and {title(ft.ends[1])} "
-                   "(z = (0, 1)): d₁ and d₂ are their ends − θ₀ (Garipov et al. 2018), so both ends lie on it "
-                   "exactly and the loss along the way between them shows whether a barrier separates them")
+                   "(z = (0, 1)) (d₁ and d₂ are their ends − θ₀, Garipov et al. 2018: both ends lie on it "
+                   "exactly and the loss along the way between them shows whether a barrier separates them; z is "
+                   "in that basis, not an orthonormal one, so the picture's angles and lengths are not the weights')")
     st.caption(f"The plane through θ₀ (the common start) {spanned}; colours: the training loss over that plane, "
                f"computed on a {grid}×{grid} grid. A checkpoint is drawn at its projection, and the plane's loss "
                "there is the loss of the projected network θ₀ + z₁d₁ + z₂d₂, not of the checkpoint itself: see "
