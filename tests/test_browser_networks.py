@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 
 PLANE_JS = """() => {
   const gds = Array.from(document.querySelectorAll('.optlab-chart > .js-plotly-plot:not(.optlab-under)'));
-  const gd = gds.find(g => g._fullData.some(t => t.type === 'contour'));
+  // the plane's contour: drawn in the layer underneath (.optlab-under), a transparent heatmap on top takes its hover
+  const gd = gds.find(g => g._fullData.some(t => t.type === 'contour' || t.type === 'heatmap'));
   return gd._fullData.filter(t => t.mode === 'lines+markers')
     .map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}));
 }"""
