@@ -150,9 +150,9 @@ def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None):
+def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None, plane: str = "pca"):
     """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings
-    (and Muon with ``muon_lr``, unless None)."""
+    (and Muon with ``muon_lr``, unless None), on the shared ``plane`` (pca or ends)."""
     from optlab import full_training as T
     from optlab import muon
     from optlab.networks.landscape import network_of
@@ -162,7 +162,7 @@ def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None =
         hparams[muon.NAME] = {"lr": muon_lr}
     return T.train_all(network_of(cfg.land), hparams, steps=steps,
                        batch_size=cfg.batch or None, seed=cfg.seed, schedule=cfg.schedule,
-                       schedule_params=dict(cfg.schedule_params), grid=grid)
+                       schedule_params=dict(cfg.schedule_params), grid=grid, plane=plane)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -181,10 +181,10 @@ def training_bands(cfg: RunConfig, steps: int, seeds: int, muon_lr: float | None
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def full_training_figures(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None,
-                          seeds: int = 1) -> dict:
+                          seeds: int = 1, plane: str = "pca") -> dict:
     from optlab import training_plots as P
 
-    ft = full_training(cfg, steps, grid, muon_lr)
+    ft = full_training(cfg, steps, grid, muon_lr, plane)
     bands = training_bands(cfg, steps, seeds, muon_lr) if seeds > 1 else None
     return {"curves": P.curves_figure(ft, bands), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
             "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}

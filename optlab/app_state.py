@@ -46,7 +46,7 @@ def widget_values(state: PageState) -> dict:
     if view.explore.view:
         v["explore"] = view.explore.view
     v |= {"train.grid": view.train_grid, "train.seeds": view.train_seeds, "train.muon": view.train_muon,
-          "train.muon_lr": view.train_muon_lr}
+          "train.muon_lr": view.train_muon_lr, "train.plane": view.train_plane}
     return v | view.explore.resolved(cfg.optimizers)
 
 
@@ -135,7 +135,8 @@ def view_state(cfg: RunConfig, explore_view: str | None = None, train: bool = Fa
                      train=train, train_grid=int(ss.get("train.grid", S.TRAIN_GRID.default)),
                      train_seeds=int(ss.get("train.seeds", S.TRAIN_SEEDS.default)),
                      train_muon=bool(ss.get("train.muon", False)),
-                     train_muon_lr=float(ss.get("train.muon_lr", S.TRAIN_MUON_LR.default)))
+                     train_muon_lr=float(ss.get("train.muon_lr", S.TRAIN_MUON_LR.default)),
+                     train_plane=str(ss.get("train.plane", "pca")))
 
 
 # --- a formula that cannot be shown: the last valid view ---------------------------------------------

@@ -26,6 +26,11 @@ class Preset:
         return cfg
 
 
+# digits' network on the plane through θ₀ and two trained solutions, SGD (lr 0.1) and Adam (lr 0.01) on it:
+# two presets' runs (Adam vs SGD with minibatches from θ₀; both from the momentum solution, for the barrier)
+DIGITS_SOLUTIONS = {"landscape": "mlp_digits_plane", "mlp_digits_plane.solutions": "true", "opt": ["sgd", "adam"],
+                    "sgd.lr": "0.1", "adam.lr": "0.01"}
+
 PRESETS = {p.name: p for p in (
     Preset(
         "adam_vs_sgd", "Adam vs SGD",
@@ -140,8 +145,7 @@ PRESETS = {p.name: p for p in (
     ),
     Preset(
         "digits_adam_vs_sgd", "Digits: Adam vs SGD",
-        {"landscape": "mlp_digits_plane", "mlp_digits_plane.solutions": "true", "opt": ["sgd", "adam"],
-         "sgd.lr": "0.1", "adam.lr": "0.01", "batch": "64", "steps": "200"},
+        {**DIGITS_SOLUTIONS, "batch": "64", "steps": "200"},
         "A real network (64-32-10, 2,410 weights, minibatches of 64 digits) on the plane through θ₀ and two "
         "trained networks. SGD (lr 0.1) reaches 95 % test accuracy in one step: the gradient along the plane at "
         "θ₀ is long (6.2 on its first minibatch), so its first step is 0.62 long. Adam (lr 0.01) moves each "
@@ -174,8 +178,7 @@ PRESETS = {p.name: p for p in (
     ),
     Preset(
         "two_solutions", "Two solutions: no barrier",
-        {"landscape": "mlp_digits_plane", "mlp_digits_plane.solutions": "true", "opt": ["sgd", "adam"],
-         "sgd.lr": "0.1", "adam.lr": "0.01", "x0": "1", "y0": "0"},
+        {**DIGITS_SOLUTIONS, "x0": "1", "y0": "0"},
         "The plane through θ₀ (at (0, 0)) and two digits networks trained from it, by SGD with momentum (at "
         "(1, 0)) and by Adam (at (0, 1)). On the straight line between the two solutions the loss falls at "
         "every point, from 0.0131 to 0.0014, and test accuracy stays between 96.0 % and 97.3 %: no barrier, "

@@ -11,6 +11,12 @@ al. 2018, "Visualizing the loss landscape of neural nets", §7). The honesty num
 - the share of ‖θ − θ₀‖² the plane holds, ‖z‖²/‖θ − θ₀‖², and over all checkpoints together
   (σ₁² + σ₂²)/Σσ², the "fraction of variance explained".
 
+:func:`project_onto` projects onto a plane given by its directions, not necessarily orthonormal:
+:func:`through_ends` is the plane through θ₀ and two runs' last points (d_i = θ_i − θ₀; Garipov et al.
+2018, "Loss surfaces, mode connectivity, and fast ensembling of DNNs"), where those two ends sit at
+z = (1, 0) and (0, 1). Its z are the least-squares coordinates (the orthogonal projection, written in
+that basis), and the same honesty numbers hold: the plane holds Σ‖z₁d₁ + z₂d₂‖² of Σ‖θ − θ₀‖².
+
 The loss drawn at z is the loss at θ₀ + z₁d₁ + z₂d₂, not at θ: where the checkpoint is far from the
 plane the two differ, and :func:`disagreements` says where. NumPy only.
 """
@@ -27,7 +33,7 @@ DIFFERS = 0.10  # the true loss and the plane's differ when they are more than 1
 @dataclass(frozen=True, eq=False)
 class Projection:
     origin: np.ndarray  # θ₀, (P,)
-    directions: np.ndarray  # d₁, d₂ as rows, (2, P), orthonormal
+    directions: np.ndarray  # d₁, d₂ as rows, (2, P): orthonormal (PCA), or θ_i − θ₀ (through_ends)
     explained: float  # the share of Σ‖θ − θ₀‖² over every checkpoint that the plane holds
     coords: dict  # run -> (K, 2): z of each checkpoint
     distance: dict  # run -> (K,): ‖θ − θ(z)‖, the checkpoint's distance from the plane
@@ -74,15 +80,59 @@ def project(paths: dict, origin) -> Projection:
             directions[i] = -directions[i]
     total = float(s2.sum())
     explained = float(s2[:2].sum() / total) if total > 0 else 1.0
+    return _coordinates(names, moved, origin, directions, explained, orthonormal=True)
+
+
+def _coordinates(names, moved, origin, directions, explained, orthonormal: bool) -> Projection:
+    """Each run's z (least squares: z = D⁺(θ − θ₀)), distance from the plane and ‖θ − θ₀‖."""
     coords, distance, norm = {}, {}, {}
+    gram = directions @ directions.T
     with np.errstate(over="ignore", invalid="ignore"):
         for n in names:
             z = moved[n] @ directions.T
+            if not orthonormal:  # the normal equations (DDᵀ) z = D(θ − θ₀), a 2 × 2 solve for every row
+                z = np.linalg.solve(gram, z.T).T
             coords[n] = z
             distance[n] = np.linalg.norm(moved[n] - z @ directions, axis=1)
             norm[n] = np.linalg.norm(moved[n], axis=1)
     return Projection(origin=origin, directions=directions, explained=explained, coords=coords, distance=distance,
                       norm=norm)
+
+
+def project_onto(paths: dict, origin, directions) -> Projection:
+    """The checkpoints ``paths`` (run -> (K, P)) projected onto the plane origin + z₁d₁ + z₂d₂ (``directions``:
+    (2, P), linearly independent, not necessarily orthonormal); ``explained``: the share of Σ‖θ − θ₀‖² over every
+    finite checkpoint that the plane holds."""
+    origin = np.asarray(origin, dtype=float)
+    directions = np.asarray(directions, dtype=float)
+    names = list(paths)
+    moved = {n: np.asarray(paths[n], dtype=float) - origin for n in names}
+    proj = _coordinates(names, moved, origin, directions, 1.0, orthonormal=False)
+    held = total = 0.0
+    for n in names:
+        finite = np.isfinite(moved[n]).all(axis=1)
+        total += float((proj.norm[n][finite] ** 2).sum())
+        held += float(((proj.coords[n][finite] @ directions) ** 2).sum())
+    explained = held / total if total > 0 else 1.0
+    return Projection(origin=origin, directions=directions, explained=explained, coords=proj.coords,
+                      distance=proj.distance, norm=proj.norm)
+
+
+def through_ends(paths: dict, origin, ends: tuple[str, str]) -> Projection:
+    """:func:`project_onto` the plane through ``origin`` and the last points of the runs ``ends`` (two names of
+    ``paths``): d₁ = θ_a − θ₀, d₂ = θ_b − θ₀. ValueError where they do not span a plane (a run that did not move,
+    two ends on one line through θ₀, or an end that is not finite)."""
+    origin = np.asarray(origin, dtype=float)
+    d = np.array([np.asarray(paths[n], dtype=float)[-1] - origin for n in ends])
+    if not np.isfinite(d).all():
+        raise ValueError(f"the ends of {ends[0]} and {ends[1]} must be finite")
+    norms = np.linalg.norm(d, axis=1)
+    if not (norms > 0).all():
+        raise ValueError(f"{ends[int(np.argmin(norms))]} ends where it started: its end and θ₀ span no direction")
+    cos = abs(float(d[0] @ d[1])) / float(norms[0] * norms[1])
+    if not cos < 1 - 1e-9:
+        raise ValueError(f"the ends of {ends[0]} and {ends[1]} lie on one line through θ₀: they span no plane")
+    return project_onto(paths, origin, d)
 
 
 def disagreements(true_loss, plane_loss, tolerance: float = DIFFERS) -> np.ndarray:

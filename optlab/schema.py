@@ -18,6 +18,7 @@ all derived from :data:`FIELDS`. The schema (README, "URL schema"):
     explore, sweep.*, basins.*, seeds.*   the explore page's view and settings
     train=true, train.grid        the networks page (full training, projected), its plane's grid
     train.muon, train.muon_lr     a Muon run there (weight matrices; optlab.muon), its learning rate
+    train.plane                   its shared plane: pca (principal directions) or ends (θ₀ and two ends)
     train.seeds                   minibatch seeds of its bands (1: none)
 
 Values equal to their defaults are left out of a link.
@@ -236,6 +237,9 @@ FIELDS: tuple[Field, ...] = (
           label="seeds (bands)"),
     Field("train.muon", "view", "train_muon", "param", TRAIN_MUON.default, TRAIN_MUON, widget="checkbox",
           label="also Muon (weight matrices)"),
+    Field("train.plane", "view", "train_plane", "choice", full_training.PLANES[0], widget="radio",
+          choices=_views(*full_training.PLANES), what="plane", fallback="using pca", label="shared plane",
+          title={"pca": "principal directions", "ends": "through two ends"}.get),
     Field("train.muon_lr", "view", "train_muon_lr", "param", TRAIN_MUON_LR.default, TRAIN_MUON_LR,
           widget="number_input", label="Muon's lr"),
 )

@@ -193,6 +193,7 @@ class ViewState:
     train_seeds: int = S.TRAIN_SEEDS.default  # its seed bands' seeds (1: none)
     train_muon: bool = S.TRAIN_MUON.default  # a Muon run there too (optlab.muon)
     train_muon_lr: float = S.TRAIN_MUON_LR.default
+    train_plane: str = "pca"  # its shared plane: pca or ends (optlab.full_training.PLANES)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def curves_figure(ft: FullTraining, bands: dict | None = None, height: int = 420
 
 
 def _plane_axes(ft: FullTraining) -> tuple[str, str]:
+    if ft.ends is not None:  # d_i = θ_i − θ₀: run i's end at z_i = 1
+        return f"z₁ ({title(ft.ends[0])}'s end at 1)", f"z₂ ({title(ft.ends[1])}'s end at 1)"
     return "z₁ (1st principal direction)", "z₂ (2nd)"
 
 

@@ -140,3 +140,38 @@ def test_seed_bands_shade_the_range_over_seeds_and_need_minibatches():
     full = open_app({**LINK, "opt": ["sgd"], "steps": "30", "train.seeds": "3", "batch": "0"})
     assert any("Seed bands need minibatches" in i.value for i in full.info)
     assert not [t for t in figure(full, 0)["data"] if t.get("fill") == "tonexty"]
+
+
+def test_the_plane_through_two_ends_from_the_link_is_drawn_with_its_honesty_numbers():
+    at = open_app({**LINK, "train.plane": "ends"})
+    source = network_of(optlab.get_landscape("mlp_iris_plane"))
+    ft = T.train_all(source, {"adam": {**optlab.get_optimizer("adam").defaults, "lr": 0.02},
+                              "sgd": {**optlab.get_optimizer("sgd").defaults, "lr": 0.2}},
+                     steps=100, batch_size=16, seed=2, grid=20, plane="ends")
+    assert ft.ends == ("adam", "sgd")
+    plane = traces(at, 1)
+    for name, label in (("adam", "Adam"), ("sgd", "SGD")):
+        xy = np.column_stack([decode(plane[label]["x"]), decode(plane[label]["y"])])
+        np.testing.assert_allclose(xy, ft.projection.coords[name], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.column_stack([decode(plane["Adam"]["x"]), decode(plane["Adam"]["y"])])[-1],
+                               [1.0, 0.0], atol=1e-9)  # Adam's end at z = (1, 0)
+    assert figure(at, 1)["layout"]["xaxis"]["title"]["text"] == "z₁ (Adam's end at 1)"
+    page = texts(at)
+    assert "through the last checkpoints of Adam (z = (1, 0)) and SGD (z = (0, 1))" in page
+    for note in T.honesty_notes(ft, {"adam": "Adam", "sgd": "SGD"}):
+        assert note in page
+    assert "explained by the plane through θ₀ and the ends of Adam and SGD" in page
+    assert "train.plane=ends" in share_url(at)
+
+
+def test_a_tampered_plane_in_the_link_is_named_and_the_default_plane_drawn():
+    at = open_app({**LINK, "train.plane": "[x](http://e.vil)"})
+    assert any("train.plane" in w.value and "using pca" in w.value for w in at.warning)
+    assert "spanned by the first two principal directions" in texts(at)
+    assert "train.plane" not in share_url(at)
+
+
+def test_the_plane_through_two_ends_with_one_run_says_why_it_draws_the_other():
+    at = open_app({**LINK, "opt": ["adam"], "steps": "20", "train.plane": "ends"})
+    assert any("needs two runs that did not diverge (1 here)" in w.value for w in at.warning)
+    assert "spanned by the first two principal directions" in texts(at)

@@ -15,17 +15,9 @@ from optlab.networks.landscape import network_of
 from optlab.projection import disagreements, project
 
 torch = pytest.importorskip("torch")
+from torch_networks import float64, torch_model  # noqa: E402, F401  (an autouse fixture)
+
 F = torch.nn.functional
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +31,6 @@ HP = {"sgd": {"lr": 0.2}, "momentum": {"lr": 0.05}, "adam": {"lr": 0.02}}
 @pytest.fixture(scope="module")
 def trained(iris):
     return train_all(iris, HP, steps=120, batch_size=16, seed=3, grid=9)
-
-
-def torch_model(net, theta):
-    layers = []
-    for o, i in net.shapes:
-        layers += [torch.nn.Linear(i, o), torch.nn.Tanh() if net.activation == "tanh" else torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    torch.nn.utils.vector_to_parameters(torch.tensor(theta), model.parameters())
-    return model
 
 
 def test_full_training_records_what_torch_optim_does(iris):
@@ -209,3 +192,83 @@ def test_seed_bands_are_the_runs_of_each_minibatch_seed(iris):
     with pytest.raises(ValueError, match="need minibatches"):
         seed_bands(iris, {"sgd": {"lr": 0.2}}, steps=30, batch_size=0)
     assert band_seeds(4, 2000, 10) == MAX_BAND_STEPS // 8000 == 5 and band_seeds(1, 10, 3) == 3  # the cap
+
+
+@pytest.fixture(scope="module")
+def through_ends(iris):
+    return train_all(iris, HP, steps=120, batch_size=16, seed=3, grid=9, plane="ends")
+
+
+def test_the_plane_through_two_ends_holds_them_and_its_numbers_are_a_direct_computation(through_ends, trained, iris):
+    out, theta0 = through_ends, iris.plane.theta0
+    assert out.plane == "ends" and out.ends == ("sgd", "momentum") and out.plane_note is None
+    for name in HP:  # the same runs as the PCA plane's: only the plane differs
+        np.testing.assert_array_equal(out.runs[name].path, trained.runs[name].path)
+    d = np.array([out.runs[n].path[-1] - theta0 for n in out.ends])  # directly: d_i = θ_i − θ₀
+    np.testing.assert_array_equal(out.projection.directions, d)
+    held = total = 0.0
+    for name, run in out.runs.items():
+        moved = run.path - theta0
+        z, *_ = np.linalg.lstsq(d.T, moved.T, rcond=None)  # the nearest point of the plane, in the basis d₁, d₂
+        np.testing.assert_allclose(out.projection.coords[name], z.T, rtol=1e-8, atol=1e-10)
+        residual = np.linalg.norm(moved - z.T @ d, axis=1)
+        np.testing.assert_allclose(out.projection.distance[name], residual, rtol=1e-6, atol=1e-9)
+        held += (np.linalg.norm(z.T @ d, axis=1) ** 2).sum()
+        total += (np.linalg.norm(moved, axis=1) ** 2).sum()
+        points = theta0 + z.T @ d  # the plane's loss at each projection: the network evaluated there
+        np.testing.assert_allclose(out.plane_loss[name], iris.net.value(points.T, iris.data.X, iris.data.y),
+                                   rtol=1e-9)
+    assert out.projection.explained == pytest.approx(held / total, rel=1e-10)
+    assert out.projection.explained <= trained.projection.explained + 1e-12  # PCA's plane holds the most
+    np.testing.assert_allclose(out.projection.coords["sgd"][-1], [1.0, 0.0], atol=1e-9)  # the ends, on the plane
+    np.testing.assert_allclose(out.projection.coords["momentum"][-1], [0.0, 1.0], atol=1e-9)
+    assert out.projection.distance["sgd"][-1] < 1e-9 * out.projection.norm["sgd"][-1]
+    gx, gy = np.meshgrid(out.xs, out.ys)
+    direct = iris.net.value((theta0 + np.stack([gx.ravel(), gy.ravel()], axis=1) @ d).T, iris.data.X, iris.data.y)
+    np.testing.assert_allclose(out.surface.ravel(), direct, rtol=1e-10)
+
+
+def test_the_plane_through_two_ends_needs_two_runs_and_says_so(iris):
+    one = train_all(iris, {"adam": {"lr": 0.02}}, steps=20, grid=5, plane="ends")
+    assert one.plane == "pca" and one.ends is None and "needs two runs that did not diverge (1 here)" in one.plane_note
+    with pytest.raises(ValueError, match="allowed: pca, ends"):
+        train_all(iris, {"adam": {"lr": 0.02}}, steps=20, grid=5, plane="random")
+    from optlab.projection import through_ends as ends_plane
+
+    paths = {"a": np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 0.0]]), "b": np.array([[0.0, 0.0, 0.0], [-2.0, -4.0, 0.0]])}
+    with pytest.raises(ValueError, match="one line through θ₀"):
+        ends_plane(paths, np.zeros(3), ("a", "b"))
+
+
+def test_schedule_free_is_judged_at_x_the_point_it_reports(iris):
+    from optlab.training import train
+
+    net, data = iris.net, iris.data
+    hp = {"lr": 0.5}
+    run = train_one(iris, "schedule_free_sgd", hp, steps=40, batch_size=16, seed=3)
+    xs, ys = {}, {}  # directly: the optimizer's own x (its state) and y (its parameters) after every step
+
+    def keep(k, before, g, after, state):
+        xs[k], ys[k] = state.x[:, 0].copy(), after[:, 0].copy()
+
+    train(net, data.X, data.y, "schedule_free_sgd", iris.plane.theta0, steps=40, batch_size=16, seed=3,
+          on_step=keep, **hp)
+    for i, k in enumerate(run.steps[1:], start=1):
+        np.testing.assert_array_equal(run.path[i], xs[k])
+        assert run.train_loss[i] == pytest.approx(float(net.value(xs[k], data.X, data.y)), rel=1e-12)
+        if k > 1:  # (x and y differ after the first step, where both are z₁: judging at y gives other numbers)
+            assert not np.array_equal(xs[k], ys[k])
+    assert run.test_accuracy[-1] == net.accuracy(xs[40], data.X_test, data.y_test)
+
+
+def test_the_runs_trained_together_equal_each_trained_alone(iris):
+    from optlab.full_training import train_many
+
+    members = [("adam", {"lr": 0.02}, 3), ("sgd", {"lr": 0.2}, 4), ("momentum", {"lr": 0.05}, 3)]
+    together = train_many(iris, members, steps=30, batch_size=16)
+    for (name, hp, seed), run in zip(members, together, strict=True):
+        alone = train_one(iris, name, hp, steps=30, batch_size=16, seed=seed)
+        np.testing.assert_array_equal(run.path, alone.path)
+        np.testing.assert_array_equal(run.minibatch_loss, alone.minibatch_loss)
+        np.testing.assert_array_equal(run.grad_norm, alone.grad_norm)
+        np.testing.assert_array_equal(run.train_loss, alone.train_loss)

@@ -12,18 +12,9 @@ torch = pytest.importorskip("torch")
 if not hasattr(torch.optim, "Muon"):
     pytest.skip("torch.optim.Muon needs torch 2.9 or later", allow_module_level=True)
 import torch.optim._muon as torch_muon  # noqa: E402
+from torch_networks import float64, torch_model  # noqa: E402, F401  (an autouse fixture)
 
 F = torch.nn.functional
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
 
 
 def ns_float64(grad, ns_coefficients, ns_steps, eps):
@@ -41,11 +32,7 @@ def ns_float64(grad, ns_coefficients, ns_steps, eps):
 
 
 def torch_run(net, data, theta0, steps, batch, seed, lr, wd, momentum, nesterov):
-    layers = []
-    for o, i in net.shapes:
-        layers += [torch.nn.Linear(i, o), torch.nn.Tanh()]
-    model = torch.nn.Sequential(*layers[:-1])
-    torch.nn.utils.vector_to_parameters(torch.tensor(theta0), model.parameters())
+    model = torch_model(net, theta0)
     params = list(model.parameters())
     muon = torch.optim.Muon(params[0::2], lr=lr, weight_decay=wd, momentum=momentum, nesterov=nesterov)
     adamw = torch.optim.AdamW(params[1::2], lr=lr, weight_decay=wd)

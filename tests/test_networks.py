@@ -18,28 +18,10 @@ from optlab.networks.landscape import REFERENCE_STEPS, SOLVERS, network_of
 from optlab.training import train
 
 torch = pytest.importorskip("torch")
+from torch_networks import float64, torch_model  # noqa: E402, F401  (an autouse fixture)
+
 F = torch.nn.functional
 NETWORK_LANDSCAPES = [n for n in optlab.landscape_names() if "network" in optlab.get_landscape(n).tags]
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous, threads = torch.get_default_dtype(), torch.get_num_threads()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)  # these networks are tiny: torch's second thread only contends (2 shared cores)
-    yield
-    torch.set_default_dtype(previous)
-    torch.set_num_threads(threads)
-
-
-def torch_model(net: MLP, theta: np.ndarray) -> torch.nn.Sequential:
-    """The same network built from torch.nn modules, its parameters set from θ."""
-    layers = []
-    for o, i in net.shapes:
-        layers += [torch.nn.Linear(i, o), torch.nn.Tanh() if net.activation == "tanh" else torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    torch.nn.utils.vector_to_parameters(torch.tensor(theta), model.parameters())
-    return model
 
 
 def torch_loss(net: MLP, out, y):
@@ -462,3 +444,20 @@ def test_full_training_of_several_networks_at_once_equals_each_alone():
     for j in range(3):
         alone = train(net, data.X, data.y, "adam", thetas[:, j], steps=40, batch_size=16, seed=1, lr=0.02)
         np.testing.assert_allclose(together.theta[:, j], alone.theta, rtol=1e-12, atol=1e-14)
+
+
+def test_optimizers_trained_as_one_group_equal_each_trained_alone_bit_for_bit():
+    from optlab.training import train_group
+
+    net, data = network_for("iris", (8,), "tanh")
+    theta0 = net.init(0)
+    members = [("adam", {"lr": 0.02}), ("momentum", {"lr": 0.05}), ("rmsprop", {"lr": 0.01})]
+    for seeds in (1, [1, 2, 3]):  # one minibatch order for all, or one per member
+        together = train_group(net, data.X, data.y, members, theta0, steps=40, batch_size=16, seeds=seeds)
+        for j, ((name, hp), run) in enumerate(zip(members, together, strict=True)):
+            alone = train(net, data.X, data.y, name, theta0, steps=40, batch_size=16,
+                          seed=seeds if isinstance(seeds, int) else seeds[j], **hp)
+            np.testing.assert_array_equal(run.theta, alone.theta)
+            np.testing.assert_array_equal(run.loss, alone.loss)
+    with pytest.raises(ValueError, match="one seed, or one per member"):
+        train_group(net, data.X, data.y, members, theta0, steps=5, seeds=[1, 2])

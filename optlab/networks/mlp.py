@@ -51,6 +51,19 @@ def activate(a: np.ndarray, activation: str) -> np.ndarray:
     return np.tanh(a) if activation == "tanh" else np.maximum(a, 0.0)
 
 
+def tanh_by_exp(a: np.ndarray) -> np.ndarray:
+    """tanh(a) as 1 − 2/(e^{2a} + 1), in place in ``a`` (a fresh array of pre-activations): libm's exp is about
+    three times faster than its tanh here (7 against 20–25 ns a number). Its absolute error stays within a few
+    units of 1e-16 (the relative error of small results is larger: what the loss sees is the absolute one);
+    e^{2a} = inf for a > 354 gives 1 exactly, as tanh does. Used where only the loss is needed
+    (optlab.full_training's evaluations), not in the gradients checked against torch."""
+    np.multiply(a, 2.0, out=a)
+    np.exp(a, out=a)
+    np.add(a, 1.0, out=a)
+    np.divide(2.0, a, out=a)
+    return np.subtract(1.0, a, out=a)
+
+
 def activation_slope(h: np.ndarray, activation: str) -> np.ndarray:
     """The activation's derivative, from its output h: 1 − h² (tanh), or [h > 0] (ReLU; 0 at the kink)."""
     return 1.0 - h * h if activation == "tanh" else (h > 0.0).astype(float)
@@ -138,13 +151,20 @@ class MLP:
             parts += [rng.uniform(-bound, bound, o * i), rng.uniform(-bound, bound, o)]
         return np.concatenate(parts)
 
-    def forward(self, theta, X) -> list[np.ndarray]:
-        """Every layer's output: [h_0, h_1, ..., o]; X of shape (n, d) (or (B, n, d), one batch per θ)."""
+    def forward(self, theta, X, quick: bool = False) -> list[np.ndarray]:
+        """Every layer's output: [h_0, h_1, ..., o]; X of shape (n, d) (or (B, n, d), one batch per θ).
+        ``quick``: tanh by :func:`tanh_by_exp` (to a few 1e-16, about twice as fast a pass)."""
         outs, h = [], X
         layers = self.unflatten(theta)
         for i, (W, b) in enumerate(layers):
-            a = np.matmul(h, np.swapaxes(W, -1, -2)) + b[..., None, :]
-            h = a if i == len(layers) - 1 else activate(a, self.activation)
+            a = np.matmul(h, np.swapaxes(W, -1, -2))
+            a += b[..., None, :]
+            if i == len(layers) - 1:
+                h = a
+            elif quick and self.activation == "tanh":
+                h = tanh_by_exp(a)
+            else:
+                h = activate(a, self.activation)
             outs.append(h)
         return outs
 

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from optlab.networks.mlp import MLP, activate, activation_slope, head, one_blas_thread
+from optlab.networks.mlp import MLP, activate, activation_slope, head, one_blas_thread, tanh_by_exp
 from optlab.networks.solve import adam
 from optlab.schedules import get_schedule
 
@@ -81,11 +81,14 @@ class Plane:
         """θ(z), shape (P,)."""
         return self.theta0 + z1 * self.d1 + z2 * self.d2
 
-    def evaluate(self, z1, z2, idx=None, grad: bool = True):
+    def evaluate(self, z1, z2, idx=None, grad: bool = True, quick: bool = False):
         """(f, ∂f/∂z₁, ∂f/∂z₂) at points of any shape (the gradients None without ``grad``).
 
         ``idx``: the examples to average over, shape (..., b) against the points' (...); default all.
+        ``quick`` (values only): the first layer's tanh by optlab.networks.mlp.tanh_by_exp (to a few 1e-16, about
+        three times faster than np.tanh), for a view's numbers; runs keep np.tanh.
         """
+        quick = quick and not grad
         z1, z2 = np.broadcast_arrays(np.asarray(z1, dtype=float), np.asarray(z2, dtype=float))
         shape = z1.shape
         z1, z2 = z1.ravel(), z2.ravel()
@@ -102,7 +105,7 @@ class Plane:
         with one_blas_thread():
             for s in range(0, B, chunk):
                 e = slice(s, min(s + chunk, B))
-                out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad, work)
+                out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad, work, quick)
                 f[e] = out[0]
                 if grad:
                     g1[e], g2[e] = out[1], out[2]
@@ -110,7 +113,7 @@ class Plane:
             return f.reshape(shape), None, None
         return f.reshape(shape), g1.reshape(shape), g2.reshape(shape)
 
-    def _chunk(self, z1, z2, idx, grad, work):
+    def _chunk(self, z1, z2, idx, grad, work, quick=False):
         act = self.net.activation
         C0, C1, C2 = self.C if idx is None else (c[idx] for c in self.C)  # (n, h0) or (c, n, h0)
         y = self.targets if idx is None else self.targets[idx]
@@ -120,8 +123,10 @@ class Plane:
         np.add(C0, a, out=a)
         np.multiply(v, C2, out=tmp)
         np.add(a, tmp, out=a)
-        if self.layers:
-            np.tanh(a, out=a) if act == "tanh" else np.maximum(a, 0.0, out=a)
+        if self.layers and act == "tanh":
+            tanh_by_exp(a) if quick else np.tanh(a, out=a)
+        elif self.layers:
+            np.maximum(a, 0.0, out=a)
         hs = [a]
         weights = []
         last = len(self.layers) - 1

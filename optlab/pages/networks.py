@@ -46,8 +46,9 @@ def page(cfg: RunConfig, error: str | None) -> None:
         return
     steps = _capped_steps(shown.steps)
     _unused_settings(shown)
-    c1, c2, c3, c4 = st.columns(4, vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns(5, vertical_alignment="bottom")
     grid = int(field_widget("train.grid", c1))
+    plane = str(field_widget("train.plane", c5))
     wanted = int(field_widget("train.seeds", c2))
     with c3:
         with_muon = bool(field_widget("train.muon"))
@@ -61,8 +62,8 @@ def page(cfg: RunConfig, error: str | None) -> None:
     seeds = _band_seeds(shown, land, runs, steps, wanted)
     try:
         with st.spinner(f"Training {runs * seeds} network(s) for {steps} steps…", show_time=True):
-            ft = app_cache.full_training(shown, steps, grid, muon_lr)
-            figs = app_cache.full_training_figures(shown, steps, grid, muon_lr, seeds)
+            ft = app_cache.full_training(shown, steps, grid, muon_lr, plane)
+            figs = app_cache.full_training_figures(shown, steps, grid, muon_lr, seeds, plane)
     except ValueError as err:  # a setting training refuses: say so, keep everything the user set
         st.error(f"Full training cannot run with these settings: {err}", icon=":material/error:")
         share(slot, state, error=error)
@@ -82,17 +83,29 @@ def page(cfg: RunConfig, error: str | None) -> None:
                    f"{shown.seed} to {shown.seed + seeds - 1}; the lines are seed {shown.seed}'s.")
     _reached(ft)
     st.markdown("#### Every trajectory on one plane")
-    st.caption("The plane through θ₀ (the common start) spanned by the first two principal directions of all the "
-               "runs' checkpoints θ − θ₀ (Li et al. 2018, §7); colours: the training loss over that plane, computed "
-               f"on a {grid}×{grid} grid. A checkpoint is drawn at its projection, and the plane's loss there is "
-               "the loss of the projected network θ₀ + z₁d₁ + z₂d₂, not of the checkpoint itself: see below how "
-               "far apart they are.")
+    if ft.plane_note:
+        st.warning(ft.plane_note, icon=":material/info:")
+    if ft.ends is None:
+        spanned = ("spanned by the first two principal directions of all the runs' checkpoints θ − θ₀ (Li et al. "
+                   "2018, §7)")
+    else:
+        spanned = (f"through the last checkpoints of {title(ft.ends[0])} (z = (1, 0)) and {title(ft.ends[1])} "
+                   "(z = (0, 1)) (d₁ and d₂ are their ends − θ₀, Garipov et al. 2018: both ends lie on it "
+                   "exactly and the loss along the way between them shows whether a barrier separates them; z is "
+                   "in that basis, not an orthonormal one, so the picture's angles and lengths are not the weights')")
+    st.caption(f"The plane through θ₀ (the common start) {spanned}; colours: the training loss over that plane, "
+               f"computed on a {grid}×{grid} grid. A checkpoint is drawn at its projection, and the plane's loss "
+               "there is the loss of the projected network θ₀ + z₁d₁ + z₂d₂, not of the checkpoint itself: see "
+               "below how far apart they are.")
     left, right = st.columns(2)
     with left:
         plotly_chart(figs["plane"], key="chart:train:plane")
     with right:
         plotly_chart(figs["surface"], key="chart:train:surface")
     st.markdown("#### How honest the picture is")
+    st.caption(f"Per checkpoint (the {len(next(iter(ft.runs.values())).steps)} evenly spaced steps of the curves), "
+               "not per step: the plane's loss at a checkpoint's projection is a forward pass over the whole "
+               "training set, and one at every step would cost several times the training itself.")
     for note in T.honesty_notes(ft, {n: title(n) for n in ft.runs}):
         (st.warning if "not the loss" in note or "less than half" in note else st.caption)(note)
     plotly_chart(figs["honesty"], key="chart:train:honesty")
