@@ -14,7 +14,20 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, coords_sum, eps, flag, nonzero, pick
+from optlab.optimizers.base import (
+    Buffer,
+    Num,
+    Optimizer,
+    WrittenOut,
+    beta,
+    coords_sum,
+    eps,
+    flag,
+    fma,
+    nonzero,
+    pick,
+    split,
+)
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -51,19 +64,23 @@ def coefficients(t, hp):
 
 
 def update(g, state, params, step, hp, xp):
-    # coupled: arrays (2, B); the per-run numbers d, r are rows equal in both coordinates
+    # coupled: arrays (2, B); the per-run numbers d, r are rows equal in both coordinates. The arithmetic is the
+    # package's, rounding for rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels
+    # (base.fma), its addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of
+    # the correctly rounded one, is the one difference left)
     p0 = params if step.t == 1 else state.p0  # the package keeps θ_0 from its first step
     d, d0 = state.d, hp.d0
     beta3 = xp.sqrt(hp.beta2)  # the package's beta3=None
     dlr = d * step.lr * step.bc
     l2_on = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, np.logical_not(hp.decouple)))
-    if l2_on is not False:
-        g = pick(l2_on, g + hp.weight_decay * params, g, xp)
+    if l2_on is not False:  # grad.add_(p, alpha=weight_decay)
+        g = pick(l2_on, fma(hp.weight_decay, params, g), g, xp)
     delta = (d / d0) * dlr * coords_sum(g * (p0 - params))
-    m = hp.beta1 * state.m + (d * (1 - hp.beta1)) * g
-    v = hp.beta2 * state.v + (d * d * (1 - hp.beta2)) * (g * g)
+    g_split = split(g)  # g is the second factor of all three moving sums
+    m = fma(d * (1 - hp.beta1), g, hp.beta1 * state.m, b_split=g_split)  # exp_avg.mul_(β1).add_(g, alpha=…)
+    v = fma((d * d * (1 - hp.beta2)) * g, g, hp.beta2 * state.v, b_split=g_split)  # addcmul_: (value·g)·g + β2·v
     s_weight = xp.where(hp.safeguard_warmup, (d / d0) * d, (d / d0) * dlr)
-    s = beta3 * state.s + s_weight * g
+    s = fma(s_weight, g, beta3 * state.s, b_split=g_split)
     s_norm = coords_sum(xp.abs(s))
     numerator = state.d_numerator * beta3 + delta
     stalled = s_norm == 0  # the package returns before the step: nothing has moved yet
@@ -71,10 +88,10 @@ def update(g, state, params, step, hp, xp):
     d_new = xp.maximum(d, d_hat)  # growth_rate = inf: d = d_max = max(d0, every d̂ so far)
     denom = xp.sqrt(v) + d_new * hp.eps  # the step's dlr is from d before the estimate, denom's d after
     decay = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, hp.decouple))
-    stepped = params if decay is False else pick(decay, params + (-hp.weight_decay * dlr) * params, params, xp)
-    with_m = stepped + (-dlr) * (m / denom)
+    stepped = params if decay is False else pick(decay, fma(-hp.weight_decay * dlr, params, params), params, xp)
+    with_m = stepped + ((-dlr) * m) / denom
     momentum = nonzero(hp.beta1)
-    stepped = with_m if momentum is True else pick(momentum, with_m, stepped + (-dlr * d_new) * (g / denom), xp)
+    stepped = with_m if momentum is True else pick(momentum, with_m, stepped + ((-dlr * d_new) * g) / denom, xp)
     # the package: lr = 0 (the runs of a schedule at 0) accumulates nothing, then ‖s‖₁ = 0 skips the step
     idle = step.lr == 0
     m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
@@ -151,7 +168,7 @@ class Prodigy(torch.optim.Optimizer):
             for p in group["params"]:
                 g = p.grad
                 if group["weight_decay"] != 0 and not group["decouple"]:
-                    g = g + group["weight_decay"] * p
+                    g = g.add(p, alpha=group["weight_decay"])  # one rounding, as the package's add_
                 state = self.state[p]
                 if not state:
                     state.update(s=torch.zeros_like(p), p0=p.clone(), exp_avg=torch.zeros_like(p),
