@@ -9,6 +9,7 @@ into the parameters, lerp(y, z, 1 − 1/β).
 """
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ REFERENCE = {
     "prodigy": lambda params, **kw: prodigyopt.Prodigy(params, **kw),
 }
 CLASSES = {"schedule_free_sgd": "SGDScheduleFree", "schedule_free_adamw": "AdamWScheduleFree", "prodigy": "Prodigy"}
-GROUP_KEYS = ("d", "d_numerator")  # Prodigy's per-run numbers live in the param group
+GROUP_KEYS = ("d", "d_numerator", "d_max")  # Prodigy's per-run numbers live in the param group
 WORST_OF_NORM = {}  # per optimizer: the largest |optlab − reference| / max|θ| of a step (for the record)
 LANDS = [("rosenbrock", (-1.5, 2.0)), ("himmelblau", (-1.0, -1.5)), ("rastrigin", (2.3, -1.7))]
 
@@ -53,6 +54,9 @@ def reference_run(name, hp, steps, land, start, scheduler=None):
     def state():
         out = {k: np.broadcast_to(v.detach().numpy(), (2,)).copy() for k, v in opt.state[p].items()
                if torch.is_tensor(v) and v.ndim <= 1}
+        for k, v in opt.state[p].items():  # Prodigy's slice_p ≥ 2 samples x alone: s_y stays 0, θ_0 keeps y's start
+            if torch.is_tensor(v) and v.shape == (1,):
+                out[k] = np.array([v.item(), {"s": 0.0, "p0": start[1]}[k]])
         group = opt.param_groups[0]
         out.update({k: np.full(2, float(group[k])) for k in GROUP_KEYS if k in group})
         return out
@@ -148,6 +152,8 @@ CASES = [
     ("prodigy", dict()),
     ("prodigy", dict(lr=0.5, beta1=0.0, weight_decay=0.1, decouple=False, use_bias_correction=True)),
     ("prodigy", dict(weight_decay=0.1, safeguard_warmup=True, d0=1e-3, d_coef=0.5, beta2=0.99)),
+    ("prodigy", dict(growth_rate=1.02, beta3=0.95, slice_p=2, use_bias_correction=True)),
+    ("prodigy", dict(growth_rate=1.5, beta3=0.0, weight_decay=0.05, decouple=False, beta1=0.5)),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in h.items())}" for n, h in CASES]
 
@@ -189,6 +195,12 @@ def draw_hp(name, data):
             hp[p.name] = float(int(50 * u))
         elif p.name == "d0":
             hp[p.name] = 10 ** (-8 + 6 * u)
+        elif p.name == "beta3":  # None (√β2) half the time
+            hp[p.name] = None if u < 0.5 else 0.98 * (2 * u - 1)
+        elif p.name == "growth_rate":  # inf (the default) a third of the time, else 1 to 1.3
+            hp[p.name] = math.inf if u < 1 / 3 else 1 + 0.45 * (u - 1 / 3)
+        elif p.name == "slice_p":
+            hp[p.name] = 1 + min(int(3 * u), 2)
         else:  # r, weight_lr_power, d_coef
             hp[p.name] = {"r": 2 * u, "weight_lr_power": 3 * u, "d_coef": 0.2 + 2 * u}[p.name]
     return hp
@@ -279,5 +291,6 @@ def test_the_written_out_class_is_the_reference(name):
 draw_fixed = {
     "schedule_free_sgd": dict(lr=0.002, momentum=0.8, weight_decay=0.05, warmup_steps=10, r=0.5),
     "schedule_free_adamw": dict(lr=0.05, beta1=0.8, weight_decay=0.05, warmup_steps=10, weight_lr_power=1.0),
-    "prodigy": dict(weight_decay=0.05, use_bias_correction=True, safeguard_warmup=True, d_coef=2.0),
+    "prodigy": dict(weight_decay=0.05, use_bias_correction=True, safeguard_warmup=True, d_coef=2.0, growth_rate=1.05,
+                    beta3=0.99, slice_p=2),
 }
