@@ -188,7 +188,7 @@ def _torch_class() -> tuple[str | None, str]:
         return None, ""
     names = torch_choice.class_names()
     if not names:
-        st.info(f"This server allows no torch optimizer classes ({torch_choice.ENV}: "
+        st.info(f"This server allows no torch optimizer classes ({torch_choice.setting()}: "
                 f"{', '.join(torch_choice.allowed_modules()) or 'none'}).")
         return None, ""
     if st.session_state.get("torch") not in names:
@@ -197,7 +197,7 @@ def _torch_class() -> tuple[str | None, str]:
     cls = st.selectbox("torch optimizer class", names, key="torch")
     args = st.text_input("keyword arguments", key="torch.args", placeholder="lr=0.01, betas=(0.9, 0.99)",
                          max_chars=torch_choice.MAX_ARGS_CHARS, help=TORCH_ARGS_HELP)
-    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} (this server's {torch_choice.ENV}).")
+    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} ({torch_choice.setting()}).")
     return cls, args
 
 

@@ -97,6 +97,60 @@ def test_the_setting_narrows_and_widens_the_list(monkeypatch, canary):
 NOT_ALLOWED = "not a module this server allows"
 
 
+def open_with_secrets(secrets: dict, query: dict):
+    """The app with these Streamlit secrets (what .streamlit/secrets.toml would hold) and this link."""
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in secrets.items():
+        at.secrets[key] = value
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def _secret_reset():
+    yield
+    torch_choice.set_secret(None)  # the app's last run handed its secrets over: not for the next test
+
+
+def test_the_secrets_torch_modules_set_the_list_and_the_environment_variable_wins(monkeypatch, canary,
+                                                                                  _secret_reset):
+    name, flag = canary
+    monkeypatch.delenv(torch_choice.ENV, raising=False)
+    at = open_with_secrets({"torch_modules": ["torch.optim"]}, {"opt": ["adam"], "steps": "20",
+                                                                "torch": f"{name}.Halve"})
+    assert any(NOT_ALLOWED in w.value.replace("\\", "") for w in at.warning) and not flag.exists()
+    at.toggle(key="torch:on").set_value(True).run()
+    names = at.selectbox(key="torch").options
+    assert "torch.optim.Adam" in names and not any(n.startswith("pytorch_optimizer") for n in names)
+    assert any("secrets' torch_modules" in c.value for c in at.caption)
+    at = open_with_secrets({"torch_modules": f"torch.optim, {name}"}, {"opt": ["adam"], "steps": "20",
+                                                                      "torch": f"{name}.Halve", "torch.args": "lr=0.001"})
+    assert not at.warning and not at.error and flag.exists()
+    run = optlab.simulate("rosenbrock", torch_choice.resolve(f"{name}.Halve"), steps=20, lr=0.001)
+    assert at.table[0].value.loc["Halve (" + name + ", not verified by us)", "final loss"] == f"{run.loss[-1]:.4g}"
+    flag.unlink()
+    sys.modules.pop(name, None)
+    monkeypatch.setenv(torch_choice.ENV, "torch.optim")  # the environment variable wins over the secrets
+    at = open_with_secrets({"torch_modules": [name]}, {"opt": ["adam"], "steps": "20", "torch": f"{name}.Halve"})
+    assert any(NOT_ALLOWED in w.value.replace("\\", "") for w in at.warning) and not flag.exists()
+    assert torch_choice.allowed_modules() == ("torch.optim",)
+
+
+@pytest.mark.parametrize("value", [5, {"a": "torch.optim"}, ["torch.optim", 3]])
+def test_a_secrets_torch_modules_of_another_type_is_a_message_and_allows_none(monkeypatch, value, _secret_reset):
+    monkeypatch.delenv(torch_choice.ENV, raising=False)
+    at = open_with_secrets({"torch_modules": value}, {"opt": ["adam"], "steps": "20", "torch": "torch.optim.Adam"})
+    assert any("must be a list of module names" in e.value for e in at.error)
+    assert any("allows no torch optimizer classes" in w.value for w in at.warning)
+    assert len(at.table[0].value) == 1  # adam alone
+
+
 @pytest.mark.parametrize("path, says", [("{name}.Halve", NOT_ALLOWED), ("torch.optim.{name}.Halve", NOT_ALLOWED),
                                         ("torch.optim.adam.Adam.{name}", NOT_ALLOWED),
                                         ("{name}", "is not a class name such as torch.optim.Adam")])
