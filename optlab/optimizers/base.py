@@ -160,6 +160,12 @@ def fma(a, b, c, a_split=None, b_split=None):
     a·b = p + e, then Boldo & Melquiond's sum of three with rounding to odd (2008), exact for every finite
     result whose product does not underflow; an overflowing one falls back to a·b + c (±inf, nan as IEEE).
     For Python floats (L-BFGS's hot loop) and, element-wise, arrays (the same bits for every element)."""
+    if isinstance(b, np.ndarray) and b.size <= 2 and b.ndim:  # one run, (2, 1): element by element on floats,
+        n = b.size  # some 10× faster than the 35 NumPy calls below; the same bits
+        if all(not isinstance(v, np.ndarray) or v.size == 1 or v.shape == b.shape for v in (a, c)):
+            a_, c_ = ((v.ravel().tolist() if v.size == n else [v.item()] * n) if isinstance(v, np.ndarray)
+                      else [float(v)] * n for v in (a, c))
+            return np.array([fma(x, y, z) for x, y, z in zip(a_, b.ravel().tolist(), c_, strict=True)]).reshape(b.shape)
     ah, al = split(a) if a_split is None else a_split
     bh, bl = split(b) if b_split is None else b_split
     p = a * b
@@ -176,9 +182,6 @@ def fma(a, b, c, a_split=None, b_split=None):
         r = uh + th
         f = r + e
         return r if f - f == 0 else a * b + c  # (x − x = 0: finite)
-    if p.size <= 2:  # one run, (2, 1): element by element on floats, 10× faster than some 35 NumPy calls
-        return np.array([fma(*abc) for abc in zip(*(np.broadcast_to(v, p.shape).ravel().tolist()
-                                                     for v in (a, b, c)), strict=True)]).reshape(p.shape)
     # the same on arrays, in place where the order of the operations allows (temporaries are most of the time)
     e = ah * bh
     e -= p

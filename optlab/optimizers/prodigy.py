@@ -81,7 +81,7 @@ def update(g, state, params, step, hp, xp):
         g = pick(l2_on, fma(hp.weight_decay, params, g), g, xp)
     products = g * (p0 - params)
     delta = (d / d0) * dlr * pick(both, coords_sum(products), products[0], xp)
-    g_split = split(g)  # g is the second factor of all three moving sums
+    g_split = split(g) if g.size > 2 else None  # g: the second factor of all three sums (one run: on floats)
     m = fma(d * (1 - hp.beta1), g, hp.beta1 * state.m, b_split=g_split)  # exp_avg.mul_(β1).add_(g, alpha=…)
     v = fma((d * d * (1 - hp.beta2)) * g, g, hp.beta2 * state.v, b_split=g_split)  # addcmul_: (value·g)·g + β2·v
     s_weight = xp.where(hp.safeguard_warmup, (d / d0) * d, (d / d0) * dlr)
