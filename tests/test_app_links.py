@@ -165,7 +165,8 @@ def test_prodigys_beta3_none_and_growth_rate_inf_are_widgets_and_links():
     at = open_app({"landscape": "rosenbrock", "opt": "prodigy", "prodigy.beta3": "0.9",
                    "prodigy.growth_rate": "1.02", "prodigy.slice_p": "2", "steps": "200"})
     assert not at.warning
-    assert at.number_input(key="prodigy.beta3").value == 0.9 and at.select_slider(key="prodigy.growth_rate").value == 1.02
+    assert at.number_input(key="prodigy.beta3").value == 0.9
+    assert at.select_slider(key="prodigy.growth_rate").value == 1.02
     assert "prodigy.beta3=0.9" in share_url(at) and "prodigy.growth_rate=1.02" in share_url(at)
     run = optlab.simulate("rosenbrock", "prodigy", start=(-1.5, 2.0), steps=200, beta3=0.9, growth_rate=1.02,
                           slice_p=2)

@@ -129,8 +129,8 @@ def test_the_secrets_torch_modules_set_the_list_and_the_environment_variable_win
     names = at.selectbox(key="torch").options
     assert "torch.optim.Adam" in names and not any(n.startswith("pytorch_optimizer") for n in names)
     assert any("secrets' torch_modules" in c.value for c in at.caption)
-    at = open_with_secrets({"torch_modules": f"torch.optim, {name}"}, {"opt": ["adam"], "steps": "20",
-                                                                      "torch": f"{name}.Halve", "torch.args": "lr=0.001"})
+    at = open_with_secrets({"torch_modules": f"torch.optim, {name}"},
+                           {"opt": ["adam"], "steps": "20", "torch": f"{name}.Halve", "torch.args": "lr=0.001"})
     assert not at.warning and not at.error and flag.exists()
     run = optlab.simulate("rosenbrock", torch_choice.resolve(f"{name}.Halve"), steps=20, lr=0.001)
     assert at.table[0].value.loc["Halve (" + name + ", not verified by us)", "final loss"] == f"{run.loss[-1]:.4g}"
