@@ -1,6 +1,7 @@
 """Speed of simulate() for Adam on Rosenbrock (float64), with reference loops timed in the same run.
 
     python bench/bench_simulate.py [--quick]
+    python bench/bench_simulate.py --optimizers [--quick]   # every declaration's batch and single run, × Adam's
 
 Prints medians; machines here are shared and noisy, so compare against the
 references measured alongside rather than across runs.
@@ -112,12 +113,38 @@ def views(rows: list, repeat: int) -> None:
     print(f"views: 40 sweep cells and 40 basin starts re-run one by one: {verdict}\n")
 
 
+def optimizers(repeat: int) -> None:
+    """Every declared optimizer on Rosenbrock at its defaults, 10,000 runs x 200 steps and 1 run x 1000 steps,
+    timed round-robin with Adam: its time as a multiple of Adam's in the same rounds (the machine's load cancels).
+    L-BFGS (one run at a time in Python, several evaluations a step) has its own, bench/bench_lbfgs.py."""
+    names = [n for n in optlab.optimizer_names() if not optlab.get_optimizer(n).evaluates]
+    starts = np.tile(START, (10_000, 1))
+    with np.errstate(all="ignore"):
+        batch = interleaved({n: (lambda n=n: optlab.simulate("rosenbrock", n, start=starts, steps=200))
+                             for n in names}, repeat)
+        single = interleaved({n: (lambda n=n: optlab.simulate("rosenbrock", n, start=START, steps=1000))
+                              for n in names}, repeat)
+    width = max(map(len, names))
+    print(f"{'optimizer':<{width}}  {'10,000 x 200 ms':>15}  {'M run-steps/s':>13}  {'x Adam':>6}  "
+          f"{'1 x 1000 ms':>11}  {'x Adam':>6}  kind")
+    for n in names:
+        decl = optlab.get_optimizer(n)
+        print(f"{n:<{width}}  {batch[n]:>15.1f}  {10_000 * 200 / batch[n] / 1e3:>13.1f}  "
+              f"{batch[n] / batch['adam']:>6.2f}  {single[n]:>11.2f}  {single[n] / single['adam']:>6.2f}  "
+              f"{'coupled (2, B) arrays' if decl.coupled else 'element-wise'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--views", action="store_true", help="with --quick: also time the explore views")
+    ap.add_argument("--optimizers", action="store_true", help="only every declaration's time, as a multiple of Adam's")
     args = ap.parse_args()
     r_single, r_batch = (15, 3) if args.quick else (101, 11)
+    if args.optimizers:
+        print(f"numpy {np.__version__}, python {sys.version.split()[0]}, median of {3 if args.quick else 7}\n")
+        optimizers(3 if args.quick else 7)
+        return
     try:
         import torch  # noqa: F401
 

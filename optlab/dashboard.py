@@ -10,14 +10,16 @@ from __future__ import annotations
 from functools import partial
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from optlab import app_state as A
-from optlab import ui
+from optlab import torch_choice, ui
 from optlab.pages import compare, explore, networks
 
 
 def main() -> None:
     st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
+    _operator_secrets()  # before the link is read: it may name a torch class
     ctx: dict = {}
     pages = {
         "compare": st.Page(partial(_show, compare.page, ctx), title="Compare", icon=":material/compare_arrows:",
@@ -40,6 +42,18 @@ def main() -> None:
         A.link_warning()
     ctx.update(cfg=cfg, error=error)
     current.run()
+
+
+def _operator_secrets() -> None:
+    """The server operator's settings in Streamlit's secrets (.streamlit/secrets.toml), handed to the modules
+    that use them: ``torch_modules``, the modules torch classes may come from (OPTLAB_TORCH_MODULES wins)."""
+    try:
+        value = st.secrets.get(torch_choice.SECRET)
+    except StreamlitSecretNotFoundError:  # no secrets file: nothing set
+        value = None
+    problem = torch_choice.set_secret(value)
+    if problem:
+        st.error(problem, icon=":material/error:")
 
 
 def _show(page, ctx: dict) -> None:

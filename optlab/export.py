@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,22 @@ def trajectories_csv(runs: dict[str, Run]) -> str:
 
 def _torch_kwargs(opt, hp: dict) -> str:
     """The keyword arguments of the optimizer's torch class, as the declaration maps them (betas, etas ...)."""
-    return ", ".join(f"{k}={_py(v)!r}" for k, v in opt.torch_args(dict(hp)).items())
+    return ", ".join(f"{k}={_literal(_py(v))}" for k, v in opt.torch_args(dict(hp)).items())
 
 
 def _py(v):
     if isinstance(v, tuple):
         return tuple(_py(x) for x in v)
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _literal(v) -> str:
+    """Python source for a value: repr, but inf as math.inf (Prodigy's growth_rate; the script imports math)."""
+    if isinstance(v, tuple):
+        return "(" + ", ".join(map(_literal, v)) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "math.inf" if v > 0 else ("-math.inf" if v < 0 else "math.nan")
+    return repr(v)
 
 
 def _array(values: np.ndarray, indent: str, per_line: int = 5) -> str:

@@ -74,7 +74,7 @@ def worked_lines(run: Run, k: int) -> tuple[list[list[W.Line]], list[dict]]:
                            buffers(k - 1, c), buffers(k, c)) for c in range(2))
     per_axis, lines_per_axis = [], []
     for c in range(2):
-        s = W.numbers(opt, hp, step, state_type, here=coords[c])
+        s = W.numbers(opt, hp, step, state_type, here=coords[c], axis=c)
         if opt.worked:
             lines = opt.worked(s)
         else:  # no worked lines declared: the step as a whole

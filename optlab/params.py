@@ -29,6 +29,9 @@ class Param:
     help: str = ""
     kind: type = float  # float, int, bool, or str: one of ``choices``
     choices: tuple = ()  # kind str: the values allowed, as torch spells them (None too: LBFGS's line_search_fn)
+    inf_ok: bool = False  # a float that may also be inf (Prodigy's growth_rate: unlimited, its default)
+    none: str = ""  # a float that may also be None, meaning this (Prodigy's beta3=None: "√β2"); "": not allowed
+    ui_options: tuple = ()  # a log slider's stops, where the decades' 1-2-5 do not fit (Prodigy's growth_rate)
 
     @property
     def allowed(self) -> str:
@@ -38,15 +41,18 @@ class Param:
         if self.kind is str:
             return "one of " + ", ".join(map(repr, self.choices))
         lo = "(" if self.low_open else "["
-        hi = ")" if self.high_open or self.high == math.inf else "]"
-        return f"{self.kind.__name__} in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
+        hi = ")" if self.high_open or (self.high == math.inf and not self.inf_ok) else "]"
+        none = f", or None ({self.none})" if self.none else ""
+        return f"{self.kind.__name__} in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}{none}"
 
     def accepts(self, value: float) -> bool:
         if self.kind is bool:
             return isinstance(value, (bool, np.bool_)) or value in (0, 1)
         if self.kind is str:
             return any(value is c or (isinstance(value, str) and value == c) for c in self.choices)
-        if not math.isfinite(value):
+        if value is None:
+            return bool(self.none)
+        if not math.isfinite(value) and not (self.inf_ok and value == math.inf):
             return False
         if self.kind is int and value != int(value):
             return False
@@ -64,6 +70,8 @@ class Param:
             if not self.accepts(value):
                 raise ValueError(f"{label} = {value!r} is not allowed; allowed: {self.allowed} (one for all runs)")
             return value
+        if value is None and self.none:  # one for every run
+            return None
         arr = np.asarray(value)
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise ValueError(f"{label} = {value!r} is not a number; allowed: {self.allowed}")

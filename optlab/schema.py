@@ -297,6 +297,8 @@ def parse(spec: Param, raw: str):
         if text.lower() in ("false", "0", "no", "off"):
             return False
         raise ValueError(f"{shown(raw)} is not true or false")
+    if spec.none and text.lower() == "none":  # a float that may be None (Prodigy's beta3: √β2)
+        return None
     try:
         value = float(text)
     except ValueError:

@@ -2,8 +2,10 @@
 imported, the class a name resolves to, and its keyword arguments read from typed-in text.
 
 The server's operator decides which modules the app may import classes from: the environment variable
-``OPTLAB_TORCH_MODULES`` (comma-separated module names; empty: none) or, by default, ``torch.optim``
-and ``pytorch_optimizer`` when it is installed. A name is resolved only if its module is *exactly* one
+``OPTLAB_TORCH_MODULES`` (comma-separated module names; empty: none), else the key ``torch_modules`` of
+Streamlit's secrets (``.streamlit/secrets.toml``: a list of names, or one comma-separated string; the app
+hands it over with :func:`set_secret`), else, by default, ``torch.optim`` and ``pytorch_optimizer`` when it
+is installed. A name is resolved only if its module is *exactly* one
 on that list, checked on the text before anything is imported, so no link can make the app import
 another module. Keyword arguments are literals only (``ast.literal_eval`` of each value: numbers,
 strings, tuples, lists, dicts, True/False/None), never evaluated code. Nothing here imports Streamlit,
@@ -19,6 +21,7 @@ import os
 import re
 
 ENV = "OPTLAB_TORCH_MODULES"
+SECRET = "torch_modules"  # the key in Streamlit's secrets (.streamlit/secrets.toml); the environment variable wins
 DEFAULT_MODULES = ("torch.optim", "pytorch_optimizer")
 MAX_ARGS_CHARS = 400  # the keyword arguments' text
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
@@ -28,13 +31,48 @@ class TorchChoiceError(ValueError):
     """A class name or keyword arguments the app does not accept, with a message to show as it is."""
 
 
+_secret: tuple[str, ...] | None = None  # the secrets' torch_modules, as the app last passed it (None: not set)
+
+
+def set_secret(value) -> str | None:
+    """The operator's ``torch_modules`` from Streamlit's secrets, which the app reads and passes here on every
+    run (this module does not import Streamlit): a list of module names or one comma-separated string; None:
+    not set. A value of another type allows no module, and the message saying so is returned (else None)."""
+    global _secret
+    if value is None:
+        _secret = None
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
+        _secret = ()
+        return (f"{SECRET} in the server's secrets is {str(value)[:80]!r}: it must be a list of module names, "
+                "such as [\"torch.optim\", \"pytorch_optimizer\"]; no torch classes are allowed until it is")
+    _secret = _names(value)
+    return None
+
+
+def _names(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.strip() for m in items if _NAME.match(m.strip())))
+
+
 def allowed_modules() -> tuple[str, ...]:
-    """The modules the app may import optimizer classes from: OPTLAB_TORCH_MODULES if set, else torch.optim
-    and pytorch_optimizer when installed (looked up with find_spec, which does not import it)."""
+    """The modules the app may import optimizer classes from: OPTLAB_TORCH_MODULES if set, else the secrets'
+    torch_modules if set, else torch.optim and pytorch_optimizer when installed (looked up with find_spec,
+    which does not import it)."""
     raw = os.environ.get(ENV)
     if raw is not None:
-        return tuple(dict.fromkeys(m.strip() for m in raw.split(",") if _NAME.match(m.strip())))
+        return _names(raw.split(","))
+    if _secret is not None:
+        return _secret
     return tuple(m for m in DEFAULT_MODULES if m == "torch.optim" or _installed(m))
+
+
+def setting() -> str:
+    """Where :func:`allowed_modules` comes from, in words."""
+    if os.environ.get(ENV) is not None:
+        return f"this server's {ENV}"
+    return f"this server's secrets' {SECRET}" if _secret is not None else "the default"
 
 
 def _installed(module: str) -> bool:
@@ -55,7 +93,7 @@ def split(path: str) -> tuple[str, str]:
     allowed = allowed_modules()
     if not allowed:
         raise TorchChoiceError("this server allows no torch optimizer classes (its operator's setting "
-                               f"{ENV} is empty)")
+                               f"{ENV} or {SECRET} is empty)")
     module, _, name = path.rpartition(".")
     if not _NAME.match(path) or not module or name.startswith("_"):
         raise TorchChoiceError(f"{path[:80]!r} is not a class name such as torch.optim.Adam")

@@ -69,8 +69,8 @@ def param_widget(p: Param, key: str, label: str | None = None, where=st):
         current = float(st.session_state[key])
         lo = p.ui_low if p.ui_low is not None else 1e-6
         hi = p.ui_high if p.ui_high is not None else 1e3
-        grid = [g for g in LOG_GRID if lo <= g <= max(hi, 1e3) and p.accepts(g)]
-        options = sorted(set(grid) | {current})
+        grid = list(p.ui_options) or [g for g in LOG_GRID if lo <= g <= max(hi, 1e3) and p.accepts(g)]
+        options = sorted(set(grid) | {current} | ({math.inf} if p.inf_ok else set()))  # inf: Prodigy's growth_rate
         return where.select_slider(label, options=options, key=key, format_func=_g, help=p.help)
     if p.kind is int:
         return int(where.number_input(label, min_value=int(max(p.low, -2**53)), max_value=int(min(p.high, 2**53)),
@@ -78,6 +78,10 @@ def param_widget(p: Param, key: str, label: str | None = None, where=st):
     step = p.ui_step or ((p.ui_high - p.ui_low) / 100 if p.ui_low is not None and p.ui_high is not None else 0.01)
     high = None if p.high == math.inf else float(p.high - (1e-9 if p.high_open else 0))
     low = None if p.low == -math.inf else float(p.low + (1e-12 if p.low_open else 0))
+    if p.none:  # a float that may be None: the box left empty (Prodigy's beta3: √β2)
+        value = where.number_input(label, min_value=low, max_value=high, step=float(step), format="%g", key=key,
+                                   help=p.help, placeholder=f"None: {symbol_text(p.none)}")
+        return None if value is None else float(value)
     return float(where.number_input(label, min_value=low, max_value=high, step=float(step), format="%g", key=key,
                                     help=p.help))
 
@@ -184,7 +188,7 @@ def _torch_class() -> tuple[str | None, str]:
         return None, ""
     names = torch_choice.class_names()
     if not names:
-        st.info(f"This server allows no torch optimizer classes ({torch_choice.ENV}: "
+        st.info(f"This server allows no torch optimizer classes ({torch_choice.setting()}: "
                 f"{', '.join(torch_choice.allowed_modules()) or 'none'}).")
         return None, ""
     if st.session_state.get("torch") not in names:
@@ -193,7 +197,7 @@ def _torch_class() -> tuple[str | None, str]:
     cls = st.selectbox("torch optimizer class", names, key="torch")
     args = st.text_input("keyword arguments", key="torch.args", placeholder="lr=0.01, betas=(0.9, 0.99)",
                          max_chars=torch_choice.MAX_ARGS_CHARS, help=TORCH_ARGS_HELP)
-    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} (this server's {torch_choice.ENV}).")
+    st.caption(f"Classes of {', '.join(torch_choice.allowed_modules())} ({torch_choice.setting()}).")
     return cls, args
 
 

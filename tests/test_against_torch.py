@@ -285,3 +285,29 @@ def test_the_new_declarations_follow_torchs_lr_scheduler(name, hp):
                                 scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.97))
     np.testing.assert_allclose(run.lr, lrs, rtol=1e-14)
     np.testing.assert_allclose(run.path, path, rtol=1e-12, atol=1e-14)
+
+
+def test_base_fma_rounds_as_torchs_fused_kernels_on_arrays_and_floats():
+    # base.fma (Prodigy's moving sums, L-BFGS's moves): y.add_(x, alpha=a) is fma(a, x, y) and
+    # y.addcmul_(x, x, value=a) is fma(a·x, x, y), bit for bit; the float path gives the array path's bits
+    from optlab.optimizers.base import fma
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    a, x, y = (rng.normal(size=n) * 10.0 ** rng.uniform(-3, 3, n) for _ in range(3))
+    added = torch.from_numpy(y.copy()).add_(torch.from_numpy(x), alpha=float(a[0])).numpy()
+    np.testing.assert_array_equal(fma(a[0], x, y), added)
+    by_element = np.array([torch.tensor([yi]).add_(torch.tensor([xi]), alpha=float(ai)).item()
+                           for ai, xi, yi in zip(a[:500], x[:500], y[:500], strict=True)])
+    np.testing.assert_array_equal(fma(a[:500], x[:500], y[:500]), by_element)
+    multiplied = torch.from_numpy(y.copy()).addcmul_(torch.from_numpy(x), torch.from_numpy(x),
+                                                     value=float(a[1])).numpy()
+    np.testing.assert_array_equal(fma(a[1] * x, x, y), multiplied)
+    np.testing.assert_array_equal([fma(float(ai), float(xi), float(yi)) for ai, xi, yi in zip(a, x, y, strict=True)],
+                                  fma(a, x, y))
+    assert (y + a * x != fma(a, x, y)).sum() > n // 20  # two roundings would not be torch's in many of them
+    with np.errstate(all="ignore"):  # beyond the finite numbers: IEEE's a·b + c, as torch
+        big = np.array([1e300, np.inf, np.nan, 1e-300])
+        theirs = torch.from_numpy(big.copy()).add_(torch.from_numpy(big), alpha=1e10).numpy()
+        np.testing.assert_array_equal(fma(1e10, big, big), theirs)
+        assert fma(1e300, 1e300, 1.0) == np.inf and np.isnan(fma(np.inf, 0.0, 1.0))

@@ -5,6 +5,7 @@ same view."""
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,3 +153,25 @@ def test_every_explore_view_link_keeps_the_comparisons_settings(view):
     for key, value in query.items():
         for v in value if isinstance(value, list) else [value]:
             assert f"{key}={v}" in url, (key, url)
+
+
+def test_prodigys_beta3_none_and_growth_rate_inf_are_widgets_and_links():
+    # beta3's None is an empty box, growth_rate's inf a slider stop; a link sets both and the path is the API's
+    at = open_app({"landscape": "rosenbrock", "opt": "prodigy"})
+    beta3 = at.number_input(key="prodigy.beta3")
+    growth = at.select_slider(key="prodigy.growth_rate")
+    assert beta3.value is None and growth.value == float("inf")
+    assert "prodigy.beta3" not in share_url(at) and "growth_rate" not in share_url(at)
+    at = open_app({"landscape": "rosenbrock", "opt": "prodigy", "prodigy.beta3": "0.9",
+                   "prodigy.growth_rate": "1.02", "prodigy.slice_p": "2", "steps": "200"})
+    assert not at.warning
+    assert at.number_input(key="prodigy.beta3").value == 0.9
+    assert at.select_slider(key="prodigy.growth_rate").value == 1.02
+    assert "prodigy.beta3=0.9" in share_url(at) and "prodigy.growth_rate=1.02" in share_url(at)
+    run = optlab.simulate("rosenbrock", "prodigy", start=(-1.5, 2.0), steps=200, beta3=0.9, growth_rate=1.02,
+                          slice_p=2)
+    np.testing.assert_array_equal(path_traces(at)["prodigy"], run.path)
+    at = open_app({"landscape": "rosenbrock", "opt": "prodigy", "prodigy.beta3": "none",
+                   "prodigy.growth_rate": "0.5"})  # None is the default; a growth below 1 is refused, named
+    assert at.number_input(key="prodigy.beta3").value is None
+    assert any("growth_rate" in w.value and "[1, inf]" in w.value for w in at.warning), [w.value for w in at.warning]

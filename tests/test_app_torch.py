@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
+from half_step import source as half_step_source
 from test_app import open_app, share_url
 
 import optlab
@@ -30,26 +31,10 @@ def _fresh_cache():
     yield
 
 
-CANARY = '''
+CANARY = """
 import pathlib, torch
 pathlib.Path({flag!r}).write_text("imported")
-
-
-class Halve(torch.optim.Optimizer):
-    """θ ← θ − lr·g/2."""
-
-    def __init__(self, params, lr=0.1):
-        super().__init__(params, dict(lr=lr))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        with torch.enable_grad():
-            loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                p -= group["lr"] * p.grad / 2
-        return loss
-'''
+""" + half_step_source("Halve")  # θ ← θ − lr·g/2 (tests/half_step.py)
 
 
 @pytest.fixture
@@ -112,6 +97,60 @@ def test_the_setting_narrows_and_widens_the_list(monkeypatch, canary):
 NOT_ALLOWED = "not a module this server allows"
 
 
+def open_with_secrets(secrets: dict, query: dict):
+    """The app with these Streamlit secrets (what .streamlit/secrets.toml would hold) and this link."""
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in secrets.items():
+        at.secrets[key] = value
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def _secret_reset():
+    yield
+    torch_choice.set_secret(None)  # the app's last run handed its secrets over: not for the next test
+
+
+def test_the_secrets_torch_modules_set_the_list_and_the_environment_variable_wins(monkeypatch, canary,
+                                                                                  _secret_reset):
+    name, flag = canary
+    monkeypatch.delenv(torch_choice.ENV, raising=False)
+    at = open_with_secrets({"torch_modules": ["torch.optim"]}, {"opt": ["adam"], "steps": "20",
+                                                                "torch": f"{name}.Halve"})
+    assert any(NOT_ALLOWED in w.value.replace("\\", "") for w in at.warning) and not flag.exists()
+    at.toggle(key="torch:on").set_value(True).run()
+    names = at.selectbox(key="torch").options
+    assert "torch.optim.Adam" in names and not any(n.startswith("pytorch_optimizer") for n in names)
+    assert any("secrets' torch_modules" in c.value for c in at.caption)
+    at = open_with_secrets({"torch_modules": f"torch.optim, {name}"},
+                           {"opt": ["adam"], "steps": "20", "torch": f"{name}.Halve", "torch.args": "lr=0.001"})
+    assert not at.warning and not at.error and flag.exists()
+    run = optlab.simulate("rosenbrock", torch_choice.resolve(f"{name}.Halve"), steps=20, lr=0.001)
+    assert at.table[0].value.loc["Halve (" + name + ", not verified by us)", "final loss"] == f"{run.loss[-1]:.4g}"
+    flag.unlink()
+    sys.modules.pop(name, None)
+    monkeypatch.setenv(torch_choice.ENV, "torch.optim")  # the environment variable wins over the secrets
+    at = open_with_secrets({"torch_modules": [name]}, {"opt": ["adam"], "steps": "20", "torch": f"{name}.Halve"})
+    assert any(NOT_ALLOWED in w.value.replace("\\", "") for w in at.warning) and not flag.exists()
+    assert torch_choice.allowed_modules() == ("torch.optim",)
+
+
+@pytest.mark.parametrize("value", [5, {"a": "torch.optim"}, ["torch.optim", 3]])
+def test_a_secrets_torch_modules_of_another_type_is_a_message_and_allows_none(monkeypatch, value, _secret_reset):
+    monkeypatch.delenv(torch_choice.ENV, raising=False)
+    at = open_with_secrets({"torch_modules": value}, {"opt": ["adam"], "steps": "20", "torch": "torch.optim.Adam"})
+    assert any("must be a list of module names" in e.value for e in at.error)
+    assert any("allows no torch optimizer classes" in w.value for w in at.warning)
+    assert len(at.table[0].value) == 1  # adam alone
+
+
 @pytest.mark.parametrize("path, says", [("{name}.Halve", NOT_ALLOWED), ("torch.optim.{name}.Halve", NOT_ALLOWED),
                                         ("torch.optim.adam.Adam.{name}", NOT_ALLOWED),
                                         ("{name}", "is not a class name such as torch.optim.Adam")])
@@ -148,6 +187,37 @@ def test_a_torch_class_runs_beside_the_declarations_labelled_not_verified_with_i
                                   run.state["momentum_buffer"][6])
     np.testing.assert_array_equal(inspector.loc["θ_k"].to_numpy(dtype=float), run.path[7])
     assert any("Not verified by us" in m.value for m in at.markdown)
+
+
+def test_a_pytorch_optimizer_class_is_listed_and_runs_in_the_app_and_the_api(monkeypatch):
+    # pytorch_optimizer (a dev requirement) is on the default list once installed; its Lion runs on the landscape
+    # as optlab.simulate(optimizer=the class) and in the app, and takes the steps the class takes in torch
+    po = pytest.importorskip("pytorch_optimizer")
+    monkeypatch.delenv(torch_choice.ENV, raising=False)
+    assert "pytorch_optimizer" in torch_choice.allowed_modules()
+    assert {"pytorch_optimizer.Lion", "pytorch_optimizer.Yogi"} <= set(torch_choice.class_names())
+    assert torch_choice.resolve("pytorch_optimizer.Lion") is po.Lion
+    run = optlab.simulate("rosenbrock", po.Lion, start=(-1.5, 2.0), steps=60, lr=0.01, betas=(0.8, 0.95))
+    land, p = optlab.get_landscape("rosenbrock"), torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    opt, path = po.Lion([p], lr=0.01, betas=(0.8, 0.95)), [p.detach().numpy().copy()]
+    for _ in range(60):  # the class directly in torch, on the landscape's gradients
+        p.grad = torch.from_numpy(land.grad(p.detach().numpy()))
+        opt.step()
+        path.append(p.detach().numpy().copy())
+    np.testing.assert_array_equal(run.path, np.array(path))
+    assert run.optimizer == f"{po.Lion.__module__}.Lion" and not run.verified  # where the class is defined
+    # Lion's rule is sign(β1·m + (1 − β1)·g) steps of lr: optlab's own declaration (Chen et al. 2023), same steps
+    native = optlab.simulate("rosenbrock", "lion", start=(-1.5, 2.0), steps=60, lr=0.01, beta1=0.8, beta2=0.95)
+    np.testing.assert_allclose(run.path, native.path, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(run.state["exp_avg"], native.state["m"], rtol=1e-13, atol=1e-300)
+    at = open_app({"landscape": "rosenbrock", "opt": ["lion"], "lion.lr": "0.01", "lion.beta1": "0.8",
+                   "lion.beta2": "0.95", "steps": "60", "torch": "pytorch_optimizer.Lion",
+                   "torch.args": "lr=0.01, betas=(0.8, 0.95)"})
+    assert not at.error and at.selectbox(key="torch").value == "pytorch_optimizer.Lion"
+    assert "pytorch_optimizer.Lion" in at.selectbox(key="torch").options
+    table = at.table[0].value
+    label = "Lion (pytorch_optimizer, not verified by us)"
+    assert table.loc[label, "final loss"] == f"{run.loss[-1]:.4g}" == table.loc["Lion", "final loss"]
 
 
 def test_the_switch_picks_a_class_and_the_typed_arguments_reach_the_run(monkeypatch):

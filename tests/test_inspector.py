@@ -52,6 +52,8 @@ def switches(name: str) -> list[dict]:
         out.append(hp)
     if "dampening" in opt.defaults:
         out.append({"momentum": 0.9, "dampening": 0.3, "nesterov": False})
+    if "growth_rate" in opt.defaults:  # Prodigy's d capped by its growth, β3 of its own, d from x alone
+        out += [{"growth_rate": 1.05, "beta3": 0.9}, {"growth_rate": 1.2, "slice_p": 2, "weight_decay": 0.1}]
     if name in RATES:
         out = [{**hp, "lr": RATES[name]} for hp in out]
     return out
@@ -91,7 +93,7 @@ def recorded_numbers(run, k: int, c: int) -> dict:
     if opt.schedule_in_coefficients:  # ASGD's η_t: from each step's own (scheduled) learning rate
         ns.lr = np.asarray(run.lr[:k], dtype=float)
     coeffs = opt.coefficients(np.arange(1.0, k + 1), ns)
-    out = {n: float(v) for n, v in run.hparams.items() if not isinstance(v, bool)}
+    out = {n: float(v) for n, v in run.hparams.items() if not isinstance(v, bool) and v is not None}
     for n, v in coeffs.items():
         v = np.asarray(v).reshape(-1)[-1] if np.ndim(v) else v
         if not isinstance(v, (bool, np.bool_)):

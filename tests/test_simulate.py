@@ -50,7 +50,7 @@ LAND_NAMES = optlab.landscape_names()
 
 def edges(p) -> list[float]:
     """The values at the ends of a hyperparameter's ranges (valid and slider), zero where allowed, its default."""
-    out = {float(p.default)}
+    out = set() if p.default is None else {float(p.default)}  # None (Prodigy's beta3: √β2) is one for all runs
     for v in (p.low, p.ui_low, p.ui_high, 0.0):
         if v is not None and p.accepts(v):
             out.add(float(v))

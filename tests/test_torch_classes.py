@@ -5,6 +5,7 @@ several evaluations per step (LBFGS), and clear messages for bad input."""
 import numpy as np
 import pytest
 import torch
+from half_step import define as _define
 
 import optlab
 from optlab import plots
@@ -32,21 +33,7 @@ def test_minibatches_are_the_same_as_a_declarations():
     np.testing.assert_allclose(run.grad_used, native.grad_used, rtol=0, atol=1e-12)
 
 
-class HalfStep(torch.optim.Optimizer):
-    """A user's own optimizer: θ ← θ − lr·g/2, counting its steps in its state."""
-
-    def __init__(self, params, lr=0.1):
-        super().__init__(params, dict(lr=lr))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        with torch.enable_grad():
-            loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                p -= group["lr"] * p.grad / 2
-                self.state[p]["count"] = self.state[p].get("count", 0) + 1
-        return loss
+HalfStep = _define()  # θ ← θ − lr·g/2, counting its steps in its state
 
 
 def test_a_class_from_the_users_own_code_takes_its_own_steps():

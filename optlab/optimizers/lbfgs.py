@@ -14,12 +14,11 @@ numbers), with torch's fused multiply-add where its kernels use one (``add_`` wi
 from __future__ import annotations
 
 import math
-import struct
 from typing import NamedTuple
 
 import numpy as np
 
-from optlab.optimizers.base import Buffer, Num, Optimizer
+from optlab.optimizers.base import Buffer, Num, Optimizer, fma, split
 from optlab.params import Param
 
 
@@ -43,34 +42,11 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1]
 
 
-def _fma(a, ah, al, b, c):
-    """a·b + c rounded once, as torch's CPU kernels compute ``y.add_(x, alpha=a)`` (a fused multiply-add):
-    Dekker's exact product, then Boldo & Melquiond's sum with rounding to odd (2008). Python 3.11 has no
-    math.fma; plain a·b + c would round twice and drift from torch by an ulp per step. ``ah + al = a`` is a's
-    Veltkamp split (:func:`_axpy` splits α once for both coordinates). The hot loop: inlined by hand."""
-    p = a * b
-    t = 134217729.0 * b  # Veltkamp's split of b (2^27 + 1)
-    bh = t - (t - b)
-    bl = b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl  # a·b = p + e exactly
-    uh = p + c  # Knuth's two-sum: p + c = uh + ul exactly
-    t = uh - p
-    ul = (p - (uh - t)) + (c - t)
-    th = ul + e  # ul + e = th + tl exactly
-    t = th - ul
-    tl = (ul - (th - t)) + (e - t)
-    if tl != 0 and not struct.unpack("<q", struct.pack("<d", th))[0] & 1:  # round th + tl to odd
-        th = math.nextafter(th, math.inf if tl > 0 else -math.inf)
-    r = uh + th
-    return r if r - r == 0 and e - e == 0 else a * b + c  # (x − x = 0: finite; else inf and nan as IEEE)
-
-
-def _axpy(alpha, x, y):  # y + alpha·x, torch's y.add_(x, alpha=alpha)
+def _axpy(alpha, x, y):
+    """y + alpha·x as torch's y.add_(x, alpha=alpha): rounded once (base.fma), α split once for both coordinates."""
     a = float(alpha)  # a plain float (not _T: its arithmetic is slow and not needed here)
-    t = 134217729.0 * a
-    ah = t - (t - a)
-    al = a - ah
-    return (_fma(a, ah, al, x[0], y[0]), _fma(a, ah, al, x[1], y[1]))
+    a_split = split(a)
+    return (fma(a, x[0], y[0], a_split), fma(a, x[1], y[1], a_split))
 
 
 def _absmax(a):

@@ -240,6 +240,7 @@ class Numbers(NamedTuple):
     state: Any  # ... and after it: s.state.m
     xy: tuple = ()  # (Coord of x, Coord of y): both coordinates' recorded numbers, named
     here: Any = None  # this coordinate's recorded numbers as floats (a Coord of floats), or None
+    axis: int | None = None  # which coordinate the lines are for (0: x, 1: y), with here (Prodigy's slice_p)
 
 
 class Coord(NamedTuple):
@@ -259,14 +260,14 @@ def _named(record_type, prefix: str = "", suffix: str = ""):
     return record_type._make(N(prefix + f + suffix) for f in record_type._fields)
 
 
-def numbers(opt, hp, step, state_type, here: Coord | None = None) -> Numbers:
+def numbers(opt, hp, step, state_type, here: Coord | None = None, axis: int | None = None) -> Numbers:
     """The record ``opt.worked`` gets for a step: ``hp`` and ``step`` its records (numbers), ``state_type``
-    the type of its state, ``here`` the coordinate's own numbers (floats)."""
+    the type of its state, ``here`` the coordinate's own numbers (floats), ``axis`` which one (0: x, 1: y)."""
     xy = tuple(Coord(N(f"theta_prev_{a}"), N(f"theta_{a}"), N(f"grad_{a}"), _named(state_type, "prev_", f"_{a}"),
                      _named(state_type, "", f"_{a}")) for a in AXES)
     return Numbers(hp=hp, step=step, theta_prev=N("theta_prev"), theta=N("theta"), grad=N("grad"), g=N("g"),
                    lr=N("lr"), h=_named(opt.hp_type), c=_named(opt.step_type), prev=_named(state_type, "prev_"),
-                   state=_named(state_type), xy=xy, here=here)
+                   state=_named(state_type), xy=xy, here=here, axis=axis)
 
 
 def values(s: Numbers, *, theta_prev: float, theta: float, grad: float, prev, state,
