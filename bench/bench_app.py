@@ -278,9 +278,14 @@ async def interactions_part(repeat: int) -> dict:
                     await box.locator("input").first.focus()
                     await apage.keyboard.press("Backspace")  # the last chip: the one added
 
-            async def preset(i):
+            async def preset(i):  # another landscape too: ill-conditioned bowl <-> Rosenbrock
                 await apage.keyboard.press("Escape")
                 name = ("momentum_overshoot", "adam_vs_sgd")[i % 2]
+                await apage.locator(f".st-key-preset-{name} button").first.click()
+
+            async def preset_same(i):  # both on Rosenbrock: the optimizers' settings and steps change
+                await apage.keyboard.press("Escape")
+                name = ("divergence", "adam_vs_sgd")[i % 2]
                 await apage.locator(f".st-key-preset-{name} button").first.click()
 
             async def landscape(i):
@@ -288,8 +293,8 @@ async def interactions_part(repeat: int) -> dict:
                 await sidebar.locator("[data-testid=stSelectbox] input").first.fill(get_landscape(name).title)
                 await apage.keyboard.press("Enter")
 
-            actions = {"lr change": lr_notch, "add an optimizer": add_optimizer, "preset": preset,
-                       "landscape switch": landscape}
+            actions = {"lr change": lr_notch, "add an optimizer": add_optimizer, "preset": preset_same,
+                       "preset, new landscape": preset, "landscape switch": landscape}
             out = {"hello": []} | {name: [] for name in actions} | {f"hello, {name}": [] for name in actions} | {
                 "lr bytes": []}
             for name, act in actions.items():
@@ -352,7 +357,9 @@ def main() -> None:
         r = asyncio.run(interactions_part(max(3, repeat // 2)))
         h = r["hello"]
         print(f"browser, hello page, slider to chart drawn       : {h * 1e3:7.0f} ms median")
-        for name, limit in (("lr change", 2), ("add an optimizer", 2), ("preset", 2), ("landscape switch", 3)):
+        # a preset that changes the landscape is a landscape switch and more: held to the landscape's target
+        for name, limit in (("lr change", 2), ("add an optimizer", 2), ("preset", 2), ("preset, new landscape", 3),
+                            ("landscape switch", 3)):
             print(f"browser, {name:18s} to every chart drawn: {r[name] * 1e3:7.0f} ms median, "
                   f"{r[name] / h:.2f}x hello, {r[name] / r[f'hello, {name}']:.2f}x the hello notches in between "
                   f"({r[f'hello, {name}'] * 1e3:.0f} ms) (target <= {limit}x)")
