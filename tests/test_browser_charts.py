@@ -5,6 +5,7 @@ camera the user turned and the zoom of the contour, and draws the new runs. A St
 breaks the custom component (or its in-place update) fails here.
 """
 
+import numpy as np
 import pytest
 from test_browser import TRACES_JS, browser, open_page, share_box  # noqa: F401  (fixture)
 
@@ -143,4 +144,29 @@ def test_a_change_that_keeps_the_landscape_redraws_only_the_runs(browser, server
     page.wait_for_function(f"() => ({REDRAWN_JS})().under >= 1 && ({REDRAWN_JS})().surface >= 1", timeout=60_000)
     assert page.evaluate(REDRAWN_JS)["contour"] > 10
     assert page.locator("[data-testid=stException]").count() == 0
+    context.close()
+
+
+def test_the_modebar_camera_saves_the_landscape_and_the_runs_as_one_png(browser, server, tmp_path):  # noqa: F811
+    # the contour is drawn in a div of its own under the chart's (optlab.chart): the PNG has both layers
+    from PIL import Image
+
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    size = page.evaluate("() => { const l = document.querySelector('.optlab-plot')._fullLayout, s = l._size; "
+                         "return [l.width, l.height, s.l + s.w / 2, s.t + s.h / 2, s.t]; }")
+    page.locator(".optlab-chart").first.hover()
+    with page.expect_download(timeout=30_000) as download:
+        page.locator(".optlab-chart").first.locator(".modebar-btn[data-title='Download plot as a PNG']").click()
+    path = tmp_path / "chart.png"
+    download.value.save_as(path)
+    image = Image.open(path).convert("RGBA")
+    assert image.size == (round(size[0]), round(size[1]))
+    r, g, b, a = image.getpixel((round(size[2]), round(size[3])))  # the middle of the plot area
+    assert a == 255 and (r, g, b) != (255, 255, 255), (r, g, b, a)  # the landscape's colour, not the page's
+    # above the plot area only the layer on top draws (its legend): some of those pixels are not the background
+    top = image.crop((0, 0, image.size[0], int(size[4]) - 2))
+    background = image.getpixel((1, 1))
+    differs = (np.asarray(top) != np.asarray(background)).any(axis=-1)
+    assert differs.sum() > 100, "the legend (the layer on top) is in the PNG"
     context.close()
