@@ -177,13 +177,17 @@ def start_worker() -> None:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) a process has used, from /proc; None where there is no /proc."""
+    """The user CPU time a process has used, from /proc; None where there is no /proc. User time only: sympy's
+    work is all user time, while system time grows with what the kernel does for a process on a loaded machine
+    (a forked worker's copy-on-write page faults, reclaim under memory pressure). A formula that takes 50 ms
+    was turned down as "too complex" in a CI run on a loaded machine, a dozen sessions compiling at once; what
+    the formula itself costs is the user time. The kernel's backstop (CPU_BACKSTOP, RLIMIT_CPU) counts both."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK")
 
 
 _SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # workers at once: at most one per core
