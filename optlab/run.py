@@ -209,19 +209,27 @@ def mark_divergence(path, loss, grad, grad_used, state) -> list:
         return [None] * B
     out: list = [None] * B
     idx = np.flatnonzero(suspect)
-    finite = np.isfinite(loss[:, idx]) & np.isfinite(path[:, :, idx]).all(axis=1)  # (T+1, suspects)
-    for j, b in enumerate(idx.tolist()):
-        bad = np.flatnonzero(~finite[:, j])
-        if not len(bad):
-            continue
-        d = int(bad[0])
+    bad = ~(np.isfinite(loss[:, idx]) & np.isfinite(path[:, :, idx]).all(axis=1))  # (T+1, suspects)
+    has = bad.any(axis=0)
+    runs, first = idx[has], bad.argmax(axis=0)[has]  # the diverged runs and their first non-finite row
+    if not len(runs):
+        return out
+    for b, d in zip(runs.tolist(), first.tolist(), strict=True):
         out[b] = d
-        path[d:, :, b] = np.nan
-        loss[d:, b] = np.nan
-        for per_point in (grad,):
-            if per_point is not None:
-                per_point[d:, :, b] = np.nan
-        for per_step in (grad_used, *state.values()):
-            if per_step is not None:
-                per_step[max(d - 1, 0):, :, b] = np.nan
+    # every array blanked in one masked copy (a loop over 10,000 diverged runs took 5 times Adam's whole batch)
+    start = np.full(B, np.iinfo(np.int64).max)
+    start[runs] = first
+
+    def blank(a, begin):  # a[t, ..., b] = NaN from row begin[b] on
+        after = np.arange(a.shape[0])[:, None] >= begin[None, :]
+        np.copyto(a, np.nan, where=after.reshape(after.shape[0], *([1] * (a.ndim - 2)), B))
+
+    blank(path, start)
+    blank(loss, start)
+    for per_point in (grad,):
+        if per_point is not None:
+            blank(per_point, start)
+    for per_step in (grad_used, *state.values()):
+        if per_step is not None:
+            blank(per_step, np.maximum(start - 1, 0))
     return out
