@@ -215,21 +215,22 @@ function overLayout(layout) {
   return out;
 }
 
+// every cartesian axis's range as a div draws it now (its zoom): {xaxis: [lo, hi], yaxis2: ...}
+function rangesOf(gd) {
+  const full = gd._fullLayout, out = {};
+  for (const k of Object.keys(full)) if (AXIS.test(k) && full[k].range) out[k] = full[k].range.slice();
+  return out;
+}
+
 // the div underneath: the landscape on the top div's axes ranges (its zoom), nothing that is drawn on top
 function underLayout(layout, over) {
   const out = {height: layout.height, width: layout.width, autosize: layout.autosize, margin: layout.margin,
                uirevision: layout.uirevision, showlegend: false, hovermode: false, dragmode: false,
                template: layout.template, font: layout.font, paper_bgcolor: layout.paper_bgcolor,
                plot_bgcolor: layout.plot_bgcolor};
-  const full = over._fullLayout;
-  for (const [k, v] of Object.entries(layout)) {
-    if (!AXIS.test(k)) continue;
-    const range = full[k] && full[k].range;
-    out[k] = {...v, visible: false, ...(range ? {range: range.slice(), autorange: false} : {})};
-  }
-  for (const k of Object.keys(full)) {  // axes the layout does not name (a trace's own)
-    if (AXIS.test(k) && !(k in out) && full[k].range) out[k] = {visible: false, range: full[k].range.slice(),
-                                                                autorange: false};
+  for (const [k, v] of Object.entries(layout)) if (AXIS.test(k)) out[k] = {...v, visible: false};
+  for (const [k, range] of Object.entries(rangesOf(over))) {  // a trace's own axes too, where the layout has none
+    out[k] = {...out[k], visible: false, range, autorange: false};
   }
   return out;
 }
@@ -271,12 +272,9 @@ function followZoom(root) {
   root.gd.on("plotly_relayout", (ev) => {
     if (!root.layered || !root.under || !root.under._fullLayout) return;
     if (!Object.keys(ev || {}).some((k) => /^[xy]axis\d*\.(range|autorange)/.test(k))) return;
-    const full = root.gd._fullLayout, update = {};
-    for (const k of Object.keys(full)) {
-      if (AXIS.test(k) && full[k].range && root.under._fullLayout[k]) {
-        update[`${k}.range`] = full[k].range.slice();
-        update[`${k}.autorange`] = false;
-      }
+    const update = {};
+    for (const [k, range] of Object.entries(rangesOf(root.gd))) {
+      if (root.under._fullLayout[k]) Object.assign(update, {[`${k}.range`]: range, [`${k}.autorange`]: false});
     }
     const t0 = performance.now();
     root.under.__optlabKey = null;  // its layout is no longer the one last given: the next draw gives it again
@@ -504,8 +502,8 @@ async function draw(root, msg) {
     layout.template = template(root.themeKey || themeKey(root));
     const below = underLayout(layout, gd);
     const a = marginsOf(gd);  // the top div's plot area: the one underneath starts from it (drawn once)
-    below.margin = {...layout.margin, ...Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s],
-                    (root.margin || {})[s] ?? (layout.margin || {})[s] ?? 0)]))};
+    below.margin = {...layout.margin,  // (layout.margin holds root.margin, the sides aligned before)
+                    ...Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s], (layout.margin || {})[s] ?? 0)]))};
     // redrawn only when its traces or its layout changed (a react that changes nothing still took ~20 ms)
     const {template: tmpl, ...rest} = below;
     const underKey = JSON.stringify(rest);
