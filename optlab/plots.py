@@ -249,6 +249,10 @@ class AnimatedFigure(go.Figure):
         super().__init__(*args, **kwargs)
         self._optlab_animation = orjson.dumps({"layout": {}, "frames": []})
 
+    def set_animation(self, layout: dict, frames: list) -> None:
+        """The figure's animation: layout entries ("updatemenus", "sliders") and frames, kept as written."""
+        self._optlab_animation = to_json({"layout": layout, "frames": frames})
+
     def animation(self) -> dict:
         """{"layout": {"updatemenus": [...], "sliders": [...]}, "frames": [...]}: a fresh copy."""
         return orjson.loads(self._optlab_animation)
@@ -303,7 +307,7 @@ class FigureSpec(dict):
         animation = {k: layout.pop(k) for k in ("updatemenus", "sliders") if k in layout}
         fig = AnimatedFigure(self["data"], layout=layout)
         if animation or self.get("frames"):
-            fig._optlab_animation = to_json({"layout": animation, "frames": self.get("frames", [])})
+            fig.set_animation(animation, self.get("frames", []))
         return fig
 
 
@@ -348,8 +352,7 @@ def _animation_spec(frames: np.ndarray, make_heads) -> tuple[dict, list]:
 
 def _animation(fig: AnimatedFigure, frames: np.ndarray, make_heads) -> AnimatedFigure:
     """The animation of _animation_spec, added to a figure."""
-    layout, frames = _animation_spec(frames, make_heads)
-    fig._optlab_animation = orjson.dumps({"layout": layout, "frames": frames})
+    fig.set_animation(*_animation_spec(frames, make_heads))
     return fig
 
 
