@@ -396,6 +396,25 @@ def test_a_formula_whose_gradient_takes_forever_is_cut_off_and_the_worker_killed
     compile_formula.cache_clear()
 
 
+def _slow_answer(text):
+    """A worker that answers late in wall time with no CPU to speak of: a loaded machine's worker."""
+    time.sleep(0.8)
+    return text.upper()
+
+
+def test_a_worker_that_has_answered_and_exited_by_the_time_its_cpu_is_read_is_not_judged_too_slow(monkeypatch):
+    # was: under load, 1 of 12 sessions' 50 ms formula came back "too complex: ... more than 2 s": the worker
+    # answered and exited between the poll and the read of /proc/<pid>/stat, and a missing CPU time was
+    # taken for "no /proc here" and judged by the wall time, over 2 s on that machine
+    from optlab import formula_worker
+
+    monkeypatch.setattr(formula_worker, "_cpu_seconds", lambda pid: None)  # every read finds the worker gone
+    assert formula_worker.run("late", _slow_answer, 0.3) == "LATE"
+    monkeypatch.setattr(formula_worker, "_PROC", False)  # where there is no /proc at all, wall time bounds it
+    with pytest.raises(FormulaError, match="too complex"):
+        formula_worker.run("late", _slow_answer, 0.3)
+
+
 def test_sympys_slow_inputs_never_hold_the_server_past_the_deadline():
     import time
 
