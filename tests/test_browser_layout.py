@@ -76,6 +76,29 @@ def test_the_play_buttons_leave_the_step_slider_and_the_axis_title_clear(browser
         context.close()
 
 
+def test_on_a_phone_the_contour_takes_most_of_its_chart_and_its_ticks_and_colour_bar_stay_inside(
+        browser, server):  # noqa: F811
+    # was: the desktop's fixed side margins (85 + 95 px) left the contour 178 of a 358 px chart on a phone
+    context, page = _open(browser, server, "phone")
+    try:
+        page.locator(".optlab-chart").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        box = page.evaluate("""() => {
+          const gd = document.querySelector('.optlab-plot'), root = gd.closest('.optlab-chart');
+          const r = (e) => e.getBoundingClientRect();
+          const inner = Array.from(gd.querySelectorAll('.ytick, .colorbar, .ytitle'))
+            .concat(Array.from(root.querySelectorAll('.optlab-under .colorbar')));
+          return {chart: [r(root).left, r(root).right], plot: [r(gd.querySelector('.nsewdrag')).left,
+                  r(gd.querySelector('.nsewdrag')).right], under: r(root.querySelector('.optlab-under .cbbg')
+                  || root.querySelector('.optlab-under')).right, inner: inner.map((e) => [r(e).left, r(e).right])};
+        }""")
+        (left, right), (plot_left, plot_right) = box["chart"], box["plot"]
+        assert plot_right - plot_left >= 0.6 * (right - left), box
+        assert all(left - 1 <= a and b <= right + 1 for a, b in box["inner"]), box  # nothing cut at the sides
+    finally:
+        context.close()
+
+
 def test_widgets_have_plain_text_accessible_names(browser, server):  # noqa: F811
     context, page = _open(browser, server, "desktop")
     try:

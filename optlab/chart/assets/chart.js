@@ -129,6 +129,11 @@ function setup(parentElement) {
   new ResizeObserver(() => {
     if (!gd._fullLayout || !window.Plotly || !gd.isConnected || !gd.offsetParent) return;
     const Plotly = window.Plotly;
+    if (root.lastMsg && root.narrow !== (root.clientWidth < NARROW)) {  // crossed: the other fit (fitWidth)
+      const msg = root.lastMsg;
+      root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
+      return;
+    }
     root.chain = root.chain.then(() => Plotly.Plots.resize(gd))
       .then(() => root.under && root.under._fullLayout && Plotly.Plots.resize(root.under))
       .then(() => alignPlotAreas(root)).catch((err) => console.error("optlab chart:", err));
@@ -449,6 +454,20 @@ function placeControls(root, controls) {
   }
 }
 
+// On a narrow screen (a phone): a 2-D chart's side margins, sized for a wide screen's tick labels and colour
+// bar, made smaller: the contour's plot area was half of a 358 px chart (Plotly's automatic margins still grow
+// them where the ticks need more). A resize that crosses the width draws the figure again (setup's
+// ResizeObserver). (A 3-D scene made shorter to fill its width was tried: Plotly drew the surface smaller.)
+const NARROW = 480;
+
+function fitWidth(root, layout) {
+  const width = root.clientWidth;
+  root.narrow = Boolean(width) && width < NARROW;
+  if (!root.narrow || document.fullscreenElement === root || layout.scene || !layout.margin) return;
+  const margin = layout.margin;
+  layout.margin = {...margin, l: Math.min(margin.l ?? 80, 55), r: Math.min(margin.r ?? 80, 80)};
+}
+
 async function draw(root, msg) {
   const Plotly = await loadPlotly();
   const gd = root.gd;
@@ -462,6 +481,7 @@ async function draw(root, msg) {
   const frames = msg.frames ? resolve(msg.frames, missing) : null;
   if (missing.length) { root.setTriggerValue("missing", missing); return; }
   const controls = takeControls(layout);
+  fitWidth(root, layout);
   root.figureHeight = layout.height;
   if (document.fullscreenElement === root) {
     layout.height = root.clientHeight - 32 - (controls && root.bar ? root.bar.offsetHeight : 0);
@@ -535,5 +555,6 @@ export default function (component) {
   root.lastText = text;
   root.themeKey = key;
   const msg = JSON.parse(text);
+  root.lastMsg = msg;
   root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
 }
