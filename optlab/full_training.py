@@ -20,15 +20,13 @@ page says when it applies them.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from optlab import muon
 from optlab.networks.mlp import head, one_blas_thread
-from optlab.networks.plane import SURFACE_THREADS as THREADS
-from optlab.networks.plane import THREAD_ELEMENTS, Plane, _splits
+from optlab.networks.plane import Plane
 from optlab.projection import Projection, project, through_ends
 from optlab.training import train_group
 
@@ -42,7 +40,6 @@ MAX_SEEDS = 10  # minibatch seeds per optimizer in the bands
 SCHEDULE_FREE = ("schedule_free_sgd", "schedule_free_adamw")  # judged at x, the point they report
 ADAM_FAMILY = ("adam", "adamw", "amsgrad")  # state m, v (v_max), and step lr·m̂/(√v̂ + ε), as torch.optim.Adam's
 EVALUATE_ELEMENTS = 1 << 20  # networks × examples × widest layer per forward pass in evaluate
-MEDIAN_ELEMENTS = 1 << 20  # steps × weights × Adam runs whose effective steps are kept for their medians (8 MB)
 MAX_BAND_STEPS = 40_000  # optimizers × seeds × steps of the bands together (a few seconds)
 
 
@@ -145,22 +142,19 @@ def train_many(source, members, *, steps: int, batch_size: int | None = None, sc
                         np.full((steps, layers), np.nan))
 
     bounds = list(zip(starts, [*starts[1:], net.size], strict=True))
-    block = max(1, min(steps, MEDIAN_ELEMENTS // max(1, net.size * len(adams))))  # steps whose sizes are kept
-    sizes = np.empty((block, net.size, len(adams)))
+    sizes = np.empty((net.size, len(adams)))
 
     def observe(k, before, g, after, states):
-        at = (k - 1) % block
         for a, (j, (adam, lrs, _)) in enumerate(adams.items()):  # bias-corrected: m̂ = m/(1 − β1ᵏ), v̂ = v/(1 − β2ᵏ)
             state = states[j]
             v = state.v_max if adam["amsgrad"] else state.v
             m_hat = state.m[:, 0] / (1 - adam["beta1"] ** k)
             v_hat = v[:, 0] / (1 - adam["beta2"] ** k)
-            sizes[at, :, a] = np.abs(lrs[k - 1] * m_hat / (np.sqrt(v_hat) + adam["eps"]))
-        if adams and (at == block - 1 or k == steps):  # the medians of a block of steps and every Adam run at once,
-            done = slice(k - 1 - at, k)  # layer by layer (a median is the same whichever others are taken with it)
-            medians = np.stack([np.median(sizes[:at + 1, lo:hi], axis=1) for lo, hi in bounds], axis=1)
-            for a, (_, _, effective) in enumerate(adams.values()):  # medians: (steps, layers, runs)
-                effective[done] = medians[:, :, a]
+            sizes[:, a] = np.abs(lrs[k - 1] * m_hat / (np.sqrt(v_hat) + adam["eps"]))
+        if adams:  # the medians of every Adam run at once, layer by layer
+            medians = np.array([np.median(sizes[lo:hi], axis=0) for lo, hi in bounds])  # (layers, runs)
+            for a, (_, _, effective) in enumerate(adams.values()):
+                effective[k - 1] = medians[:, a]
         grad_norm[k - 1] = _layer_norms(starts, g)
         with np.errstate(all="ignore"):
             ratio[k - 1] = _layer_norms(starts, after - before) / _layer_norms(starts, before)
@@ -212,24 +206,13 @@ def evaluate(net, thetas, X, y, finite=None):
     chunk = max(1, EVALUATE_ELEMENTS // (len(X) * max(net.sizes[1:])))
     loss = np.empty(K)
     accuracy = np.empty(K) if net.loss == "cross_entropy" else None
-
-    def part(bounds):
-        with np.errstate(all="ignore"):
-            for s in range(bounds[0], bounds[1], chunk):
-                e = slice(s, min(s + chunk, bounds[1]))
-                out = net.forward(thetas[:, e], X, quick=True)[-1]  # (c, n, k)
-                loss[e] = head(out, net.targets(y), net.loss, grad=False)[0]
-                if accuracy is not None:
-                    accuracy[e] = (out.argmax(axis=-1) == y).mean(axis=1)
-
-    # the networks split between threads, in the same chunks (NumPy and BLAS release the GIL; the numbers are the same)
-    parts = _splits(K, THREADS if K * len(X) * max(net.sizes[1:]) >= THREAD_ELEMENTS else 1)
-    with one_blas_thread():
-        if len(parts) == 1:
-            part(parts[0])
-        else:
-            with ThreadPoolExecutor(len(parts)) as pool:
-                list(pool.map(part, parts))
+    with np.errstate(all="ignore"), one_blas_thread():
+        for s in range(0, K, chunk):
+            e = slice(s, min(s + chunk, K))
+            out = net.forward(thetas[:, e], X, quick=True)[-1]  # (c, n, k)
+            loss[e] = head(out, net.targets(y), net.loss, grad=False)[0]
+            if accuracy is not None:
+                accuracy[e] = (out.argmax(axis=-1) == y).mean(axis=1)
     if accuracy is None:
         return loss, None
     return loss, accuracy if finite is None else np.where(finite, accuracy, np.nan)

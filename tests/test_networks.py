@@ -217,7 +217,7 @@ def test_a_grid_by_the_separable_first_layer_equals_the_points_one_by_one(case):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_a_grid_in_blocks_of_columns_and_rows_equals_the_points_one_by_one(monkeypatch, activation):
-    # columns in several blocks, rows' e^{2β} not kept (computed per task), one thread and two
+    # columns in several blocks, rows' e^{2β} not all kept, one thread and two
     import optlab.networks.plane as plane_module
 
     plane = make_plane("digits", (32,), activation, False)

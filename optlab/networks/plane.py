@@ -22,10 +22,8 @@ through θ₀ and two trained solutions (d_i = θ_i − θ₀; Garipov et al. 20
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,9 +34,8 @@ from optlab.schedules import get_schedule
 
 CHUNK_ELEMENTS = 1 << 17  # points per chunk × examples × widest layer: the working set stays in cache
 SURFACE_CHUNK_ELEMENTS = 1 << 18  # the same for a grid (Plane.surface)
-SURFACE_THREADS = min(2, os.cpu_count() or 1)  # threads for a grid's rows (Plane.surface) and many points
-THREAD_ELEMENTS = 1 << 22  # points × examples × widest layer from which Plane.evaluate splits between threads
-BLOCK_ELEMENTS = 3 << 21  # a grid's columns (or rows) × examples × (first-layer units + 1) kept at once (48 MB)
+SURFACE_THREADS = min(2, os.cpu_count() or 1)  # a grid's rows split between threads (Plane.surface)
+BLOCK_ELEMENTS = 1 << 22  # a grid's columns (or rows) × examples × first-layer units kept at once (32 MB)
 
 
 def random_directions(net: MLP, theta0: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,26 +101,14 @@ class Plane:
         g1, g2 = (np.empty(B), np.empty(B)) if grad else (None, None)
         # the first layer's arrays are the largest (points × examples × units): kept in two buffers, reused from
         # chunk to chunk, rather than allocated afresh (a new array that size is a fresh mapping the kernel zeroes)
-        # large calls (a view's many points) split between threads, each with its own buffers and the same chunks
-        # (NumPy and BLAS release the GIL; each point's numbers are its own, so the split changes no number)
-        parts = _splits(B, SURFACE_THREADS if B * n * self.width >= THREAD_ELEMENTS else 1)
-
-        def part(bounds):
-            lo, hi = bounds
-            work = np.empty((2, min(chunk, hi - lo), n, self.C[0].shape[1]))
-            for s in range(lo, hi, chunk):
-                e = slice(s, min(s + chunk, hi))
+        work = np.empty((2, min(chunk, B), n, self.C[0].shape[1]))
+        with one_blas_thread():
+            for s in range(0, B, chunk):
+                e = slice(s, min(s + chunk, B))
                 out = self._chunk(z1[e], z2[e], None if idx is None else idx[e], grad, work, quick)
                 f[e] = out[0]
                 if grad:
                     g1[e], g2[e] = out[1], out[2]
-
-        with one_blas_thread():
-            if len(parts) == 1:
-                part(parts[0])
-            else:
-                with ThreadPoolExecutor(len(parts)) as pool:
-                    list(pool.map(part, parts))
         if not grad:
             return f.reshape(shape), None, None
         return f.reshape(shape), g1.reshape(shape), g2.reshape(shape)
@@ -189,9 +174,8 @@ class Plane:
         per column) and β_q = y_q C₂ (one per row), and so is e^{2a} = e^{2α_p}·e^{2β_q}: tanh(a) = 1 − 2s with
         s = 1/(1 + e^{2α_p}·e^{2β_q}) = e^{−2α_p}/(e^{−2α_p} + e^{2β_q}), an add and a divide per number instead
         of libm's tanh (the grid's cost: 80·80·1797·32 of them for digits), the "1 −" and "2·" folded into the
-        next layer's W(z) and b(z); e^{−2α_p} and e^{2β_q} are computed once per column and row (with one more
-        unit, 1/(1 + 0) = 1, whose weight in the next layer is its bias: the bias is added by the matrix
-        product), and the softmax needs no shift by its maximum where its logits are bounded by the weights.
+        next layer's W(z) and b(z); e^{−2α_p} and e^{2β_q} are computed once per column and row, and the
+        softmax needs no shift by its maximum where its logits are bounded by the weights.
         ReLU: max(α_p + β_q, 0). The numbers equal :meth:`evaluate`'s to rounding (an activation's
         absolute error stays below 1e-15), not bit for bit; runs use :meth:`evaluate`.
         """
@@ -205,116 +189,78 @@ class Plane:
             gx, gy = np.meshgrid(xs, ys)
             return self.evaluate(gx, gy, grad=False)[0]
         out = np.empty((len(ys), len(xs)))
-        # tasks of a few rows each, taken by SURFACE_THREADS threads as they come free (NumPy and BLAS release the
-        # GIL in the products and ufuncs; each point's numbers are its own, so the split changes no number, and a
-        # thread the machine slows down takes fewer rows)
+        # rows split between threads (NumPy and BLAS release the GIL in the products and ufuncs; each point's
+        # numbers are its own, so the split changes no number)
         threads = min(SURFACE_THREADS, max(1, len(ys) * len(xs) // 256))
-        block = max(1, BLOCK_ELEMENTS // (n * (h0 + 1)))  # columns whose e^{−2α} (or α) are kept at once
-        rows_fit = len(ys) * n * (h0 + 1) <= BLOCK_ELEMENTS
-        local = threading.local()
+        bounds = np.linspace(0, len(ys), threads + 1).astype(int)
+        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        with one_blas_thread():
+            if len(parts) == 1:
+                self._surface_rows(xs, ys, out, tanh)
+            else:
+                with ThreadPoolExecutor(len(parts)) as pool:
+                    list(pool.map(lambda part: self._surface_rows(xs, ys[part], out[part], tanh), parts))
+        return out
 
-        def columns(u, A):  # into A: e^{−2α_p} (or α_p) for the columns u, and a last unit 1: (len(u), n, h0 + 1)
-            a = A[:, :, :h0]
-            np.multiply(u[:, None, None], C1, out=a)
-            np.add(a, C0, out=a)
-            if tanh:
-                np.multiply(a, -2.0, out=a)
-                np.exp(a, out=a)
-            A[:, :, h0] = 1.0
+    def _surface_rows(self, xs, ys, out, tanh: bool):
+        """Plane.surface for the rows ys, into ``out`` (shape (len(ys), len(xs)))."""
+        C0, C1, C2 = self.C
+        n, h0 = C0.shape
+        block = max(1, BLOCK_ELEMENTS // (n * h0))  # columns whose e^{2α} (or α) are kept at once
+        chunk = max(1, SURFACE_CHUNK_ELEMENTS // (n * self.width))  # points computed together
+        work = np.empty((min(chunk, len(xs)), n, h0))
+        outputs = np.empty((min(chunk, len(xs)), self.net.sizes[-1], n))
 
-        def rows(v, B=None):  # e^{2β_q} (or β_q), shape (len(v), n, h0 + 1); its last unit 0
-            B = np.empty((len(v), n, h0 + 1)) if B is None else B
-            B[:, :, h0] = 0.0
-            b = B[:, :, :h0]
-            np.multiply(((2.0 if tanh else 1.0) * v)[:, None, None], C2, out=b)
-            if tanh:
-                np.exp(b, out=b)
-            return B
+        def row(v):  # β_q = y_q C₂, or e^{2β_q}
+            return np.exp((2.0 * v) * C2) if tanh else v * C2
 
-        def task(q0, u, A, p0):  # rows q0 … q0 + step − 1 at the columns u (from p0)
-            Bq = B[q0:q0 + step] if B is not None else rows(ys[q0:q0 + step])
-            for j, v in enumerate(ys[q0:q0 + step]):
-                out[q0 + j, p0:p0 + len(u)] = self._surface_row(A, Bq[j], u, v, tanh, local)
-
-        B = None
-        step = max(1, min(4, len(ys) // (4 * threads)))  # rows per task
-        with one_blas_thread(), np.errstate(all="ignore"), ThreadPoolExecutor(threads) as pool:
-            if rows_fit:
-                B = np.empty((len(ys), n, h0 + 1))
-                list(pool.map(lambda q: rows(ys[q[0]:q[1]], B[q[0]:q[1]]), _splits(len(ys), threads)))
-            A = np.empty((min(block, len(xs)), n, h0 + 1))
+        with np.errstate(all="ignore"):  # (per thread)
+            rows = [row(v) for v in ys] if len(ys) * n * h0 <= BLOCK_ELEMENTS else None  # once, where they fit
             for p0 in range(0, len(xs), block):
                 u = xs[p0:p0 + block]
-                list(pool.map(lambda c, u=u: columns(u[c[0]:c[1]], A[c[0]:c[1]]), _splits(len(u), threads)))
+                A = np.multiply(u[:, None, None], C1)
+                np.add(A, C0, out=A)
+                if tanh:  # e^{−2α_p}: s = 1/(1 + e^{2α}e^{2β}) = e^{−2α}/(e^{−2α} + e^{2β})
+                    np.multiply(A, -2.0, out=A)
+                    np.exp(A, out=A)
+                for q, v in enumerate(ys):
+                    Bq = rows[q] if rows is not None else row(v)
+                    for c0 in range(0, len(u), chunk):
+                        c1 = min(c0 + chunk, len(u))
+                        h = work[:c1 - c0]
+                        if tanh:  # s = 1 / (1 + e^{2a}); tanh(a) = 1 − 2s
+                            np.add(A[c0:c1], Bq, out=h)
+                            np.divide(A[c0:c1], h, out=h)
+                        else:
+                            np.add(A[c0:c1], Bq, out=h)
+                            np.maximum(h, 0.0, out=h)
+                        out[q, p0 + c0:p0 + c1] = self._value_after_first(h, u[c0:c1], v, tanh, outputs)
 
-                list(pool.map(functools.partial(task, u=u, A=A[:len(u)], p0=p0), range(0, len(ys), step)))
-        return out
-
-    def _surface_row(self, A, Bq, u, v: float, tanh: bool, local) -> np.ndarray:
-        """The loss at the points (u, v) of one row, from the columns' A and the row's Bq (see :meth:`surface`)."""
-        n, h1 = Bq.shape
-        chunk = max(1, SURFACE_CHUNK_ELEMENTS // (n * self.width))  # points computed together
-        k = self.net.sizes[-1]
-        if getattr(local, "work", None) is None or local.work.shape != (chunk, n, h1):
-            local.work = np.empty((chunk, n, h1))  # this thread's buffers, reused (a fresh array that size is a
-            local.outputs = np.empty((chunk, k, n))  # fresh mapping the kernel zeroes)
-        weights = self._row_weights(u, v, tanh)
-        values = np.empty(len(u))
-        for c0 in range(0, len(u), chunk):
-            c1 = min(c0 + chunk, len(u))
-            h = local.work[:c1 - c0]
-            np.add(A[c0:c1], Bq, out=h)
-            if tanh:  # s = e^{−2α}/(e^{−2α} + e^{2β}) = 1/(1 + e^{2a}); tanh(a) = 1 − 2s, folded into the weights
-                np.divide(A[c0:c1], h, out=h)
-            else:
-                np.maximum(h, 0.0, out=h)
-            values[c0:c1] = self._value_after_first(h, [(W[c0:c1], b) for W, b in weights], local.outputs)
-        return values
-
-    def _row_weights(self, u, v: float, folded: bool) -> list:
-        """Each later layer's W(z) for the points (u, v) of a row: (c, out, in) for the next layer with its bias as
-        a last column (the first hidden layer's extra unit is 1), (c, out, in), (c, out) for the others. ``folded``:
-        the first hidden layer holds s with tanh = 1 − 2s, W(z)·(1 − 2s) + b(z) = (−2W(z))·s + (b(z) + W(z)·1)."""
-        out = []
-        for i, ((W, b), (D1, e1), (D2, e2)) in enumerate(self.layers):
-            Wz = W + v * D2 + u[:, None, None] * D1  # (c, out, in)
-            bz = b + v * e2 + u[:, None] * e1
-            if i == 0:
-                ext = np.empty(Wz.shape[:2] + (Wz.shape[2] + 1,))
-                if folded:
-                    np.add(bz, Wz.sum(axis=2), out=ext[:, :, -1])
-                    np.multiply(Wz, -2.0, out=ext[:, :, :-1])
-                else:
-                    ext[:, :, :-1], ext[:, :, -1] = Wz, bz
-                out.append((ext, None))
-            else:
-                out.append((Wz, bz))
-        return out
-
-    def _value_after_first(self, h, weights, out) -> np.ndarray:
-        """The loss of c points from their first hidden layer's outputs h, shape (c, n, h₀ + 1) (its last unit 1),
-        and the later layers' weights (:meth:`_row_weights`). ``out``: a buffer for the outputs, shape (≥ c, k, n)
-        (a fresh array that size is a fresh mapping)."""
+    def _value_after_first(self, h, z1, z2: float, folded: bool, out=None) -> np.ndarray:
+        """The loss of c points from their first hidden layer's outputs h, shape (c, n, h₀); ``folded``: h holds
+        s with tanh = 1 − 2s (the next layer takes W(z)·(1 − 2s) + b(z) = (−2W(z))·s + (b(z) + W(z)·1)).
+        ``out``: a buffer for the outputs, shape (≥ c, k, n) (a fresh array that size is a fresh mapping)."""
         act = self.net.activation
         last = len(self.layers) - 1
-        c = len(h)
-        for i, (Wz, bz) in enumerate(weights):
+        c = len(z1)
+        for i, ((W, b), (D1, e1), (D2, e2)) in enumerate(self.layers):
+            Wz = W + z1[:, None, None] * D1 + z2 * D2  # (c, out, in)
+            bz = b + z1[:, None] * e1 + z2 * e2
+            if folded and i == 0:
+                bz = bz + Wz.sum(axis=2)
+                Wz = -2.0 * Wz
             if i < last:
-                a = np.matmul(h, Wz.transpose(0, 2, 1))
-                if bz is not None:
-                    a += bz[:, None, :]
-                h = activate(a, act)
+                h = activate(np.matmul(h, Wz.transpose(0, 2, 1)) + bz[:, None, :], act)
             else:  # the outputs transposed, (c, k, n), as in _chunk
-                o = np.matmul(Wz, h.transpose(0, 2, 1), out=out[:c])
-                if bz is not None:
-                    o += bz[:, :, None]
+                o = np.matmul(Wz, h.transpose(0, 2, 1), out=None if out is None else out[:c])
+                o += bz[:, :, None]
         if self.net.loss != "cross_entropy":
             return _head_t(o, self.targets, self.net.loss, False)[0]
         k, n = o.shape[1:]
         picked = np.matmul(o.reshape(c, k * n), self._label_mask)  # Σ_i o at example i's label, (c,)
         # log Σ_k e^{o_k} needs no shift by max_k o_k where |o| < 700 for certain: with folded tanh units,
-        # s ∈ [0, 1] bounds |o_k| by Σ_j |W'_kj| (its bias the last column; one layer after them); otherwise shift
-        bounded = act == "tanh" and last == 0 and float(np.abs(Wz).sum(axis=2).max()) < 700
+        # s ∈ [0, 1] bounds |o_k| by |b'_k| + Σ_j |W'_kj| (one layer after them); otherwise shift
+        bounded = folded and last == 0 and float((np.abs(bz) + np.abs(Wz).sum(axis=2)).max()) < 700
         if bounded:
             np.exp(o, out=o)
             return (np.log(o.sum(axis=1)).sum(axis=1) - picked) * (1.0 / n)
@@ -331,12 +277,6 @@ class Plane:
             mask[np.asarray(self.targets) * self.size + np.arange(self.size)] = 1.0
             self._labels = mask
         return self._labels
-
-
-def _splits(n: int, parts: int) -> list[tuple[int, int]]:
-    """[a, b) bounds of up to ``parts`` near-equal, non-empty pieces of range(n)."""
-    bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 def _head_t(o, y, loss: str, grad: bool):
