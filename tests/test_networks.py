@@ -215,6 +215,25 @@ def test_a_grid_by_the_separable_first_layer_equals_the_points_one_by_one(case):
     np.testing.assert_allclose(surface, plane.evaluate(gx, gy, grad=False)[0], rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_grid_in_blocks_of_columns_and_rows_equals_the_points_one_by_one(monkeypatch, activation):
+    # columns in several blocks, rows' e^{2β} not all kept, one thread and two
+    import optlab.networks.plane as plane_module
+
+    plane = make_plane("digits", (32,), activation, False)
+    xs, ys = np.linspace(-2, 2, 11), np.linspace(-1.5, 2.5, 9)
+    gx, gy = np.meshgrid(xs, ys)
+    direct = plane.evaluate(gx, gy, grad=False)[0]
+    np.testing.assert_allclose(plane.surface(xs, ys), direct, rtol=1e-13, atol=1e-15)
+    monkeypatch.setattr(plane_module, "BLOCK_ELEMENTS", 3 * plane.size * 33)
+    blocks = []
+    for threads in (1, 2):
+        monkeypatch.setattr(plane_module, "SURFACE_THREADS", threads)
+        blocks.append(plane.surface(xs, ys))
+        np.testing.assert_allclose(blocks[-1], direct, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(blocks[0], blocks[1])  # the threads split the rows, never a point's numbers
+
+
 def test_far_out_the_grid_falls_back_to_the_points_one_by_one():
     plane = make_plane("moons", (16,), "tanh", False)
     xs = np.linspace(-2000, 2000, 5)  # e^{2α} would overflow: the per-point path, same numbers
