@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lr, power, weight_decay
+from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lerp, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -42,8 +42,7 @@ def update(g, state, params, step, hp, xp):
     alpha = xp.maximum(hp.eps2, coords_norm(params, xp) / SQRT2) * rho  # from θ before weight decay
     params = decoupled(params, step.lr, hp, xp)
     g2 = g * g
-    # torch's lerp(v, g², w): v + w·(g² − v) for w < ½, else g² − (g² − v)·(1 − w)
-    v = xp.where(step.w < 0.5, state.v + step.w * (g2 - state.v), g2 - (g2 - state.v) * (1 - step.w))
+    v = lerp(state.v, g2, step.w, xp)  # torch's lerp(v, g², w)
     u = (1 / xp.sqrt(xp.maximum(v, hp.eps1 * hp.eps1))) * g  # torch: rsqrt, then times g
     denom = xp.maximum(1.0, coords_norm(u, xp) / (SQRT2 * hp.d))
     return params - (alpha / denom) * u, AdafactorState(v, u)

@@ -249,6 +249,15 @@ def ema_sq(v, g, beta):
     return beta * v + (1 - beta) * (g * g)
 
 
+def lerp(start, end, weight, xp):
+    """torch.lerp's formula on CPU: start + w·(end − start) for w < ½, else end − (end − start)·(1 − w).
+    A weight that is one number (a step's coefficient, a hyperparameter shared by the runs) takes its branch
+    here, so only that formula is computed; a weight per run (shape (B,)) picks each run's with xp.where."""
+    if isinstance(weight, np.ndarray):
+        return xp.where(weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+    return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
+
+
 class Buffer(NamedTuple):
     """An internal state buffer, as the step inspector shows it."""
 
