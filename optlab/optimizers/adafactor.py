@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lerp, lr, power, weight_decay
+from optlab.optimizers.base import Buffer, Num, Optimizer, coords_sum, decoupled, lerp, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -37,15 +37,33 @@ def coefficients(t, hp):
 
 
 def update(g, state, params, step, hp, xp):
-    # coupled: RMS of θ and of the update over both coordinates (Optimizer.coupled)
+    # coupled: RMS of θ and of the update over both coordinates (Optimizer.coupled), so always arrays (2, B) or
+    # (2, 1): the temporaries are reused in place (out=), the same operations in the same order
     rho = xp.minimum(step.lr, step.inv_sqrt_t)
-    alpha = xp.maximum(hp.eps2, coords_norm(params, xp) / SQRT2) * rho  # from θ before weight decay
+    alpha = _rms(params, SQRT2)
+    np.maximum(hp.eps2, alpha, out=alpha)
+    alpha *= rho  # α = max(ε2, RMS(θ))·ρ, from θ before weight decay
     params = decoupled(params, step.lr, hp, xp)
     g2 = g * g
     v = lerp(state.v, g2, step.w, xp)  # torch's lerp(v, g², w)
-    u = (1 / xp.sqrt(xp.maximum(v, hp.eps1 * hp.eps1))) * g  # torch: rsqrt, then times g
-    denom = xp.maximum(1.0, coords_norm(u, xp) / (SQRT2 * hp.d))
-    return params - (alpha / denom) * u, AdafactorState(v, u)
+    u = np.maximum(v, hp.eps1 * hp.eps1)
+    np.sqrt(u, out=u)
+    np.divide(1, u, out=u)
+    u *= g  # torch: rsqrt, then times g
+    denom = _rms(u, SQRT2 * hp.d)
+    np.maximum(1.0, denom, out=denom)
+    alpha /= denom
+    moved = u * alpha
+    np.subtract(params, moved, out=moved)
+    return moved, AdafactorState(v, u)
+
+
+def _rms(a, over):
+    """‖a‖ over the two coordinates, divided by ``over``: a new (B,) array ((1,) for a of shape (2,))."""
+    n = np.atleast_1d(coords_sum(a * a))
+    np.sqrt(n, out=n)
+    n /= over
+    return n
 
 
 def worked(s: W.Numbers) -> list[W.Line]:

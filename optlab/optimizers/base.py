@@ -195,21 +195,28 @@ def fma(a, b, c, a_split=None, b_split=None):
     np.subtract(uh, p, out=t)
     ul = uh - t
     np.subtract(p, ul, out=ul)
-    ul += c - t
+    np.subtract(c, t, out=t)
+    ul += t
     th = ul + e
     np.subtract(th, ul, out=t)
     tl = th - t
     np.subtract(ul, tl, out=tl)
     np.subtract(e, t, out=t)
     tl += t
-    # round th + tl to odd on the bits: an even th with tl ≠ 0 steps one unit toward tl (+1 on the int64 view
-    # grows the magnitude whatever the sign); np.nextafter is 100× slower
+    # round th + tl to odd on the bits: an even th with tl ≠ 0 steps one unit toward tl: +1 on the int64 view where
+    # th and tl have the same sign (the magnitude grows), −1 where not (np.nextafter is 100× slower)
     bits = th.view(np.int64)
-    away = (tl != 0) & ((bits & 1) == 0)
-    same = np.signbit(th) == np.signbit(tl)
-    bits += (away & same).astype(np.int64) - (away & ~same)
+    toward = bits ^ tl.view(np.int64)
+    toward >>= 63  # 0 where the signs agree, −1 where not
+    toward |= 1
+    even = ~bits
+    even &= tl != 0  # 1 where th is even and tl ≠ 0 (the bool is 0 or 1: bit 0 of ~bits, or nothing)
+    toward *= even
+    bits += toward
     uh += th
     e += uh
+    if np.isfinite(np.add.reduce(e, axis=None)):  # every element finite (a sum that overflows: the closer look)
+        return uh
     finite = np.isfinite(e)
     return uh if finite.all() else np.where(finite, uh, a * b + c)
 
@@ -255,7 +262,16 @@ def lerp(start, end, weight, xp):
     here, so only that formula is computed; a weight per run (shape (B,)) picks each run's with xp.where."""
     if isinstance(weight, np.ndarray):
         return xp.where(weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
-    return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
+    if not isinstance(end, np.ndarray) and not isinstance(start, np.ndarray):  # floats
+        return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
+    out = end - start  # arrays: the same operations in one temporary (+ and × commute bit for bit)
+    if weight < 0.5:
+        out *= weight
+        out += start
+    else:
+        out *= 1 - weight
+        np.subtract(end, out, out=out)
+    return out
 
 
 class Buffer(NamedTuple):

@@ -66,12 +66,13 @@ def coefficients(t, hp):
 
 
 def update(g, state, params, step, hp, xp):
-    # coupled: arrays (2, B); the per-run numbers d, r are rows equal in both coordinates. The arithmetic is the
-    # package's, rounding for rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels
-    # (base.fma), its addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of
-    # the correctly rounded one, is the one difference left)
+    # coupled: arrays (2, B); the per-run numbers d, r, d_max are rows equal in both coordinates, computed here on
+    # one row (B,) and kept in the state as a (2, B) view of it. The arithmetic is the package's, rounding for
+    # rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels (base.fma), its
+    # addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of the correctly
+    # rounded one, is the one difference left)
     p0 = params if step.t == 1 else state.p0  # the package keeps θ_0 from its first step
-    d, d0 = state.d, hp.d0
+    d, d0 = state.d[0], hp.d0
     beta3 = xp.sqrt(hp.beta2) if hp.beta3 is None else hp.beta3  # the package's beta3=None: √β2
     # slice_p: the package's d reads θ.flatten()[::slice_p]; of a 2-vector, slice_p ≥ 2 keeps x alone
     both = nonzero(np.asarray(hp.slice_p) == 1)
@@ -80,19 +81,24 @@ def update(g, state, params, step, hp, xp):
     if l2_on is not False:  # grad.add_(p, alpha=weight_decay)
         g = pick(l2_on, fma(hp.weight_decay, params, g), g, xp)
     products = g * (p0 - params)
-    delta = (d / d0) * dlr * pick(both, coords_sum(products), products[0], xp)
+    d_ratio = d / d0
+    delta = d_ratio * dlr * pick(both, coords_sum(products), products[0], xp)
     g_split = split(g) if g.size > 2 else None  # g: the second factor of all three sums (one run: on floats)
     m = fma(d * (1 - hp.beta1), g, hp.beta1 * state.m, b_split=g_split)  # exp_avg.mul_(β1).add_(g, alpha=…)
     v = fma((d * d * (1 - hp.beta2)) * g, g, hp.beta2 * state.v, b_split=g_split)  # addcmul_: (value·g)·g + β2·v
-    s_weight = xp.where(hp.safeguard_warmup, (d / d0) * d, (d / d0) * dlr)
+    safeguard = hp.safeguard_warmup
+    if isinstance(safeguard, np.ndarray):
+        s_weight = xp.where(safeguard, d_ratio * d, d_ratio * dlr)
+    else:
+        s_weight = d_ratio * d if safeguard else d_ratio * dlr
     s = fma(s_weight, g, beta3 * state.s, b_split=g_split)
     if both is not True:  # slice_p ≥ 2: y is not sampled, its s stays 0
         s = xp.where(np.stack(np.broadcast_arrays(True, both)).reshape(2, -1), s, 0.0)
     s_norm = pick(both, coords_sum(xp.abs(s)), xp.abs(s[0]), xp)
-    numerator = state.d_numerator * beta3 + delta
+    numerator = state.d_numerator[0] * beta3 + delta
     stalled = s_norm == 0  # the package returns before the step: nothing has moved yet
     d_hat = hp.d_coef * numerator / xp.where(stalled, 1.0, s_norm)
-    d_max = xp.maximum(state.d_max, d_hat)
+    d_max = xp.maximum(state.d_max[0], d_hat)
     d_first = xp.where(d == d0, xp.maximum(d, d_hat), d)  # the package's `if d == d0: d = max(d, d̂)`
     d_new = xp.minimum(d_max, d_first * hp.growth_rate)  # growth_rate = inf (its default): d = d_max
     denom = xp.sqrt(v) + d_new * hp.eps  # the step's dlr is from d before the estimate, denom's d after
@@ -103,11 +109,21 @@ def update(g, state, params, step, hp, xp):
     stepped = with_m if momentum is True else pick(momentum, with_m, stepped + ((-dlr * d_new) * g) / denom, xp)
     # the package: lr = 0 (the runs of a schedule at 0) accumulates nothing, then ‖s‖₁ = 0 skips the step
     idle = step.lr == 0
-    m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
-    skip = xp.where(idle, True, stalled)
-    params = xp.where(skip, params, stepped)
-    return params, ProdigyState(m, v, s, p0, xp.where(skip, state.d_numerator, numerator), xp.where(skip, d, d_new),
-                                xp.where(skip, state.d_max, d_max))
+    if isinstance(idle, np.ndarray):  # a rate per run
+        m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
+        skip = idle | stalled
+    elif idle:  # every run at rate 0: nothing changes
+        return params, state._replace(p0=p0)
+    else:
+        skip = stalled
+    if skip.any():
+        params = xp.where(skip, params, stepped)
+        numerator, d_new, d_max = (xp.where(skip, old[0], new) for old, new in (
+            (state.d_numerator, numerator), (state.d, d_new), (state.d_max, d_max)))
+    else:
+        params = stepped
+    rows = [np.broadcast_to(a, params.shape) for a in (numerator, d_new, d_max)]
+    return params, ProdigyState(m, v, s, p0, *rows)
 
 
 def worked(s: W.Numbers) -> list[W.Line]:
