@@ -162,9 +162,8 @@ def fma(a, b, c, a_split=None, b_split=None):
     For Python floats (L-BFGS's hot loop) and, element-wise, arrays (the same bits for every element)."""
     if isinstance(b, np.ndarray) and b.size <= 2 and b.ndim:  # one run, (2, 1): element by element on floats,
         n = b.size  # some 10× faster than the 35 NumPy calls below; the same bits
-        if all(not isinstance(v, np.ndarray) or v.size == 1 or v.shape == b.shape for v in (a, c)):
-            a_, c_ = ((v.ravel().tolist() if v.size == n else [v.item()] * n) if isinstance(v, np.ndarray)
-                      else [float(v)] * n for v in (a, c))
+        a_, c_ = _floats(a, n, b.shape), _floats(c, n, b.shape)
+        if a_ is not None and c_ is not None:
             return np.array([fma(x, y, z) for x, y, z in zip(a_, b.ravel().tolist(), c_, strict=True)]).reshape(b.shape)
     ah, al = split(a) if a_split is None else a_split
     bh, bl = split(b) if b_split is None else b_split
@@ -219,6 +218,16 @@ def fma(a, b, c, a_split=None, b_split=None):
         return uh
     finite = np.isfinite(e)
     return uh if finite.all() else np.where(finite, uh, a * b + c)
+
+
+def _floats(v, n: int, shape) -> list | None:
+    """fma's factor or summand as n floats beside a (2, 1) or (2,) b: a number, a one-element array, or an
+    array of b's shape; None for any other shape (then the array path broadcasts)."""
+    if not isinstance(v, np.ndarray):
+        return [float(v)] * n
+    if v.size == 1:
+        return v.ravel().tolist() * n
+    return v.ravel().tolist() if v.shape == shape else None
 
 
 def coords_sum(a):

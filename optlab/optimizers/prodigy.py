@@ -122,8 +122,15 @@ def update(g, state, params, step, hp, xp):
             (state.d_numerator, numerator), (state.d, d_new), (state.d_max, d_max)))
     else:
         params = stepped
-    rows = [np.broadcast_to(a, params.shape) for a in (numerator, d_new, d_max)]
-    return params, ProdigyState(m, v, s, p0, *rows)
+    return params, ProdigyState(m, v, s, p0, _rows(numerator), _rows(d_new), _rows(d_max))
+
+
+def _rows(row):
+    """A per-run number (B,) as the (2, B) buffer the state keeps: both rows the same."""
+    out = np.empty((2, *np.shape(row)))
+    out[0] = row
+    out[1] = row
+    return out
 
 
 def worked(s: W.Numbers) -> list[W.Line]:
