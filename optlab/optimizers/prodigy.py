@@ -75,9 +75,10 @@ def update(g, state, params, step, hp, xp):
     d, d0 = state.d[0], hp.d0
     beta3 = xp.sqrt(hp.beta2) if hp.beta3 is None else hp.beta3  # the package's beta3=None: √β2
     # slice_p: the package's d reads θ.flatten()[::slice_p]; of a 2-vector, slice_p ≥ 2 keeps x alone
-    both = nonzero(np.asarray(hp.slice_p) == 1)
+    both = nonzero(hp.slice_p == 1)
     dlr = d * step.lr * step.bc
-    l2_on = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, np.logical_not(hp.decouple)))
+    decays, decouple = nonzero(hp.weight_decay), nonzero(hp.decouple)
+    l2_on = _and(decays, _not(decouple))
     if l2_on is not False:  # grad.add_(p, alpha=weight_decay)
         g = pick(l2_on, fma(hp.weight_decay, params, g), g, xp)
     products = g * (p0 - params)
@@ -102,7 +103,7 @@ def update(g, state, params, step, hp, xp):
     d_first = xp.where(d == d0, xp.maximum(d, d_hat), d)  # the package's `if d == d0: d = max(d, d̂)`
     d_new = xp.minimum(d_max, d_first * hp.growth_rate)  # growth_rate = inf (its default): d = d_max
     denom = xp.sqrt(v) + d_new * hp.eps  # the step's dlr is from d before the estimate, denom's d after
-    decay = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, hp.decouple))
+    decay = _and(decays, decouple)
     stepped = params if decay is False else pick(decay, fma(-hp.weight_decay * dlr, params, params), params, xp)
     with_m = stepped + ((-dlr) * m) / denom
     momentum = nonzero(hp.beta1)
@@ -123,6 +124,20 @@ def update(g, state, params, step, hp, xp):
     else:
         params = stepped
     return params, ProdigyState(m, v, s, p0, _rows(numerator), _rows(d_new), _rows(d_max))
+
+
+def _not(on):
+    """The runs where a nonzero() result does not hold, as nonzero() gives them."""
+    return (not on) if isinstance(on, bool) else ~on
+
+
+def _and(a, b):
+    """The runs where both nonzero() results hold, as nonzero() gives them (a bool, or a mixed bool array)."""
+    if a is False or b is False:
+        return False
+    if a is True or b is True:
+        return b if a is True else a
+    return nonzero(a & b)
 
 
 def _rows(row):
