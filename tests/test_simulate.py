@@ -159,6 +159,23 @@ def test_divergence_is_recorded_and_silent():
     np.testing.assert_array_equal(batch.run(0).path, run.path)
 
 
+@pytest.mark.parametrize("diverging", [1, 5, 12, 16])
+def test_divergence_of_few_many_and_all_runs_of_a_batch_is_each_single_run_s(diverging):
+    # run.mark_divergence looks at a gathered copy of a few suspects, at the full arrays for many, and fills
+    # the rows after every run's divergence at once when all diverge: each way, every run is its single run
+    lrs = np.where(np.arange(16) < diverging, np.linspace(0.5, 1.5, 16), np.linspace(1e-4, 1e-3, 16))
+    starts = np.column_stack([np.linspace(-1.5, -1.0, 16), np.full(16, 2.0)])
+    batch = optlab.simulate("rosenbrock", "momentum", start=starts, steps=60, lr=lrs, record_state=True)
+    assert sum(d is not None for d in batch.diverged_at) == diverging
+    for i in range(16):
+        single = optlab.simulate("rosenbrock", "momentum", start=starts[i], steps=60, lr=float(lrs[i]))
+        row = batch.run(i)
+        assert row.diverged_at == single.diverged_at
+        for a, b in [(row.path, single.path), (row.loss, single.loss), (row.grad, single.grad),
+                     (row.grad_used, single.grad_used), (row.state["b"], single.state["b"])]:
+            np.testing.assert_array_equal(a, b)
+
+
 def test_a_float_overflow_in_the_fast_path_is_divergence_not_an_exception():
     # Goldstein–Price overflows quickly with a large step; Python floats raise OverflowError
     run = optlab.simulate("goldstein_price", "sgd", steps=50, lr=10.0)

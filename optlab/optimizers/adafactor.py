@@ -8,7 +8,21 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lr, power, weight_decay
+from optlab.optimizers.base import (
+    SCALAR,
+    Buffer,
+    Num,
+    Optimizer,
+    _maximum,
+    _minimum,
+    coords_sum,
+    decoupled,
+    lerp,
+    lr,
+    one,
+    power,
+    weight_decay,
+)
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -37,16 +51,58 @@ def coefficients(t, hp):
 
 
 def update(g, state, params, step, hp, xp):
-    # coupled: RMS of θ and of the update over both coordinates (Optimizer.coupled)
+    # coupled: RMS of θ and of the update over both coordinates (Optimizer.coupled), so always arrays (2, B) or
+    # (2, 1): the temporaries are reused in place (out=), the same operations in the same order
+    if params.size == 2:  # one run: the same operations on its four floats, several times faster than on (2, 1)
+        try:
+            return _update_one(g, state, params, step, hp)
+        except (ArithmeticError, ValueError):  # floats raise where NumPy gives inf (1/0 with ε1 = 0): arrays
+            pass
     rho = xp.minimum(step.lr, step.inv_sqrt_t)
-    alpha = xp.maximum(hp.eps2, coords_norm(params, xp) / SQRT2) * rho  # from θ before weight decay
+    alpha = _rms(params, SQRT2)
+    np.maximum(hp.eps2, alpha, out=alpha)
+    alpha *= rho  # α = max(ε2, RMS(θ))·ρ, from θ before weight decay
     params = decoupled(params, step.lr, hp, xp)
     g2 = g * g
-    # torch's lerp(v, g², w): v + w·(g² − v) for w < ½, else g² − (g² − v)·(1 − w)
-    v = xp.where(step.w < 0.5, state.v + step.w * (g2 - state.v), g2 - (g2 - state.v) * (1 - step.w))
-    u = (1 / xp.sqrt(xp.maximum(v, hp.eps1 * hp.eps1))) * g  # torch: rsqrt, then times g
-    denom = xp.maximum(1.0, coords_norm(u, xp) / (SQRT2 * hp.d))
-    return params - (alpha / denom) * u, AdafactorState(v, u)
+    v = lerp(state.v, g2, step.w, xp)  # torch's lerp(v, g², w)
+    u = np.maximum(v, hp.eps1 * hp.eps1)
+    np.sqrt(u, out=u)
+    np.divide(1, u, out=u)
+    u *= g  # torch: rsqrt, then times g
+    denom = _rms(u, SQRT2 * hp.d)
+    np.maximum(1.0, denom, out=denom)
+    alpha /= denom
+    moved = u * alpha
+    np.subtract(params, moved, out=moved)
+    return moved, AdafactorState(v, u)
+
+
+def _update_one(g, state, params, step, hp):
+    """update() for one run, (2, 1) or (2,) arrays, on Python floats: + − × ÷ √ round as NumPy's, and max/min
+    as np.maximum/np.minimum (base's float backend), so the bits are the array path's."""
+    lr, eps1, eps2, d, wd, w, inv_sqrt_t = (one(v) for v in (step.lr, hp.eps1, hp.eps2, hp.d, hp.weight_decay,
+                                                               step.w, step.inv_sqrt_t))
+    (px, py), (gx, gy), (vx, vy) = params.ravel().tolist(), g.ravel().tolist(), np.ravel(state.v).tolist()
+    rho = _minimum(lr, inv_sqrt_t)
+    alpha = _maximum(eps2, math.sqrt(px * px + py * py) / SQRT2) * rho
+    if wd != 0:
+        shrink = 1 - lr * wd
+        px, py = px * shrink, py * shrink
+    vx, vy = lerp(vx, gx * gx, w, SCALAR), lerp(vy, gy * gy, w, SCALAR)
+    floor = eps1 * eps1
+    ux, uy = (1 / math.sqrt(_maximum(vx, floor))) * gx, (1 / math.sqrt(_maximum(vy, floor))) * gy
+    alpha /= _maximum(1.0, math.sqrt(ux * ux + uy * uy) / (SQRT2 * d))
+    shape = params.shape
+    return (np.array([px - ux * alpha, py - uy * alpha]).reshape(shape),
+            AdafactorState(np.array([vx, vy]).reshape(shape), np.array([ux, uy]).reshape(shape)))
+
+
+def _rms(a, over):
+    """‖a‖ over the two coordinates, divided by ``over``: a new (B,) array ((1,) for a of shape (2,))."""
+    n = np.atleast_1d(coords_sum(a * a))
+    np.sqrt(n, out=n)
+    n /= over
+    return n
 
 
 def worked(s: W.Numbers) -> list[W.Line]:

@@ -13,6 +13,7 @@ from optlab.optimizers.base import (
     eps,
     flag,
     l2,
+    lerp,
     lr,
     momentum,
     nonzero,
@@ -94,18 +95,13 @@ def rmsprop_init(params, hp, xp):
     return RMSpropState(zeros, zeros, zeros)
 
 
-def _lerp(start, end, weight, xp):
-    """torch.lerp's formula: start + w·(end − start) for w < ½, else end − (end − start)·(1 − w)."""
-    return xp.where(weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
-
-
 def rmsprop_update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
     a = hp.alpha
     v = a * state.v + ((1 - a) * g) * g  # torch's addcmul order, so rounding matches too
     gbar = state.gbar
     if hp.centered:
-        gbar = _lerp(gbar, g, 1 - a, xp)
+        gbar = lerp(gbar, g, 1 - a, xp)
         den = xp.sqrt(v - gbar * gbar) + hp.eps
     else:
         den = xp.sqrt(v) + hp.eps

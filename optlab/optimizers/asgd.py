@@ -46,7 +46,11 @@ def update(g, state, params, step, hp, xp):
     g = l2(g, params, hp, xp)
     params = params * (1 - hp.lambd * step.eta)
     params = params - step.eta * g
-    ax = xp.where(step.mu != 1, state.ax + (params - state.ax) * step.mu, params)  # torch: μ = 1 copies θ
+    mu = step.mu  # torch: μ = 1 copies θ. One μ for every run (a float) takes its branch here, only it computed
+    if isinstance(mu, np.ndarray):
+        ax = xp.where(mu != 1, state.ax + (params - state.ax) * mu, params)
+    else:
+        ax = state.ax + (params - state.ax) * mu if mu != 1 else params
     return params, ASGDState(ax)
 
 

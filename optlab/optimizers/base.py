@@ -162,9 +162,8 @@ def fma(a, b, c, a_split=None, b_split=None):
     For Python floats (L-BFGS's hot loop) and, element-wise, arrays (the same bits for every element)."""
     if isinstance(b, np.ndarray) and b.size <= 2 and b.ndim:  # one run, (2, 1): element by element on floats,
         n = b.size  # some 10× faster than the 35 NumPy calls below; the same bits
-        if all(not isinstance(v, np.ndarray) or v.size == 1 or v.shape == b.shape for v in (a, c)):
-            a_, c_ = ((v.ravel().tolist() if v.size == n else [v.item()] * n) if isinstance(v, np.ndarray)
-                      else [float(v)] * n for v in (a, c))
+        a_, c_ = _floats(a, n, b.shape), _floats(c, n, b.shape)
+        if a_ is not None and c_ is not None:
             return np.array([fma(x, y, z) for x, y, z in zip(a_, b.ravel().tolist(), c_, strict=True)]).reshape(b.shape)
     ah, al = split(a) if a_split is None else a_split
     bh, bl = split(b) if b_split is None else b_split
@@ -195,23 +194,46 @@ def fma(a, b, c, a_split=None, b_split=None):
     np.subtract(uh, p, out=t)
     ul = uh - t
     np.subtract(p, ul, out=ul)
-    ul += c - t
+    np.subtract(c, t, out=t)
+    ul += t
     th = ul + e
     np.subtract(th, ul, out=t)
     tl = th - t
     np.subtract(ul, tl, out=tl)
     np.subtract(e, t, out=t)
     tl += t
-    # round th + tl to odd on the bits: an even th with tl ≠ 0 steps one unit toward tl (+1 on the int64 view
-    # grows the magnitude whatever the sign); np.nextafter is 100× slower
+    # round th + tl to odd on the bits: an even th with tl ≠ 0 steps one unit toward tl: +1 on the int64 view where
+    # th and tl have the same sign (the magnitude grows), −1 where not (np.nextafter is 100× slower)
     bits = th.view(np.int64)
-    away = (tl != 0) & ((bits & 1) == 0)
-    same = np.signbit(th) == np.signbit(tl)
-    bits += (away & same).astype(np.int64) - (away & ~same)
+    toward = bits ^ tl.view(np.int64)
+    toward >>= 63  # 0 where the signs agree, −1 where not
+    toward |= 1
+    even = ~bits
+    even &= tl != 0  # 1 where th is even and tl ≠ 0 (the bool is 0 or 1: bit 0 of ~bits, or nothing)
+    toward *= even
+    bits += toward
     uh += th
     e += uh
+    if np.isfinite(np.add.reduce(e, axis=None)):  # every element finite (a sum that overflows: the closer look)
+        return uh
     finite = np.isfinite(e)
     return uh if finite.all() else np.where(finite, uh, a * b + c)
+
+
+def _floats(v, n: int, shape) -> list | None:
+    """fma's factor or summand as n floats beside a (2, 1) or (2,) b: a number, a one-element array, or an
+    array of b's shape; None for any other shape (then the array path broadcasts)."""
+    if not isinstance(v, np.ndarray):
+        return [float(v)] * n
+    if v.size == 1:
+        return v.ravel().tolist() * n
+    return v.ravel().tolist() if v.shape == shape else None
+
+
+def one(v) -> float:
+    """A hyperparameter or step coefficient of one run as a Python number (a float, or a one-element array's
+    item): for a coupled update's one-run path on floats."""
+    return v if type(v) is float else np.asarray(v).item()
 
 
 def coords_sum(a):
@@ -247,6 +269,24 @@ def ema(m, g, beta):
 def ema_sq(v, g, beta):
     """The moving average of g²: β·v + (1 − β)·(g·g)."""
     return beta * v + (1 - beta) * (g * g)
+
+
+def lerp(start, end, weight, xp):
+    """torch.lerp's formula on CPU: start + w·(end − start) for w < ½, else end − (end − start)·(1 − w).
+    A weight that is one number (a step's coefficient, a hyperparameter shared by the runs) takes its branch
+    here, so only that formula is computed; a weight per run (shape (B,)) picks each run's with xp.where."""
+    if isinstance(weight, np.ndarray):
+        return xp.where(weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+    if not isinstance(end, np.ndarray) and not isinstance(start, np.ndarray):  # floats
+        return start + weight * (end - start) if weight < 0.5 else end - (end - start) * (1 - weight)
+    out = end - start  # arrays: the same operations in one temporary (+ and × commute bit for bit)
+    if weight < 0.5:
+        out *= weight
+        out += start
+    else:
+        out *= 1 - weight
+        np.subtract(end, out, out=out)
+    return out
 
 
 class Buffer(NamedTuple):

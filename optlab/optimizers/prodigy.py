@@ -20,12 +20,15 @@ from optlab.optimizers.base import (
     Num,
     Optimizer,
     WrittenOut,
+    _maximum,
+    _minimum,
     beta,
     coords_sum,
     eps,
     flag,
     fma,
     nonzero,
+    one,
     pick,
     split,
 )
@@ -66,48 +69,142 @@ def coefficients(t, hp):
 
 
 def update(g, state, params, step, hp, xp):
-    # coupled: arrays (2, B); the per-run numbers d, r are rows equal in both coordinates. The arithmetic is the
-    # package's, rounding for rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels
-    # (base.fma), its addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of
-    # the correctly rounded one, is the one difference left)
+    # coupled: arrays (2, B); the per-run numbers d, r, d_max are rows equal in both coordinates, computed here on
+    # one row (B,) and kept in the state as a (2, B) view of it. The arithmetic is the package's, rounding for
+    # rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels (base.fma), its
+    # addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of the correctly
+    # rounded one, is the one difference left)
+    if params.size == 2:  # one run: the same operations on its floats, several times faster than on (2, 1)
+        try:
+            return _update_one(g, state, params, step, hp)
+        except (ArithmeticError, ValueError):  # floats raise where NumPy gives inf or nan (a division by 0): arrays
+            pass
     p0 = params if step.t == 1 else state.p0  # the package keeps θ_0 from its first step
-    d, d0 = state.d, hp.d0
+    d, d0 = state.d[0], hp.d0
     beta3 = xp.sqrt(hp.beta2) if hp.beta3 is None else hp.beta3  # the package's beta3=None: √β2
     # slice_p: the package's d reads θ.flatten()[::slice_p]; of a 2-vector, slice_p ≥ 2 keeps x alone
-    both = nonzero(np.asarray(hp.slice_p) == 1)
+    both = nonzero(hp.slice_p == 1)
     dlr = d * step.lr * step.bc
-    l2_on = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, np.logical_not(hp.decouple)))
+    decays, decouple = nonzero(hp.weight_decay), nonzero(hp.decouple)
+    l2_on = _and(decays, _not(decouple))
     if l2_on is not False:  # grad.add_(p, alpha=weight_decay)
         g = pick(l2_on, fma(hp.weight_decay, params, g), g, xp)
     products = g * (p0 - params)
-    delta = (d / d0) * dlr * pick(both, coords_sum(products), products[0], xp)
+    d_ratio = d / d0
+    delta = d_ratio * dlr * pick(both, coords_sum(products), products[0], xp)
     g_split = split(g) if g.size > 2 else None  # g: the second factor of all three sums (one run: on floats)
     m = fma(d * (1 - hp.beta1), g, hp.beta1 * state.m, b_split=g_split)  # exp_avg.mul_(β1).add_(g, alpha=…)
     v = fma((d * d * (1 - hp.beta2)) * g, g, hp.beta2 * state.v, b_split=g_split)  # addcmul_: (value·g)·g + β2·v
-    s_weight = xp.where(hp.safeguard_warmup, (d / d0) * d, (d / d0) * dlr)
+    safeguard = hp.safeguard_warmup
+    if isinstance(safeguard, np.ndarray):
+        s_weight = xp.where(safeguard, d_ratio * d, d_ratio * dlr)
+    else:
+        s_weight = d_ratio * d if safeguard else d_ratio * dlr
     s = fma(s_weight, g, beta3 * state.s, b_split=g_split)
     if both is not True:  # slice_p ≥ 2: y is not sampled, its s stays 0
         s = xp.where(np.stack(np.broadcast_arrays(True, both)).reshape(2, -1), s, 0.0)
     s_norm = pick(both, coords_sum(xp.abs(s)), xp.abs(s[0]), xp)
-    numerator = state.d_numerator * beta3 + delta
+    numerator = state.d_numerator[0] * beta3 + delta
     stalled = s_norm == 0  # the package returns before the step: nothing has moved yet
     d_hat = hp.d_coef * numerator / xp.where(stalled, 1.0, s_norm)
-    d_max = xp.maximum(state.d_max, d_hat)
+    d_max = xp.maximum(state.d_max[0], d_hat)
     d_first = xp.where(d == d0, xp.maximum(d, d_hat), d)  # the package's `if d == d0: d = max(d, d̂)`
     d_new = xp.minimum(d_max, d_first * hp.growth_rate)  # growth_rate = inf (its default): d = d_max
     denom = xp.sqrt(v) + d_new * hp.eps  # the step's dlr is from d before the estimate, denom's d after
-    decay = nonzero(np.logical_and(np.asarray(hp.weight_decay) != 0, hp.decouple))
+    decay = _and(decays, decouple)
     stepped = params if decay is False else pick(decay, fma(-hp.weight_decay * dlr, params, params), params, xp)
     with_m = stepped + ((-dlr) * m) / denom
     momentum = nonzero(hp.beta1)
     stepped = with_m if momentum is True else pick(momentum, with_m, stepped + ((-dlr * d_new) * g) / denom, xp)
     # the package: lr = 0 (the runs of a schedule at 0) accumulates nothing, then ‖s‖₁ = 0 skips the step
     idle = step.lr == 0
-    m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
-    skip = xp.where(idle, True, stalled)
-    params = xp.where(skip, params, stepped)
-    return params, ProdigyState(m, v, s, p0, xp.where(skip, state.d_numerator, numerator), xp.where(skip, d, d_new),
-                                xp.where(skip, state.d_max, d_max))
+    if isinstance(idle, np.ndarray):  # a rate per run
+        m, v, s = (xp.where(idle, old, new) for old, new in ((state.m, m), (state.v, v), (state.s, s)))
+        skip = idle | stalled
+    elif idle:  # every run at rate 0: nothing changes
+        return params, state._replace(p0=p0)
+    else:
+        skip = stalled
+    if skip.any():
+        params = xp.where(skip, params, stepped)
+        numerator, d_new, d_max = (xp.where(skip, old[0], new) for old, new in (
+            (state.d_numerator, numerator), (state.d, d_new), (state.d_max, d_max)))
+    else:
+        params = stepped
+    return params, ProdigyState(m, v, s, p0, _rows(numerator), _rows(d_new), _rows(d_max))
+
+
+def _update_one(g, state, params, step, hp):
+    """update() for one run, (2, 1) or (2,) arrays, on Python floats: the array path's operations in its order
+    (+ − × ÷ √ round as NumPy's, fma as base.fma on floats, max/min as base's float backend): the same bits."""
+    lr, bc, beta1, beta2, eps, wd, d0, d_coef, growth = (one(v) for v in (
+        step.lr, step.bc, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, hp.d0, hp.d_coef, hp.growth_rate))
+    decouple, safeguard, both = bool(one(hp.decouple)), bool(one(hp.safeguard_warmup)), one(hp.slice_p) == 1
+    p0 = params if step.t == 1 else state.p0
+    if lr == 0:  # as the array path: nothing accumulates, nothing moves
+        return params, state._replace(p0=p0)
+    beta3 = math.sqrt(beta2) if hp.beta3 is None else one(hp.beta3)
+    (px, py), (gx, gy), (p0x, p0y) = params.ravel().tolist(), g.ravel().tolist(), p0.ravel().tolist()
+    (mx, my), (vx, vy), (sx, sy) = state.m.ravel().tolist(), state.v.ravel().tolist(), state.s.ravel().tolist()
+    d, numerator, d_max = (float(b.flat[0]) for b in (state.d, state.d_numerator, state.d_max))
+    dlr = d * lr * bc
+    if wd != 0 and not decouple:
+        gx, gy = fma(wd, px, gx), fma(wd, py, gy)
+    d_ratio = d / d0
+    dot = gx * (p0x - px)
+    if both:
+        dot = dot + gy * (p0y - py)
+    delta = d_ratio * dlr * dot
+    a = d * (1 - beta1)
+    mx, my = fma(a, gx, beta1 * mx), fma(a, gy, beta1 * my)
+    a = d * d * (1 - beta2)
+    vx, vy = fma(a * gx, gx, beta2 * vx), fma(a * gy, gy, beta2 * vy)
+    a = d_ratio * d if safeguard else d_ratio * dlr
+    sx, sy = fma(a, gx, beta3 * sx), fma(a, gy, beta3 * sy)
+    if not both:
+        sy = 0.0
+    s_norm = abs(sx) + abs(sy) if both else abs(sx)
+    stalled = s_norm == 0
+    new_numerator = numerator * beta3 + delta
+    d_hat = d_coef * new_numerator / (1.0 if stalled else s_norm)
+    new_d_max = _maximum(d_max, d_hat)
+    new_d = _minimum(new_d_max, (_maximum(d, d_hat) if d == d0 else d) * growth)
+    shape = params.shape
+    m, v, s = (np.array(pair).reshape(shape) for pair in ((mx, my), (vx, vy), (sx, sy)))
+    if stalled:  # the package returns before the step
+        return params, ProdigyState(m, v, s, p0, state.d_numerator, state.d, state.d_max)
+    if wd != 0 and decouple:
+        a = -wd * dlr
+        px, py = fma(a, px, px), fma(a, py, py)
+    ex, ey = (-dlr) * mx, (-dlr) * my
+    if beta1 == 0:
+        a = -dlr * new_d
+        ex, ey = a * gx, a * gy
+    ex, ey = px + ex / (math.sqrt(vx) + new_d * eps), py + ey / (math.sqrt(vy) + new_d * eps)
+    rows = (np.array((r, r)).reshape(shape) for r in (new_numerator, new_d, new_d_max))
+    return np.array((ex, ey)).reshape(shape), ProdigyState(m, v, s, p0, *rows)
+
+
+def _not(on):
+    """The runs where a nonzero() result does not hold, as nonzero() gives them."""
+    return (not on) if isinstance(on, bool) else ~on
+
+
+def _and(a, b):
+    """The runs where both nonzero() results hold, as nonzero() gives them (a bool, or a mixed bool array)."""
+    if a is False or b is False:
+        return False
+    if a is True or b is True:
+        return b if a is True else a
+    return nonzero(a & b)
+
+
+def _rows(row):
+    """A per-run number (B,) as the (2, B) buffer the state keeps: both rows the same."""
+    out = np.empty((2, *np.shape(row)))
+    out[0] = row
+    out[1] = row
+    return out
 
 
 def worked(s: W.Numbers) -> list[W.Line]:

@@ -17,7 +17,21 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, WrittenOut, beta, ema_sq, eps, l2, lr, nonzero, pick, power
+from optlab.optimizers.base import (
+    Buffer,
+    Num,
+    Optimizer,
+    WrittenOut,
+    beta,
+    ema_sq,
+    eps,
+    l2,
+    lerp,
+    lr,
+    nonzero,
+    pick,
+    power,
+)
 from optlab.optimizers.base import weight_decay as l2_weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
@@ -76,11 +90,6 @@ def adamw_coefficients(t, hp):
     out = _average_weights(t, hp)
     out["bc2"] = 1.0 - np.power(hp.beta2, np.asarray(t, dtype=float))
     return out
-
-
-def lerp(a, b, w, xp):
-    """torch's lerp(a, b, w) on CPU: a + w·(b − a) for w < ½, else b − (b − a)·(1 − w)."""
-    return xp.where(w < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
 
 
 def _step(direction, state_z, state_x, params, step, beta1, xp):
