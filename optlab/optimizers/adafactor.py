@@ -19,7 +19,6 @@ from optlab.optimizers.base import (
     decoupled,
     lerp,
     lr,
-    one,
     power,
     weight_decay,
 )
@@ -80,7 +79,7 @@ def update(g, state, params, step, hp, xp):
 def _update_one(g, state, params, step, hp):
     """update() for one run, (2, 1) or (2,) arrays, on Python floats: + − × ÷ √ round as NumPy's, and max/min
     as np.maximum/np.minimum (base's float backend), so the bits are the array path's."""
-    lr, eps1, eps2, d, wd, w, inv_sqrt_t = (one(v) for v in (step.lr, hp.eps1, hp.eps2, hp.d, hp.weight_decay,
+    lr, eps1, eps2, d, wd, w, inv_sqrt_t = (_one(v) for v in (step.lr, hp.eps1, hp.eps2, hp.d, hp.weight_decay,
                                                                step.w, step.inv_sqrt_t))
     (px, py), (gx, gy), (vx, vy) = params.ravel().tolist(), g.ravel().tolist(), np.ravel(state.v).tolist()
     rho = _minimum(lr, inv_sqrt_t)
@@ -95,6 +94,10 @@ def _update_one(g, state, params, step, hp):
     shape = params.shape
     return (np.array([px - ux * alpha, py - uy * alpha]).reshape(shape),
             AdafactorState(np.array([vx, vy]).reshape(shape), np.array([ux, uy]).reshape(shape)))
+
+
+def _one(v) -> float:
+    return v if type(v) is float else np.asarray(v).item()
 
 
 def _rms(a, over):

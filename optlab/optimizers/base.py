@@ -230,12 +230,6 @@ def _floats(v, n: int, shape) -> list | None:
     return v.ravel().tolist() if v.shape == shape else None
 
 
-def one(v) -> float:
-    """A hyperparameter or step coefficient of one run as a Python number (a float, or a one-element array's
-    item): for a coupled update's one-run path on floats."""
-    return v if type(v) is float else np.asarray(v).item()
-
-
 def coords_sum(a):
     """The sum over a run's two coordinates (axis 0 of a (2, B) array, or of a (2,) array): a[0] + a[1],
     in that order for every batch size. For coupled updates only."""

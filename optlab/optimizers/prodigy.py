@@ -20,15 +20,12 @@ from optlab.optimizers.base import (
     Num,
     Optimizer,
     WrittenOut,
-    _maximum,
-    _minimum,
     beta,
     coords_sum,
     eps,
     flag,
     fma,
     nonzero,
-    one,
     pick,
     split,
 )
@@ -74,11 +71,6 @@ def update(g, state, params, step, hp, xp):
     # rounding: its add_(x, alpha=a) and addcmul_ round once on torch's CPU kernels (base.fma), its
     # addcdiv_(x, y, value=a) rounds a·x, then /y, then the sum (torch's sqrt, within an ulp of the correctly
     # rounded one, is the one difference left)
-    if params.size == 2:  # one run: the same operations on its floats, several times faster than on (2, 1)
-        try:
-            return _update_one(g, state, params, step, hp)
-        except (ArithmeticError, ValueError):  # floats raise where NumPy gives inf or nan (a division by 0): arrays
-            pass
     p0 = params if step.t == 1 else state.p0  # the package keeps θ_0 from its first step
     d, d0 = state.d[0], hp.d0
     beta3 = xp.sqrt(hp.beta2) if hp.beta3 is None else hp.beta3  # the package's beta3=None: √β2
@@ -132,57 +124,6 @@ def update(g, state, params, step, hp, xp):
     else:
         params = stepped
     return params, ProdigyState(m, v, s, p0, _rows(numerator), _rows(d_new), _rows(d_max))
-
-
-def _update_one(g, state, params, step, hp):
-    """update() for one run, (2, 1) or (2,) arrays, on Python floats: the array path's operations in its order
-    (+ − × ÷ √ round as NumPy's, fma as base.fma on floats, max/min as base's float backend): the same bits."""
-    lr, bc, beta1, beta2, eps, wd, d0, d_coef, growth = (one(v) for v in (
-        step.lr, step.bc, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, hp.d0, hp.d_coef, hp.growth_rate))
-    decouple, safeguard, both = bool(one(hp.decouple)), bool(one(hp.safeguard_warmup)), one(hp.slice_p) == 1
-    p0 = params if step.t == 1 else state.p0
-    if lr == 0:  # as the array path: nothing accumulates, nothing moves
-        return params, state._replace(p0=p0)
-    beta3 = math.sqrt(beta2) if hp.beta3 is None else one(hp.beta3)
-    (px, py), (gx, gy), (p0x, p0y) = params.ravel().tolist(), g.ravel().tolist(), p0.ravel().tolist()
-    (mx, my), (vx, vy), (sx, sy) = state.m.ravel().tolist(), state.v.ravel().tolist(), state.s.ravel().tolist()
-    d, numerator, d_max = (float(b.flat[0]) for b in (state.d, state.d_numerator, state.d_max))
-    dlr = d * lr * bc
-    if wd != 0 and not decouple:
-        gx, gy = fma(wd, px, gx), fma(wd, py, gy)
-    d_ratio = d / d0
-    dot = gx * (p0x - px)
-    if both:
-        dot = dot + gy * (p0y - py)
-    delta = d_ratio * dlr * dot
-    a = d * (1 - beta1)
-    mx, my = fma(a, gx, beta1 * mx), fma(a, gy, beta1 * my)
-    a = d * d * (1 - beta2)
-    vx, vy = fma(a * gx, gx, beta2 * vx), fma(a * gy, gy, beta2 * vy)
-    a = d_ratio * d if safeguard else d_ratio * dlr
-    sx, sy = fma(a, gx, beta3 * sx), fma(a, gy, beta3 * sy)
-    if not both:
-        sy = 0.0
-    s_norm = abs(sx) + abs(sy) if both else abs(sx)
-    stalled = s_norm == 0
-    new_numerator = numerator * beta3 + delta
-    d_hat = d_coef * new_numerator / (1.0 if stalled else s_norm)
-    new_d_max = _maximum(d_max, d_hat)
-    new_d = _minimum(new_d_max, (_maximum(d, d_hat) if d == d0 else d) * growth)
-    shape = params.shape
-    m, v, s = (np.array(pair).reshape(shape) for pair in ((mx, my), (vx, vy), (sx, sy)))
-    if stalled:  # the package returns before the step
-        return params, ProdigyState(m, v, s, p0, state.d_numerator, state.d, state.d_max)
-    if wd != 0 and decouple:
-        a = -wd * dlr
-        px, py = fma(a, px, px), fma(a, py, py)
-    ex, ey = (-dlr) * mx, (-dlr) * my
-    if beta1 == 0:
-        a = -dlr * new_d
-        ex, ey = a * gx, a * gy
-    ex, ey = px + ex / (math.sqrt(vx) + new_d * eps), py + ey / (math.sqrt(vy) + new_d * eps)
-    rows = (np.array((r, r)).reshape(shape) for r in (new_numerator, new_d, new_d_max))
-    return np.array((ex, ey)).reshape(shape), ProdigyState(m, v, s, p0, *rows)
 
 
 def _not(on):
