@@ -8,20 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import (
-    SCALAR,
-    Buffer,
-    Num,
-    Optimizer,
-    _maximum,
-    _minimum,
-    coords_sum,
-    decoupled,
-    lerp,
-    lr,
-    power,
-    weight_decay,
-)
+from optlab.optimizers.base import Buffer, Num, Optimizer, coords_sum, decoupled, lerp, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -52,11 +39,6 @@ def coefficients(t, hp):
 def update(g, state, params, step, hp, xp):
     # coupled: RMS of θ and of the update over both coordinates (Optimizer.coupled), so always arrays (2, B) or
     # (2, 1): the temporaries are reused in place (out=), the same operations in the same order
-    if params.size == 2:  # one run: the same operations on its four floats, several times faster than on (2, 1)
-        try:
-            return _update_one(g, state, params, step, hp)
-        except (ArithmeticError, ValueError):  # floats raise where NumPy gives inf (1/0 with ε1 = 0): arrays
-            pass
     rho = xp.minimum(step.lr, step.inv_sqrt_t)
     alpha = _rms(params, SQRT2)
     np.maximum(hp.eps2, alpha, out=alpha)
@@ -74,30 +56,6 @@ def update(g, state, params, step, hp, xp):
     moved = u * alpha
     np.subtract(params, moved, out=moved)
     return moved, AdafactorState(v, u)
-
-
-def _update_one(g, state, params, step, hp):
-    """update() for one run, (2, 1) or (2,) arrays, on Python floats: + − × ÷ √ round as NumPy's, and max/min
-    as np.maximum/np.minimum (base's float backend), so the bits are the array path's."""
-    lr, eps1, eps2, d, wd, w, inv_sqrt_t = (_one(v) for v in (step.lr, hp.eps1, hp.eps2, hp.d, hp.weight_decay,
-                                                               step.w, step.inv_sqrt_t))
-    (px, py), (gx, gy), (vx, vy) = params.ravel().tolist(), g.ravel().tolist(), np.ravel(state.v).tolist()
-    rho = _minimum(lr, inv_sqrt_t)
-    alpha = _maximum(eps2, math.sqrt(px * px + py * py) / SQRT2) * rho
-    if wd != 0:
-        shrink = 1 - lr * wd
-        px, py = px * shrink, py * shrink
-    vx, vy = lerp(vx, gx * gx, w, SCALAR), lerp(vy, gy * gy, w, SCALAR)
-    floor = eps1 * eps1
-    ux, uy = (1 / math.sqrt(_maximum(vx, floor))) * gx, (1 / math.sqrt(_maximum(vy, floor))) * gy
-    alpha /= _maximum(1.0, math.sqrt(ux * ux + uy * uy) / (SQRT2 * d))
-    shape = params.shape
-    return (np.array([px - ux * alpha, py - uy * alpha]).reshape(shape),
-            AdafactorState(np.array([vx, vy]).reshape(shape), np.array([ux, uy]).reshape(shape)))
-
-
-def _one(v) -> float:
-    return v if type(v) is float else np.asarray(v).item()
 
 
 def _rms(a, over):
