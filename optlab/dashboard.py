@@ -13,13 +13,12 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from optlab import app_state as A
-from optlab import chart, torch_choice, ui
+from optlab import torch_choice, ui
 from optlab.pages import compare, explore, networks
 
 
 def main() -> None:
     st.set_page_config(page_title="Optimizer Lab", page_icon="📉", layout="wide")
-    chart.preload()  # plotly.js starts loading with the page's first message, not after its last element
     _operator_secrets()  # before the link is read: it may name a torch class
     ctx: dict = {}
     pages = {

@@ -41,11 +41,10 @@ def decode(value):
 
 
 def charts(at: AppTest) -> list:
-    """The page's charts: optlab.chart's elements (a custom component; AppTest knows it as bidi_component), but
-    for the empty one that only loads plotly.js early (chart.preload: no figure)."""
+    """The page's charts: optlab.chart's elements (a custom component; AppTest knows it as bidi_component)."""
     from optlab import chart
 
-    return [e for e in at.get("bidi_component") if e.proto.component_name == chart.NAME and e.proto.bytes]
+    return [e for e in at.get("bidi_component") if e.proto.component_name == chart.NAME]
 
 
 def figure(at: AppTest, index: int = 0) -> dict:

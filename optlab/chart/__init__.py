@@ -184,16 +184,3 @@ def plotly_chart(fig, *, key: str, on_click: Callable[[dict], None] | None = Non
     body = message(fig, sent, {"displaylogo": False, **(config or {})})
     return _component()(key=key, data=body, height="content", on_click_change=_clicked,
                         on_missing_change=_missing)
-
-
-PRELOAD = "chart:preload"
-
-
-def preload() -> None:
-    """An empty, hidden chart element at the top of the page: its script starts loading plotly.js at once.
-
-    The first chart's element is mounted only once the frontend has drawn the elements before it, and only then
-    asked for plotly.js (1.5 MB compressed, then parsed): on a first page load that began ~2 s after the last
-    message of the script arrived (a timeline of the page's resources and websocket messages). Call it first
-    on every page; it draws nothing (chart.css hides it)."""
-    _component()(key=PRELOAD, data=None, height="content")

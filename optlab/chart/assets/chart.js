@@ -548,7 +548,6 @@ export default function (component) {
   const {data, parentElement, setTriggerValue} = component;
   const root = parentElement.querySelector(":scope > .optlab-chart") || setup(parentElement);
   root.setTriggerValue = setTriggerValue;
-  loadPlotly().catch(() => {});  // at once, on any chart's mount (optlab.chart.preload: before the page's elements)
   if (!data) return;
   const text = new TextDecoder().decode(data);
   const key = themeKey(root);
