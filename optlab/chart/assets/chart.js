@@ -2,7 +2,7 @@
 // applied with Plotly.react (the figures' uirevision keeps camera and zoom). Parts of figures travel once:
 // PARTS holds every part this page was sent, by hash, for all charts.
 
-const PLOTLY_URL = new URL("./plotly.min.js", import.meta.url).href;
+const PLOTLY_URL = new URL("./plotly-optlab.min.js", import.meta.url).href;  // optlab/chart/bundle
 const PARTS = (window.__optlabChartParts ||= new Map());
 const MAX_PARTS = 400;
 
