@@ -89,8 +89,7 @@ def test_on_a_phone_the_contour_takes_most_of_its_chart_and_its_ticks_and_colour
           const inner = Array.from(gd.querySelectorAll('.ytick, .colorbar, .ytitle'))
             .concat(Array.from(root.querySelectorAll('.optlab-under .colorbar')));
           return {chart: [r(root).left, r(root).right], plot: [r(gd.querySelector('.nsewdrag')).left,
-                  r(gd.querySelector('.nsewdrag')).right], under: r(root.querySelector('.optlab-under .cbbg')
-                  || root.querySelector('.optlab-under')).right, inner: inner.map((e) => [r(e).left, r(e).right])};
+                  r(gd.querySelector('.nsewdrag')).right], inner: inner.map((e) => [r(e).left, r(e).right])};
         }""")
         (left, right), (plot_left, plot_right) = box["chart"], box["plot"]
         assert plot_right - plot_left >= 0.6 * (right - left), box

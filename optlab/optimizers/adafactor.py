@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from optlab.optimizers import worked as W
-from optlab.optimizers.base import Buffer, Num, Optimizer, coords_sum, decoupled, lerp, lr, power, weight_decay
+from optlab.optimizers.base import Buffer, Num, Optimizer, coords_norm, decoupled, lerp, lr, power, weight_decay
 from optlab.optimizers.worked import N
 from optlab.params import Param
 
@@ -60,8 +60,7 @@ def update(g, state, params, step, hp, xp):
 
 def _rms(a, over):
     """‖a‖ over the two coordinates, divided by ``over``: a new (B,) array ((1,) for a of shape (2,))."""
-    n = np.atleast_1d(coords_sum(a * a))
-    np.sqrt(n, out=n)
+    n = np.atleast_1d(coords_norm(a, np))
     n /= over
     return n
 

@@ -129,7 +129,7 @@ function setup(parentElement) {
   new ResizeObserver(() => {
     if (!gd._fullLayout || !window.Plotly || !gd.isConnected || !gd.offsetParent) return;
     const Plotly = window.Plotly;
-    if (root.lastMsg && root.narrow !== (root.clientWidth < NARROW)) {  // crossed: the other fit (fitWidth)
+    if (root.lastMsg && root.narrow !== isNarrow(root)) {  // crossed: the other fit (fitWidth)
       const msg = root.lastMsg;
       root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
       return;
@@ -460,9 +460,12 @@ function placeControls(root, controls) {
 // ResizeObserver). (A 3-D scene made shorter to fill its width was tried: Plotly drew the surface smaller.)
 const NARROW = 480;
 
+function isNarrow(root) {
+  return root.clientWidth > 0 && root.clientWidth < NARROW;
+}
+
 function fitWidth(root, layout) {
-  const width = root.clientWidth;
-  root.narrow = Boolean(width) && width < NARROW;
+  root.narrow = isNarrow(root);
   if (!root.narrow || document.fullscreenElement === root || layout.scene || !layout.margin) return;
   const margin = layout.margin;
   layout.margin = {...margin, l: Math.min(margin.l ?? 80, 55), r: Math.min(margin.r ?? 80, 80)};
