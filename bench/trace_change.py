@@ -1,6 +1,6 @@
 """Where the time of one change goes, in the browser: a timeline and a CDP performance trace.
 
-    python -m bench.trace_change [--change lr|optimizer|preset|landscape] [--repeat N] [--trace out.json]
+    python -m bench.trace_change [--change lr|optimizer|preset|preset-same|landscape] [--repeat N] [--trace out.json]
 
 For each change: the input event, every websocket message Streamlit sends back (time, size), and each chart's
 draw (optlab.chart logs its Plotly.react calls to window.__optlabChartLog), all on the page's clock; then the
@@ -109,9 +109,9 @@ async def main_async(change: str, repeat: int, trace_path: str | None) -> None:
                     name = ("himmelblau", "rosenbrock")[i % 2]
                     await sidebar.locator("[data-testid=stSelectbox] input").first.fill(get_landscape(name).title)
                     await page.keyboard.press("Enter")
-                elif change == "preset":
+                elif change in ("preset", "preset-same"):  # preset-same: both on Rosenbrock, as bench_app's
                     await page.keyboard.press("Escape")
-                    name = ("momentum_overshoot", "adam_vs_sgd")[i % 2]
+                    name = (("momentum_overshoot", "divergence")[change == "preset-same"], "adam_vs_sgd")[i % 2]
                     await page.locator(f".st-key-preset-{name} button").first.click()
                 elif change == "optimizer":
                     box = sidebar.locator("[data-testid=stMultiSelect]").first
@@ -187,7 +187,7 @@ async def main_async(change: str, repeat: int, trace_path: str | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--change", default="lr", choices=["lr", "optimizer", "preset", "landscape"])
+    ap.add_argument("--change", default="lr", choices=["lr", "optimizer", "preset", "preset-same", "landscape"])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--trace")
     args = ap.parse_args()

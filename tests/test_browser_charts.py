@@ -170,3 +170,48 @@ def test_the_modebar_camera_saves_the_landscape_and_the_runs_as_one_png(browser,
     differs = (np.asarray(top) != np.asarray(background)).any(axis=-1)
     assert differs.sum() > 100, "the legend (the layer on top) is in the PNG"
     context.close()
+
+
+# the contour chart's plot area, its legend's rows (distinct tops of its items) and their box, in page pixels
+LEGEND_JS = """() => { const gd = document.querySelector('.optlab-plot'), s = gd._fullLayout._size;
+  const box = gd.getBoundingClientRect();
+  const items = Array.from(gd.querySelectorAll('.legend g.traces')).map(e => e.getBoundingClientRect());
+  return {w: s.w, h: s.h, top: box.top + s.t, items: items.length,
+          rows: new Set(items.map(r => Math.round(r.top))).size,
+          legendTop: Math.min(...items.map(r => r.top)), legendBottom: Math.max(...items.map(r => r.bottom)),
+          chartTop: box.top}; }"""
+
+
+@pytest.mark.parametrize("width", [1500, 390])
+def test_adding_optimizers_until_the_legend_wraps_keeps_the_plot_area_and_the_landscape_drawn(browser, server, width):  # noqa: F811
+    # a legend that wraps to another row pushed the top margin down, Plotly shrank the plot area, and the
+    # landscape's layer underneath was drawn again (~130 ms) with the contour jumping: the chart now grows
+    # by the rows instead (optlab.chart, keepPlotArea)
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)",
+                           timeout=120_000)
+    first = page.evaluate(LEGEND_JS)
+    page.evaluate("() => { (window.__optlabChartLog || []).length = 0; }")
+    if width < 500:  # a phone: the sidebar is folded away
+        page.get_by_test_id("stExpandSidebarButton").click()
+    box = page.locator("[data-testid=stSidebar] [data-testid=stMultiSelect]").first
+    for n, title in enumerate(["SGD + momentum", "RMSprop", "AdamW", "Adagrad"], start=3):
+        box.locator("input").first.click()
+        page.keyboard.type(title)
+        page.get_by_role("option", name=title, exact=True).click()
+        page.keyboard.press("Escape")
+        page.wait_for_function(f"() => ({TRACES_JS})().length === {n}", timeout=60_000)
+        page.wait_for_timeout(300)
+        now = page.evaluate(LEGEND_JS)
+        assert now["items"] == n + 2, now  # the optimizers, the global minimum and the start
+        assert (now["w"], now["h"]) == pytest.approx((first["w"], first["h"]), abs=0.5), (n, first, now)
+        # the legend above the plot area, inside its chart
+        assert now["chartTop"] - 1 <= now["legendTop"] and now["legendBottom"] <= now["top"] + 1, now
+    assert now["rows"] > first["rows"], (first, now)  # the legend did wrap
+    redrawn = page.evaluate(REDRAWN_JS)
+    assert redrawn["under"] == 0, "the landscape underneath was drawn again"
+    assert redrawn["main"] >= 4 and redrawn["contour"] > 10
+    assert page.locator("[data-testid=stException]").count() == 0
+    context.close()

@@ -128,6 +128,8 @@ function setup(parentElement) {
   }
   new ResizeObserver(() => {
     if (!gd._fullLayout || !window.Plotly || !gd.isConnected || !gd.offsetParent) return;
+    if (root.clientWidth === root.seenWidth) return;  // only the chart's own height changed (its draw set it)
+    root.seenWidth = root.clientWidth;
     const Plotly = window.Plotly;
     if (root.lastMsg && root.narrow !== isNarrow(root)) {  // crossed: the other fit (fitWidth)
       const msg = root.lastMsg;
@@ -138,12 +140,10 @@ function setup(parentElement) {
       .then(() => root.under && root.under._fullLayout && Plotly.Plots.resize(root.under))
       .then(() => alignPlotAreas(root)).catch((err) => console.error("optlab chart:", err));
   }).observe(root);
-  root.addEventListener("fullscreenchange", () => {
-    if (window.Plotly && gd._fullLayout) {
-      const bar = root.controls && root.bar ? root.bar.offsetHeight : 0;
-      const height = document.fullscreenElement === root ? root.clientHeight - 32 - bar : root.figureHeight;
-      window.Plotly.relayout(gd, {height}).then(() => root.under && root.under._fullLayout
-        && window.Plotly.relayout(root.under, {height})).then(() => alignPlotAreas(root));
+  root.addEventListener("fullscreenchange", () => {  // drawn again at the screen's height (draw), or the figure's
+    if (window.Plotly && gd._fullLayout && root.lastMsg) {
+      const msg = root.lastMsg;
+      root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
     }
   });
   return root;
@@ -252,13 +252,21 @@ const SIDES = ["l", "r", "t", "b"];
 async function alignPlotAreas(root) {
   const Plotly = window.Plotly, over = root.gd, under = root.under;
   if (!root.layered || !under || !under._fullLayout || !over._fullLayout) return;
-  const a = marginsOf(over), b = marginsOf(under);
+  const a = marginsOf(over), b = marginsOf(under), shift = root.shift || 0;
+  b.t += shift;  // (it sits `shift` px lower: keepPlotArea)
   if (SIDES.every((s) => Math.abs(a[s] - b[s]) < 0.5)) return;
   const m = Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s], b[s])]));
-  root.margin = m;
+  root.margin = {...m, t: m.t - shift};  // as the figure's margins, before keepPlotArea's
   const update = Object.fromEntries(SIDES.map((s) => [`margin.${s}`, m[s]]));
   if (SIDES.some((s) => Math.abs(a[s] - m[s]) >= 0.5)) await Plotly.relayout(over, update);
-  if (SIDES.some((s) => Math.abs(b[s] - m[s]) >= 0.5)) await Plotly.relayout(under, update);
+  if (SIDES.some((s) => Math.abs(b[s] - m[s]) >= 0.5)) {
+    const margin = {...m, t: m.t - shift};
+    await Plotly.relayout(under, Object.fromEntries(SIDES.map((s) => [`margin.${s}`, margin[s]])));
+    if (under.__optlabRest) {  // what it is drawn with now: the next draw that gives the same does not redraw it
+      under.__optlabRest = {...under.__optlabRest, margin: {...under.__optlabRest.margin, ...margin}};
+      under.__optlabKey = JSON.stringify(under.__optlabRest);
+    }
+  }
 }
 
 function underDiv(root) {
@@ -282,7 +290,7 @@ function followZoom(root) {
       if (root.under._fullLayout[k]) Object.assign(update, {[`${k}.range`]: range, [`${k}.autorange`]: false});
     }
     const t0 = performance.now();
-    root.under.__optlabKey = null;  // its layout is no longer the one last given: the next draw gives it again
+    root.under.__optlabKey = root.under.__optlabRest = null;  // its layout is no longer the one last given: the next draw gives it again
     root.chain = root.chain.then(() => window.Plotly.relayout(root.under, update)).then(() => log(root, "under", t0))
       .catch((err) => console.error("optlab chart:", err));
   });
@@ -471,6 +479,81 @@ function fitWidth(root, layout) {
   layout.margin = {...margin, l: Math.min(margin.l ?? 80, 55), r: Math.min(margin.r ?? 80, 80)};
 }
 
+// The plot area kept whatever the legend's rows. A horizontal legend above the plot pushes the top margin down
+// when it wraps to another row (a third optimizer on a desktop, fewer on a phone), and Plotly then shrinks the
+// plot area: the landscape's layer underneath was drawn again (~130 ms of adding an optimizer here) and the
+// contour jumped. So the rows are estimated before Plotly draws, with Plotly's own rule (plotly.js 4.1,
+// components/legend/draw.js, computeLegendDimensions: items of 40 px + their text, 5 px apart, wrapped at the
+// plot's width; grouped items in rows 10 px apart), and the chart is made taller by what the extra rows add to
+// the top margin. An estimate that is off costs only that redraw (or a blank strip above the legend), never a
+// wrong picture: Plotly still lays out the legend and its margin.
+const LEGEND = {item: 40, gap: 5, groupGap: 10, endPad: 10, lineSpacing: 1.3, slack: 2};
+let measure = null;
+
+function textWidth(text, font) {
+  measure ||= document.createElement("canvas").getContext("2d");
+  measure.font = font;
+  return measure.measureText(text).width;
+}
+
+function legendHeight(data, legend, size, family, width) {
+  const shown = data.filter((t) => t && (t.type || "scatter") === "scatter" && t.showlegend !== false
+                                   && t.visible !== false);
+  if (!shown.length) return 0;
+  const itemH = Math.max(size * LEGEND.lineSpacing, 16) + 3;
+  const font = `${size}px ${family}`;
+  const widthOf = (t) => LEGEND.item + textWidth(String(t.name ?? ""), font) + LEGEND.slack;
+  if (!shown.some((t) => t.legendgroup !== undefined && t.legendgroup !== "")) {  // not grouped: one row, or a grid
+    const widths = shown.map(widthOf), widest = Math.max(...widths);
+    if (widths.reduce((a, b) => a + b, 0) + (widths.length - 1) * LEGEND.gap < width) return itemH + LEGEND.endPad;
+    let rows = 1, x = 0;
+    for (let i = 0; i < widths.length; i++) {
+      if (x > 0 && widest + LEGEND.gap + x - LEGEND.gap >= width) { rows += 1; x = 0; }
+      x += widest + LEGEND.gap;
+    }
+    return rows * itemH + LEGEND.endPad;
+  }
+  const groups = new Map();  // a trace without a group is a group of its own, in the order of the data
+  shown.forEach((t, i) => {
+    const key = t.legendgroup !== undefined && t.legendgroup !== "" ? `g:${t.legendgroup}` : `t:${i}`;
+    const g = groups.get(key) || {w: 0, h: 0};
+    groups.set(key, {w: Math.max(g.w, widthOf(t)), h: g.h + itemH});
+  });
+  let y = 0, x = 0, rowH = 0;
+  for (const g of groups.values()) {
+    const next = g.w + LEGEND.gap;
+    if (x > 0 && next + x > width) { y += rowH + LEGEND.groupGap; x = 0; rowH = g.h; } else rowH = Math.max(rowH, g.h);
+    x += next;
+  }
+  return y + rowH + LEGEND.endPad;
+}
+
+// (the px the chart grows by, 0 if none: the layer underneath keeps the figure's height and sits that much lower)
+function keepPlotArea(root, data, layout) {
+  const legend = layout.legend || {}, margin = layout.margin;
+  if (layout.showlegend === false || legend.orientation !== "h" || !(legend.y >= 1) || legend.yanchor !== "bottom"
+      || !layout.height || !margin || margin.t === undefined || margin.b === undefined
+      || document.fullscreenElement === root) return 0;
+  const full = root.gd._fullLayout && root.gd._fullLayout._size;
+  const width = full ? full.w : root.clientWidth - (margin.l ?? 80) - (margin.r ?? 80);
+  if (!(width > 0)) return 0;
+  const family = (legend.font && legend.font.family) || (layout.font && layout.font.family)
+    || (root.themeKey || themeKey(root)).split("|")[2];
+  const size = (legend.font && legend.font.size) || (layout.font && layout.font.size) || 14;
+  const h = legendHeight(data, legend, size, family, width);
+  const oneRow = Math.max(size * LEGEND.lineSpacing, 16) + 3 + LEGEND.endPad;
+  const plot = layout.height - margin.t - margin.b;  // the plot area's height, as the figure sets it
+  // the top margin a legend this tall needs: its height, its gap above the plot, and Plotly's 12 px pad
+  // (plots.autoMargin: 12, or the smallest margin if less)
+  const pad = Math.min(12, margin.l ?? 80, margin.r ?? 80, margin.t, margin.b);
+  const need = (height) => Math.ceil(Math.ceil(height) + (legend.y - 1) * plot + pad) + 1;
+  const extra = Math.max(margin.t, need(h)) - Math.max(margin.t, need(oneRow));
+  if (!(extra > 0)) return 0;
+  layout.margin = {...margin, t: margin.t + extra};
+  layout.height += extra;
+  return extra;
+}
+
 async function draw(root, msg) {
   const Plotly = await loadPlotly();
   const gd = root.gd;
@@ -485,7 +568,6 @@ async function draw(root, msg) {
   if (missing.length) { root.setTriggerValue("missing", missing); return; }
   const controls = takeControls(layout);
   fitWidth(root, layout);
-  root.figureHeight = layout.height;
   if (document.fullscreenElement === root) {
     layout.height = root.clientHeight - 32 - (controls && root.bar ? root.bar.offsetHeight : 0);
   }
@@ -519,6 +601,9 @@ async function draw(root, msg) {
     const marginKey = JSON.stringify(layout.margin || null);
     if (root.marginKey !== marginKey) { root.marginKey = marginKey; root.margin = null; }
     if (root.margin) layout.margin = {...layout.margin, ...root.margin};
+    const shift = keepPlotArea(root, data, layout);
+    root.shift = shift;
+    root.style.minHeight = `${layout.height}px`;
     layout.template = template(`${root.themeKey || themeKey(root)}|clear`);
     await Plotly.react(gd, {data: split.over, layout: overLayout(layout), config});
     const under = underDiv(root);
@@ -527,6 +612,9 @@ async function draw(root, msg) {
     const a = marginsOf(gd);  // the top div's plot area: the one underneath starts from it (drawn once)
     below.margin = {...layout.margin,  // (layout.margin holds root.margin, the sides aligned before)
                     ...Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s], (layout.margin || {})[s] ?? 0)]))};
+    below.height -= shift;  // the figure's own height and top margin, `shift` px lower: unchanged by the legend
+    below.margin.t -= shift;
+    under.style.top = shift ? `${shift}px` : "";
     // redrawn only when its traces or its layout changed (a react that changes nothing still took ~20 ms)
     const {template: tmpl, ...rest} = below;
     const underKey = JSON.stringify(rest);
@@ -535,7 +623,12 @@ async function draw(root, msg) {
         || split.under.some((t, i) => t !== under.__optlabData[i])) {
       const t1 = performance.now();
       await Plotly.react(under, {data: split.under, layout: below, config: UNDER_CONFIG});
-      Object.assign(under, {__optlabTemplate: tmpl, __optlabKey: underKey, __optlabData: split.under});
+      // remembered with the margins it was drawn with (its colour bar may have pushed them): a next draw that
+      // asks for those is the same drawing (from the key: Plotly fills in the layout objects it is given)
+      const drawn = JSON.parse(underKey);
+      drawn.margin = {...drawn.margin, ...marginsOf(under)};
+      Object.assign(under, {__optlabTemplate: tmpl, __optlabKey: JSON.stringify(drawn), __optlabRest: drawn,
+                            __optlabData: split.under});
       log(root, "under", t1);
     }
     await alignPlotAreas(root);
