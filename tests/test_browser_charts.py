@@ -215,3 +215,37 @@ def test_adding_optimizers_until_the_legend_wraps_keeps_the_plot_area_and_the_la
     assert redrawn["main"] >= 4 and redrawn["contour"] > 10
     assert page.locator("[data-testid=stException]").count() == 0
     context.close()
+
+
+FULL_JS = """() => { const c = document.querySelector('.optlab-chart'), s = c.gd._fullLayout._size;
+  const su = c.under._fullLayout._size, a = c.gd.getBoundingClientRect(), b = c.under.getBoundingClientRect();
+  const slider = c.querySelector('.optlab-controls input[type=range]').getBoundingClientRect();
+  return {full: document.fullscreenElement === c, h: s.h, w: s.w, top: a.top + s.t, topUnder: b.top + su.t,
+          hUnder: su.h, slider: slider.width}; }"""
+
+
+def test_full_screen_and_back_keeps_both_layers_aligned_and_the_plot_area_as_it_was(browser, server):  # noqa: F811
+    # full screen draws the figure again at the screen's size, and leaving it at the figure's (optlab.chart);
+    # with a legend of two rows the landscape's layer sits lower (keepPlotArea): both layers must still match
+    context, page = open_page(browser, f"{server}/?landscape=rosenbrock&opt=adam&opt=sgd&opt=momentum&opt=rmsprop"
+                                       "&opt=adamw&steps=100")
+    page.wait_for_function(f"() => ({CHARTS})().length === 3 && ({CHARTS})().every(g => g._fullLayout)")
+    page.wait_for_timeout(500)
+    before = page.evaluate(FULL_JS)
+    chart = page.locator(".optlab-chart").first
+    chart.hover()
+    chart.locator(".modebar-btn[data-title='Full screen']").click()
+    page.wait_for_function(f"() => ({FULL_JS})().full && ({FULL_JS})().h > {before['h'] + 100}", timeout=30_000)
+    page.wait_for_timeout(1000)
+    full = page.evaluate(FULL_JS)
+    page.evaluate("() => document.exitFullscreen()")
+    page.wait_for_function(f"() => !({FULL_JS})().full", timeout=30_000)
+    page.wait_for_timeout(1500)
+    after = page.evaluate(FULL_JS)
+    for view in (before, full, after):
+        assert view["top"] == pytest.approx(view["topUnder"], abs=0.5) and view["h"] == pytest.approx(view["hUnder"])
+        assert view["slider"] == pytest.approx(view["w"], abs=1)  # the animation's slider spans the plot
+    assert after["h"] == pytest.approx(before["h"], abs=0.5)  # the figure's height again, not the screen's
+    # (the width within a few px: the colour bar's labels, measured at the screen's size, may keep its margin wider)
+    assert after["w"] == pytest.approx(before["w"], abs=15) and full["w"] > 2 * before["w"]
+    context.close()

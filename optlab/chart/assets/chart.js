@@ -138,11 +138,13 @@ function setup(parentElement) {
     }
     root.chain = root.chain.then(() => Plotly.Plots.resize(gd))
       .then(() => root.under && root.under._fullLayout && Plotly.Plots.resize(root.under))
-      .then(() => alignPlotAreas(root)).catch((err) => console.error("optlab chart:", err));
+      .then(() => alignPlotAreas(root)).then(() => placeControls(root, root.controls))  // the slider as wide as the plot
+      .catch((err) => console.error("optlab chart:", err));
   }).observe(root);
   root.addEventListener("fullscreenchange", () => {  // drawn again at the screen's height (draw), or the figure's
     if (window.Plotly && gd._fullLayout && root.lastMsg) {
       const msg = root.lastMsg;
+      root.margin = null;  // (the margins aligned at the other size)
       root.chain = root.chain.then(() => draw(root, msg)).catch((err) => console.error("optlab chart:", err));
     }
   });
@@ -534,8 +536,9 @@ function keepPlotArea(root, data, layout) {
   if (layout.showlegend === false || legend.orientation !== "h" || !(legend.y >= 1) || legend.yanchor !== "bottom"
       || !layout.height || !margin || margin.t === undefined || margin.b === undefined
       || document.fullscreenElement === root) return 0;
-  const full = root.gd._fullLayout && root.gd._fullLayout._size;
-  const width = full ? full.w : root.clientWidth - (margin.l ?? 80) - (margin.r ?? 80);
+  // the plot's width: as last drawn, plus what the chart's width changed since (full screen left, a resize)
+  const full = root.gd._fullLayout;
+  const width = full ? full._size.w + root.clientWidth - full.width : root.clientWidth - (margin.l ?? 80) - (margin.r ?? 80);
   if (!(width > 0)) return 0;
   const family = (legend.font && legend.font.family) || (layout.font && layout.font.family)
     || (root.themeKey || themeKey(root)).split("|")[2];
