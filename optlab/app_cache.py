@@ -186,8 +186,8 @@ def full_training_figures(cfg: RunConfig, steps: int, grid: int, muon_lr: float 
 
     ft = full_training(cfg, steps, grid, muon_lr, plane)
     bands = training_bands(cfg, steps, seeds, muon_lr) if seeds > 1 else None
-    return {"curves": P.curves_figure(ft, bands), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
-            "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}
+    return {"curves": P.curves_spec(ft, bands), "plane": P.plane_spec(ft), "surface": P.surface_spec(ft),
+            "honesty": P.honesty_spec(ft), "layers": P.layers_spec(ft)}
 
 
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries
