@@ -42,13 +42,17 @@ OPTIMIZERS = {"momentum": {"lr": 0.05}, "adam": {"lr": 0.01}, "rmsprop": {"lr": 
 
 
 def interleaved(cases: dict, repeat: int, warm_up: bool = True) -> dict:
-    """Median seconds of each case, timed round-robin so that every case sees the same machine."""
-    for fn in cases.values() if warm_up else ():
+    """Median seconds of each case, timed round-robin so that every case sees the same machine. A case is a
+    function, or (setup, function): setup() runs before each timing, untimed."""
+    cases = {name: case if isinstance(case, tuple) else (None, case) for name, case in cases.items()}
+    for setup, fn in cases.values() if warm_up else ():
+        setup and setup()
         fn()
     times = {name: [] for name in cases}
     cpu = {name: [] for name in cases}
     for _ in range(repeat):
-        for name, fn in cases.items():
+        for name, (setup, fn) in cases.items():
+            setup and setup()
             t, c = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - t)
@@ -150,16 +154,33 @@ NETWORKS_LINK = {"train": "true", "landscape": "mlp_digits_plane", "opt": ["mome
 
 
 def app_cases():
-    """First views (AppTest) from a warm server: caches cleared before each, the modules and network loaded."""
+    """First views (AppTest) of a warm server (the modules and the networks loaded), against the comparison
+    page's first view: the networks page's default view as a server that warmed itself answers it
+    (optlab.app_cache.warm_up, run to its end before the view, untimed), and views computed fresh (Streamlit's
+    caches and the warmed views cleared before each): the same default view, another seed of it, and the
+    issue's 4-optimizer link."""
+    import os
+
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from optlab import app_cache
+
     app = str(Path(__file__).resolve().parents[1] / "app.py")
+
+    def fresh(warm: bool = False):
+        def setup():
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            app_cache.forget_warm_up()
+            os.environ[app_cache.WARM_UP] = "1" if warm else "0"
+            if warm:
+                app_cache.QUIET = 0.0  # (not waiting for a quiet server: nothing else runs here)
+                app_cache.warm_up(wait=True)  # the server's own warm-up, done before the user comes
+        return setup
 
     def first_view(query: dict):
         def view():
-            st.cache_data.clear()
-            st.cache_resource.clear()
             at = AppTest.from_file(app, default_timeout=120)
             for key, value in query.items():
                 at.query_params[key] = value
@@ -170,16 +191,92 @@ def app_cases():
     import optlab
     from optlab.networks.landscape import network_of
 
-    assert network_of(optlab.get_landscape("mlp_digits_plane")).plane is not None  # (sklearn and the data loaded)
-    cases = {"networks page, first view (digits, 4 optimizers, 500 steps, minibatch 64, 40 × 40 grid)":
-             first_view(NETWORKS_LINK), "reference: the comparison page, first view (the default link)": first_view({})}
-    for view in cases.values():  # a warm server has run each page once (its modules imported), even with --quick
+    for land in ("mlp_digits_plane", "mlp_iris_plane", "mlp_moons_plane"):  # (sklearn, the data, the header's
+        network_of(optlab.get_landscape(land)).summary()  # minimum and scores: what a warm server holds)
+    default = {"train": "true", "landscape": "mlp_digits_plane"}
+    cases = {
+        "networks page, default view (digits, Adam and SGD, 300 full-batch steps, 40 × 40 grid), from a server "
+        "that warmed itself": (fresh(warm=True), first_view(default)),
+        "the same default view computed fresh (no warm-up)": (fresh(), first_view(default)),
+        "another seed of it (seed=1), computed fresh": (fresh(), first_view({**default, "seed": "1"})),
+        "the issue's link (digits, 4 optimizers, 500 steps, minibatch 64, 40 × 40), computed fresh":
+            (fresh(), first_view(NETWORKS_LINK)),
+        "reference: the comparison page, first view (the default link)": (fresh(), first_view({})),
+    }
+    for setup, view in cases.values():  # a warm server has run each page once (its modules imported), even with
+        setup()  # --quick
         view()
     return cases
 
 
+def start_part(repeat: int) -> list[tuple]:
+    """A fresh `streamlit run app.py` each time, with the warm-up on and off (OPTLAB_WARM_UP), interleaved; one
+    Chromium: the comparison page's first view at server start (to every chart drawn), a second load right after
+    it (while the warm-up runs), then, once the server is idle (its CPU time still for 2 s), the networks page's
+    default digits view. Also the server's CPU seconds until idle (the warm-up's cost) and how long that took."""
+    import asyncio
+    import os
+
+    from playwright.async_api import async_playwright
+
+    from bench.bench_app import time_to_charts
+    from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server
+
+    def cpu_seconds(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def idle(pid: int, still: float = 2.0) -> float:
+        last, since = cpu_seconds(pid), time.perf_counter()
+        while time.perf_counter() - since < still:
+            await asyncio.sleep(0.25)
+            now = cpu_seconds(pid)
+            if now - last > 0.02:
+                last, since = now, time.perf_counter()
+        return since
+
+    networks = "/?train=true&landscape=mlp_digits_plane"
+    results: dict = {}
+
+    async def run():
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            for _ in range(repeat):
+                for warm in ("1", "0"):
+                    with streamlit_server(env={"OPTLAB_WARM_UP": warm}) as (base, proc):
+                        got = results.setdefault(warm, {k: [] for k in ("first", "second", "networks", "cpu",
+                                                                          "busy")})
+                        got["first"].append(await time_to_charts(browser, base, 3))
+                        served, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
+                        got["second"].append(await time_to_charts(browser, base, 3))
+                        got["busy"].append(await idle(proc.pid) - served)
+                        got["cpu"].append(cpu_seconds(proc.pid) - cpu0)
+                        got["networks"].append(await time_to_charts(browser, base + networks, 5))
+            await browser.close()
+
+    asyncio.run(run())
+    m = {warm: {k: statistics.median(v) for k, v in got.items()} for warm, got in results.items()}
+    on, off = m["1"], m["0"]
+    return [
+        ("fresh server, comparison page's first view to every chart drawn, warm-up on", on["first"], None,
+         on["first"] / off["first"], "no slower than off"),
+        ("the same, warm-up off (reference)", off["first"], None, 1.0, ""),
+        ("a second load right after it, warm-up on (while it runs)", on["second"], None,
+         on["second"] / off["second"], ""),
+        ("the same, warm-up off", off["second"], None, 1.0, ""),
+        ("the server after the first view (the second load, the warm-up) until idle, warm-up on: its CPU s", on["busy"],
+         on["cpu"], None, ""),
+        ("the same, warm-up off", off["busy"], off["cpu"], None, ""),
+        ("then the networks page's default digits view to its 5 charts, warm-up on", on["networks"], None,
+         on["networks"] / off["networks"], ""),
+        ("the same, warm-up off (computed on demand)", off["networks"], None, 1.0, ""),
+    ]
+
+
 PARTS = {"grid": (grid_cases, {"grid 80": "≤ 2 s"}), "training": (training_cases, {"batched": "≤ 1 s"}),
-         "page": (page_cases, {}), "app": (app_cases, {"networks page": "as the comparison page"})}
+         "page": (page_cases, {}), "app": (app_cases, {"networks page": "as the comparison page",
+                                                        "computed fresh": "as the comparison page"}),
+         "start": (start_part, None)}
 
 
 def main(argv=None):
@@ -194,6 +291,11 @@ def main(argv=None):
     print("|---|---|---|---|---|", flush=True)
     for part in parts:
         make, targets = PARTS[part]
+        if targets is None:  # a part that times itself (start: servers and a browser), rows of its own
+            for name, t, c, ratio, target in make(1 if args.quick else 3):
+                print(f"| {name} | {t:.2f} s | {'' if c is None else f'{c:.2f} s'} | "
+                      f"{'' if ratio is None else f'{ratio:.2f}×'} | {target} |", flush=True)
+            continue
         results = interleaved(make(), repeat, warm_up)
         reference = next((t for name, (t, _) in results.items() if name.startswith("reference")), None)
         for name, (t, c) in results.items():

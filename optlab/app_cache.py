@@ -188,6 +188,9 @@ _warm: dict[tuple, object] = {}  # full_training's arguments (cfg, steps, grid, 
 _claims: dict[tuple, threading.Event] = {}  # the default views being computed or done: set when done
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
+QUIET = 3.0  # seconds without a script run before each view is warmed: meanwhile the first page's browser loads
+# its charts' scripts from the server, and a user's reruns have the server's Python to themselves
+_last_run = 0.0  # time.monotonic() at the end of the last script run (warm_up notes it)
 
 
 def _enabled() -> bool:
@@ -236,13 +239,14 @@ def _default_view(args: tuple):
 
 def warm_up(wait: bool = False) -> threading.Thread | None:
     """Compute the networks page's default views (:func:`default_views`) in a background thread, once per
-    process (the dashboard calls this after each run; only the first starts it); ``wait``: until it is done.
-    The thread runs at the lowest CPU priority (Linux: a thread's own nice value), so that the pages users
-    open meanwhile keep the CPU."""
-    global _warm_thread
+    process (the dashboard calls this at the end of every run; only the first starts it); ``wait``: until it is
+    done. Each view waits until no script has run for QUIET seconds, and the thread runs at the lowest CPU
+    priority (Linux: a thread's own nice value), so that the pages users open meanwhile keep the CPU."""
+    global _warm_thread, _last_run
     if not _enabled():
         return None
     with _warm_lock:
+        _last_run = time.monotonic()
         if _warm_thread is None:
             _warm_thread = threading.Thread(target=_warm_defaults, name="optlab-warm-up", daemon=True)
             _warm_thread.start()
@@ -252,6 +256,12 @@ def warm_up(wait: bool = False) -> threading.Thread | None:
     return thread
 
 
+def _quiet() -> None:
+    """Until no script has ended for QUIET seconds (warm_up, called at the end of every run, notes the time)."""
+    while (left := QUIET - (time.monotonic() - _last_run)) > 0:
+        time.sleep(left)
+
+
 def _warm_defaults() -> None:
     from optlab.networks.landscape import network_of
 
@@ -259,6 +269,7 @@ def _warm_defaults() -> None:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     for args in default_views():
+        _quiet()
         with _warm_lock:
             if args in _claims:  # a page asked for it first
                 continue

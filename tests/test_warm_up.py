@@ -34,6 +34,7 @@ def warmed():
     """The real warm-up, once: the default views' FullTrainings it computed, by their arguments."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(app_cache.WARM_UP, "1")
+        mp.setattr(app_cache, "QUIET", 0.0)
         app_cache.forget_warm_up()
         app_cache.warm_up(wait=True)
         out = dict(app_cache._warm)
@@ -112,6 +113,7 @@ def counting(monkeypatch):
     import optlab.networks.landscape
 
     monkeypatch.setenv(app_cache.WARM_UP, "1")
+    monkeypatch.setattr(app_cache, "QUIET", 0.0)
     monkeypatch.setattr(optlab.networks.landscape, "network_of", lambda land: _NoSummary())
     fake = _Counting(0.3)
     monkeypatch.setattr(app_cache, "_train_all", fake)
@@ -130,6 +132,20 @@ def test_the_warm_up_starts_once_per_process_in_a_low_priority_thread(counting):
     for args in app_cache.default_views():
         assert app_cache.full_training(*args) == ("trained", *args)  # the page's cached function hands it out
     assert len(counting.calls) == 3
+
+
+def test_each_view_waits_until_no_script_has_run_for_a_while(counting, monkeypatch):
+    monkeypatch.setattr(app_cache, "QUIET", 0.6)
+    monkeypatch.setattr(counting, "seconds", 0.0)
+    app_cache.warm_up()  # (the end of the server's first run)
+    for _ in range(5):  # a user's reruns, 0.2 s apart
+        time.sleep(0.2)
+        app_cache.warm_up()
+    assert counting.calls == []
+    time.sleep(0.3)
+    assert counting.calls == []  # 0.3 s after the last run
+    app_cache.warm_up(wait=True)
+    assert counting.calls == ["mlp_moons_plane", "mlp_iris_plane", "mlp_digits_plane"]
 
 
 def test_a_default_view_the_page_asks_for_while_it_is_warming_up_is_computed_once(counting):
