@@ -212,14 +212,17 @@ def app_cases():
 def start_part(repeat: int) -> list[tuple]:
     """A fresh `streamlit run app.py` each time, with the warm-up on and off (OPTLAB_WARM_UP), interleaved; one
     Chromium: the comparison page's first view at server start (to every chart drawn), a second load right after
-    it (while the warm-up runs), then, once the server is idle (its CPU time still for 2 s), the networks page's
-    default digits view. Also the server's CPU seconds until idle (the warm-up's cost) and how long that took."""
+    it, then, once the server is idle (its CPU time still for app_cache.QUIET + 2 s: the warm-up waits QUIET
+    seconds after the last run before it starts), the networks page's default digits view. Also the server's
+    CPU seconds from the first view until idle (the warm-up's cost) and how long that took. Each server's
+    figures go to stderr as well."""
     import asyncio
     import os
 
     from playwright.async_api import async_playwright
 
     from bench.bench_app import time_to_charts
+    from optlab import app_cache
     from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server
 
     def cpu_seconds(pid: int) -> float:
@@ -249,9 +252,11 @@ def start_part(repeat: int) -> list[tuple]:
                         got["first"].append(await time_to_charts(browser, base, 3))
                         served, cpu0 = time.perf_counter(), cpu_seconds(proc.pid)
                         got["second"].append(await time_to_charts(browser, base, 3))
-                        got["busy"].append(await idle(proc.pid) - served)
+                        got["busy"].append(await idle(proc.pid, app_cache.QUIET + 2.0) - served)
                         got["cpu"].append(cpu_seconds(proc.pid) - cpu0)
                         got["networks"].append(await time_to_charts(browser, base + networks, 5))
+                        print(f"warm-up {'on' if warm == '1' else 'off'}:",
+                              {k: round(v[-1], 2) for k, v in got.items()}, file=sys.stderr, flush=True)
             await browser.close()
 
     asyncio.run(run())
@@ -261,11 +266,11 @@ def start_part(repeat: int) -> list[tuple]:
         ("fresh server, comparison page's first view to every chart drawn, warm-up on", on["first"], None,
          on["first"] / off["first"], "no slower than off"),
         ("the same, warm-up off (reference)", off["first"], None, 1.0, ""),
-        ("a second load right after it, warm-up on (while it runs)", on["second"], None,
+        ("a second load right after it, warm-up on", on["second"], None,
          on["second"] / off["second"], ""),
         ("the same, warm-up off", off["second"], None, 1.0, ""),
-        ("the server after the first view (the second load, the warm-up) until idle, warm-up on: its CPU s", on["busy"],
-         on["cpu"], None, ""),
+        ("from the first view until the server is idle (the second load, the warm-up), warm-up on: its CPU s",
+         on["busy"], on["cpu"], None, ""),
         ("the same, warm-up off", off["busy"], off["cpu"], None, ""),
         ("then the networks page's default digits view to its 5 charts, warm-up on", on["networks"], None,
          on["networks"] / off["networks"], ""),

@@ -178,18 +178,21 @@ def _train_all(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None, pla
 # A network's full training takes seconds (digits' default view: ~3 s of CPU, the comparison page's first view
 # ~0.35 s), so the server computes each network plane's default view (the link ``train=true&landscape=<name>``:
 # what the networks page shows when a network is picked in the sidebar) once, in a thread of its own, after it
-# has served its first page, with what its header shows of the plane (the estimated minimum and the test
-# scores: the landscape's lazy fields, kept by the process); the networks page then answers those views at once.
-# Any other setting (another seed, optimizer, lr, ...) is computed on demand as before. OPTLAB_WARM_UP=0 turns
-# it off. A default view is computed once: by the warm-up, or by the page that asks for it first (the warm-up
-# then skips it); whoever asks while it is being computed waits for it.
+# has served its first page and been quiet for QUIET seconds, with what its header shows of the plane (the
+# estimated minimum and the test scores: the landscape's lazy fields, kept by the process); the networks page
+# then answers those views at once. Any other setting (another seed, optimizer, lr, ...) is computed on demand
+# as before. OPTLAB_WARM_UP=0 turns it off. A default view is computed once: by the warm-up, or by the page that
+# asks for it first (the warm-up then skips it); whoever asks while it is being computed waits for it.
 WARM_UP = "OPTLAB_WARM_UP"
 _warm: dict[tuple, object] = {}  # full_training's arguments (cfg, steps, grid, muon_lr, plane) -> FullTraining
 _claims: dict[tuple, threading.Event] = {}  # the default views being computed or done: set when done
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
-QUIET = 3.0  # seconds without a script run before each view is warmed: meanwhile the first page's browser loads
-# its charts' scripts from the server, and a user's reruns have the server's Python to themselves
+QUIET = 10.0  # seconds without a script run before each view is warmed. The first page's browser draws its charts
+# for seconds after its script has ended, and a niced thread did not stay out of its way (autogroup scheduling: a
+# browser started from elsewhere is another group, whose share a nice value does not touch): measured
+# (bench/bench_networks.py --part start, 3 fresh servers each), the comparison page's first view took 1.21 times
+# as long with a 3 s wait, 1.01 times with 10 s. A user's reruns also keep the server's Python to themselves.
 _last_run = 0.0  # time.monotonic() at the end of the last script run (warm_up notes it)
 
 
@@ -241,7 +244,8 @@ def warm_up(wait: bool = False) -> threading.Thread | None:
     """Compute the networks page's default views (:func:`default_views`) in a background thread, once per
     process (the dashboard calls this at the end of every run; only the first starts it); ``wait``: until it is
     done. Each view waits until no script has run for QUIET seconds, and the thread runs at the lowest CPU
-    priority (Linux: a thread's own nice value), so that the pages users open meanwhile keep the CPU."""
+    priority (Linux: a thread's own nice value), so that the pages users open meanwhile keep the CPU (as far as
+    the scheduler lets a nice value reach: QUIET)."""
     global _warm_thread, _last_run
     if not _enabled():
         return None
