@@ -1,6 +1,6 @@
 """Speed of the network landscapes (issue 14), each part on its own, with references timed in the same run.
 
-    python bench/bench_networks.py [--quick] [--part grid|training|page|app ...]
+    python bench/bench_networks.py [--quick] [--part grid|training|page|app|start ...]
 
 1. ``grid``: the loss over an 80 × 80 grid of a plane, MLP 64-32-10 on digits (all 1,797 examples), tanh and ReLU, as
    the landscape computes it for a plot (Plane.surface: the separable first layer, two threads): target ≤ 2 s.
@@ -14,9 +14,15 @@
    network, its 1,348 training examples: the training, per-layer norms at every step, training and test loss and
    accuracy at 41 checkpoints, the shared plane and its loss on the default 40 × 40 grid, and on 80 × 80).
    Reference: the training alone (train_group, the same runs).
-4. ``app``: the networks page's first view from a warm server (AppTest: the modules and the digits network loaded,
-   Streamlit's caches cleared before each view, so the page computes everything), against the comparison page's
-   first view in the same run.
+4. ``app``: first views (AppTest) of a warm server (the modules, the networks and their header's lazy fields
+   loaded), each against the comparison page's first view in the same run (Streamlit's caches cleared before
+   each): the networks page's default digits view (``train=true&landscape=mlp_digits_plane``) from a server that
+   warmed itself (optlab.app_cache.warm_up run to its end before the view, untimed: what a user who opens it on a
+   running server meets), and views computed fresh: the same default view without the warm-up, another seed of
+   it (``seed=1``), and the issue's link (4 optimizers, 500 steps, minibatches of 64).
+5. ``start`` (Chromium, Linux): fresh ``streamlit run app.py`` servers, the warm-up on and off (OPTLAB_WARM_UP),
+   interleaved, 3 each: the comparison page's first view to every chart drawn, a second load, the server's CPU
+   until it is idle (the warm-up's cost), then the networks page's default digits view (see start_part).
 
 Prints medians of wall and CPU time, timed round-robin (the machines here are shared and noisy), and each case's
 ratio to its part's first reference: compare those, and the CPU time, which a busy machine inflates less. The
@@ -212,7 +218,7 @@ def app_cases():
 def start_part(repeat: int) -> list[tuple]:
     """A fresh `streamlit run app.py` each time, with the warm-up on and off (OPTLAB_WARM_UP), interleaved; one
     Chromium: the comparison page's first view at server start (to every chart drawn), a second load right after
-    it, then, once the server is idle (its CPU time still for app_cache.QUIET + 2 s: the warm-up waits QUIET
+    it, then, once the server is idle (under 3 % of a core for app_cache.QUIET + 2 s: the warm-up waits QUIET
     seconds after the last run before it starts), the networks page's default digits view. Also the server's
     CPU seconds from the first view until idle (the warm-up's cost) and how long that took. Each server's
     figures go to stderr as well."""
@@ -230,13 +236,16 @@ def start_part(repeat: int) -> list[tuple]:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def idle(pid: int, still: float = 2.0) -> float:
-        last, since = cpu_seconds(pid), time.perf_counter()
-        while time.perf_counter() - since < still:
+        """When the server's last busy stretch ended: the first time after which it used less than 3 % of a core
+        over ``still`` seconds (an idle server still ticks: ~0.3 % here)."""
+        samples = [(time.perf_counter(), cpu_seconds(pid))]
+        while True:
             await asyncio.sleep(0.25)
-            now = cpu_seconds(pid)
-            if now - last > 0.02:
-                last, since = now, time.perf_counter()
-        return since
+            samples.append((time.perf_counter(), cpu_seconds(pid)))
+            first = next(i for i, (t, _) in enumerate(samples) if t >= samples[-1][0] - still)
+            if samples[-1][0] - samples[0][0] >= still and \
+                    samples[-1][1] - samples[first][1] < 0.03 * (samples[-1][0] - samples[first][0]):
+                return samples[first][0]
 
     networks = "/?train=true&landscape=mlp_digits_plane"
     results: dict = {}
