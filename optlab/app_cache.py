@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import logging
+import os
+import sys
 import threading
 import time
 
@@ -152,7 +156,12 @@ def basins_figure(cfg: RunConfig, names: tuple[str, ...], n: int):
 @st.cache_data(max_entries=8, show_spinner=False)
 def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None = None, plane: str = "pca"):
     """The networks page's training (optlab.full_training) of cfg's network plane, its optimizers and settings
-    (and Muon with ``muon_lr``, unless None), on the shared ``plane`` (pca or ends)."""
+    (and Muon with ``muon_lr``, unless None), on the shared ``plane`` (pca or ends); a default view is the one
+    the server computed when it started (:func:`warm_up`), waited for if it is being computed."""
+    return _default_view((cfg, steps, grid, muon_lr, plane))
+
+
+def _train_all(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None, plane: str):
     from optlab import full_training as T
     from optlab import muon
     from optlab.networks.landscape import network_of
@@ -163,6 +172,132 @@ def full_training(cfg: RunConfig, steps: int, grid: int, muon_lr: float | None =
     return T.train_all(network_of(cfg.land), hparams, steps=steps,
                        batch_size=cfg.batch or None, seed=cfg.seed, schedule=cfg.schedule,
                        schedule_params=dict(cfg.schedule_params), grid=grid, plane=plane)
+
+
+# --- the networks page's default views, computed in the background when the server starts ------------------
+# A network's full training takes seconds (digits' default view: ~3 s of CPU, the comparison page's first view
+# ~0.35 s), so the server computes each network plane's default view (the link ``train=true&landscape=<name>``:
+# what the networks page shows when a network is picked in the sidebar) once, in a thread of its own, after it
+# has served its first page and been quiet for QUIET seconds, with what its header shows of the plane (the
+# estimated minimum and the test scores: the landscape's lazy fields, kept by the process); the networks page
+# then answers those views at once. Any other setting (another seed, optimizer, lr, ...) is computed on demand
+# as before. OPTLAB_WARM_UP=0 turns it off. A default view is computed once: by the warm-up, or by the page that
+# asks for it first (the warm-up then skips it); whoever asks while it is being computed waits for it.
+WARM_UP = "OPTLAB_WARM_UP"
+_warm: dict[tuple, object] = {}  # full_training's arguments (cfg, steps, grid, muon_lr, plane) -> FullTraining
+_claims: dict[tuple, threading.Event] = {}  # the default views being computed or done: set when done
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+QUIET = 10.0  # seconds without a script run before each view is warmed. The first page's browser draws its charts
+# for seconds after its script has ended, and a niced thread did not stay out of its way (autogroup scheduling: a
+# browser started from elsewhere is another group, whose share a nice value does not touch): measured
+# (bench/bench_networks.py --part start, 3 fresh servers each), the comparison page's first view took 1.21 times
+# as long with a 3 s wait, 1.01 times with 10 s. A user's reruns also keep the server's Python to themselves.
+_last_run = 0.0  # time.monotonic() at the end of the last script run (warm_up notes it)
+
+
+def _enabled() -> bool:
+    return os.environ.get(WARM_UP, "1") != "0"
+
+
+@functools.cache
+def default_views() -> tuple[tuple, ...]:
+    """full_training's arguments for each network plane's default view on the networks page, as the page reads
+    them from the link (optlab.link.read_link: the sidebar's and the page's widgets hold the same values)."""
+    from landscapes.networks import NETWORKS
+    from optlab import full_training as T
+    from optlab.link import read_link
+
+    views = []
+    for land in NETWORKS:
+        state, _ = read_link({"train": "true", "landscape": land.name})
+        cfg, view = state.runs, state.view
+        views.append((cfg, min(cfg.steps, T.MAX_STEPS), view.train_grid,
+                      view.train_muon_lr if view.train_muon else None, view.train_plane))
+    return tuple(views)
+
+
+def _default_view(args: tuple):
+    """full_training's result for ``args``: a default view computed once (see above), any other computed now."""
+    if not _enabled() or args not in default_views():
+        return _train_all(*args)
+    with _warm_lock:
+        done = _claims.get(args)
+        if done is None:
+            done = _claims[args] = threading.Event()
+            mine = True
+        else:
+            mine = False
+    if not mine:
+        done.wait()
+        if args in _warm:
+            return _warm[args]
+        return _train_all(*args)  # (it failed there: here it fails with the page's message)
+    try:
+        _warm[args] = _train_all(*args)
+        return _warm[args]
+    finally:
+        done.set()
+
+
+def warm_up(wait: bool = False) -> threading.Thread | None:
+    """Compute the networks page's default views (:func:`default_views`) in a background thread, once per
+    process (the dashboard calls this at the end of every run; only the first starts it); ``wait``: until it is
+    done. Each view waits until no script has run for QUIET seconds, and the thread runs at the lowest CPU
+    priority (Linux: a thread's own nice value), so that the pages users open meanwhile keep the CPU (as far as
+    the scheduler lets a nice value reach: QUIET)."""
+    global _warm_thread, _last_run
+    if not _enabled():
+        return None
+    with _warm_lock:
+        _last_run = time.monotonic()
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(target=_warm_defaults, name="optlab-warm-up", daemon=True)
+            _warm_thread.start()
+        thread = _warm_thread
+    if wait:
+        thread.join()
+    return thread
+
+
+def _quiet() -> None:
+    """Until no script has ended for QUIET seconds (warm_up, called at the end of every run, notes the time)."""
+    while (left := QUIET - (time.monotonic() - _last_run)) > 0:
+        time.sleep(left)
+
+
+def _warm_defaults() -> None:
+    from optlab.networks.landscape import network_of
+
+    if sys.platform == "linux":  # (elsewhere a thread's id is no process's: leave it)
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    for args in default_views():
+        _quiet()
+        with _warm_lock:
+            if args in _claims:  # a page asked for it first
+                continue
+            done = _claims[args] = threading.Event()
+        try:
+            network_of(args[0].land).summary()  # what the page's header shows: the plane's minimum, the scores
+            _warm[args] = _train_all(*args)
+        except Exception:  # (a default view that fails here fails on the page too, with its message there)
+            logging.getLogger(__name__).exception("warming up the networks page's view of %s failed", args[0])
+        finally:
+            done.set()
+
+
+def forget_warm_up() -> None:
+    """Forget the warmed views and let :func:`warm_up` start again (benchmarks, tests)."""
+    global _warm_thread
+    with _warm_lock:
+        thread = _warm_thread
+    if thread is not None:
+        thread.join()
+    with _warm_lock:
+        _warm_thread = None
+        _warm.clear()
+        _claims.clear()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -186,8 +321,8 @@ def full_training_figures(cfg: RunConfig, steps: int, grid: int, muon_lr: float 
 
     ft = full_training(cfg, steps, grid, muon_lr, plane)
     bands = training_bands(cfg, steps, seeds, muon_lr) if seeds > 1 else None
-    return {"curves": P.curves_figure(ft, bands), "plane": P.plane_figure(ft), "surface": P.surface_figure(ft),
-            "honesty": P.honesty_figure(ft), "layers": P.layers_figure(ft)}
+    return {"curves": P.curves_spec(ft, bands), "plane": P.plane_spec(ft), "surface": P.surface_spec(ft),
+            "honesty": P.honesty_spec(ft), "layers": P.layers_spec(ft)}
 
 
 @st.cache_data(max_entries=4, show_spinner=False)  # every seed's loss per step: the largest entries

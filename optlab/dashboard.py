@@ -3,6 +3,8 @@
 Every run: the link that opened the session goes into the widgets (optlab.app_state), the sidebar
 is read into what to run (optlab.ui), and the page st.navigation picked shows it (optlab.pages).
 A link of the explore views (``explore=basins``) opens the explore page, ``train=true`` the networks page.
+Once the first page has been served, the networks page's default views are computed in the background
+(optlab.app_cache.warm_up).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from functools import partial
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from optlab import app_cache, torch_choice, ui
 from optlab import app_state as A
-from optlab import torch_choice, ui
 from optlab.pages import compare, explore, networks
 
 
@@ -42,6 +44,7 @@ def main() -> None:
         A.link_warning()
     ctx.update(cfg=cfg, error=error)
     current.run()
+    app_cache.warm_up()  # after the server's first page: the networks page's default views, in the background
 
 
 def _operator_secrets() -> None:

@@ -9,6 +9,11 @@ settings.register_profile("ci", derandomize=True)
 if os.environ.get("OPTLAB_REQUIRE_BROWSER"):
     settings.load_profile("ci")
 
+# The app's background training of the networks page's default views (optlab.app_cache.warm_up) is off in the
+# tests and the servers they start (seconds of CPU beside tests that time things); tests/test_warm_up.py turns
+# it on.
+os.environ.setdefault("OPTLAB_WARM_UP", "0")
+
 
 def pytest_sessionstart(session):
     """Start the formula worker's server up front, as the app does when it starts: the tests that time a
