@@ -258,12 +258,12 @@ async function alignPlotAreas(root) {
   b.t += shift;  // (it sits `shift` px lower: keepPlotArea)
   if (SIDES.every((s) => Math.abs(a[s] - b[s]) < 0.5)) return;
   const m = Object.fromEntries(SIDES.map((s) => [s, Math.max(a[s], b[s])]));
-  root.margin = {...m, t: m.t - shift};  // as the figure's margins, before keepPlotArea's
-  const update = Object.fromEntries(SIDES.map((s) => [`margin.${s}`, m[s]]));
-  if (SIDES.some((s) => Math.abs(a[s] - m[s]) >= 0.5)) await Plotly.relayout(over, update);
+  const margin = {...m, t: m.t - shift};  // as the figure's margins, before keepPlotArea's: the one underneath's
+  root.margin = margin;
+  const updateOf = (sides) => Object.fromEntries(SIDES.map((s) => [`margin.${s}`, sides[s]]));
+  if (SIDES.some((s) => Math.abs(a[s] - m[s]) >= 0.5)) await Plotly.relayout(over, updateOf(m));
   if (SIDES.some((s) => Math.abs(b[s] - m[s]) >= 0.5)) {
-    const margin = {...m, t: m.t - shift};
-    await Plotly.relayout(under, Object.fromEntries(SIDES.map((s) => [`margin.${s}`, margin[s]])));
+    await Plotly.relayout(under, updateOf(margin));
     if (under.__optlabRest) {  // what it is drawn with now: the next draw that gives the same does not redraw it
       under.__optlabRest = {...under.__optlabRest, margin: {...under.__optlabRest.margin, ...margin}};
       under.__optlabKey = JSON.stringify(under.__optlabRest);
@@ -292,7 +292,8 @@ function followZoom(root) {
       if (root.under._fullLayout[k]) Object.assign(update, {[`${k}.range`]: range, [`${k}.autorange`]: false});
     }
     const t0 = performance.now();
-    root.under.__optlabKey = root.under.__optlabRest = null;  // its layout is no longer the one last given: the next draw gives it again
+    // its layout is no longer the one last given: the next draw gives it again
+    root.under.__optlabKey = root.under.__optlabRest = null;
     root.chain = root.chain.then(() => window.Plotly.relayout(root.under, update)).then(() => log(root, "under", t0))
       .catch((err) => console.error("optlab chart:", err));
   });
@@ -498,19 +499,24 @@ function textWidth(text, font) {
   return measure.measureText(text).width;
 }
 
+// a legend item's height (legend/draw.js: one line of text, at least 16 px, + 3)
+function itemHeight(size) {
+  return Math.max(size * LEGEND.lineSpacing, 16) + 3;
+}
+
 function legendHeight(data, legend, size, family, width) {
   const shown = data.filter((t) => t && (t.type || "scatter") === "scatter" && t.showlegend !== false
                                    && t.visible !== false);
   if (!shown.length) return 0;
-  const itemH = Math.max(size * LEGEND.lineSpacing, 16) + 3;
+  const itemH = itemHeight(size);
   const font = `${size}px ${family}`;
   const widthOf = (t) => LEGEND.item + textWidth(String(t.name ?? ""), font) + LEGEND.slack;
   if (!shown.some((t) => t.legendgroup !== undefined && t.legendgroup !== "")) {  // not grouped: one row, or a grid
     const widths = shown.map(widthOf), widest = Math.max(...widths);
     if (widths.reduce((a, b) => a + b, 0) + (widths.length - 1) * LEGEND.gap < width) return itemH + LEGEND.endPad;
-    let rows = 1, x = 0;
-    for (let i = 0; i < widths.length; i++) {
-      if (x > 0 && widest + LEGEND.gap + x - LEGEND.gap >= width) { rows += 1; x = 0; }
+    let rows = 1, x = 0;  // every item as wide as the widest
+    for (const _ of widths) {
+      if (x > 0 && widest + x >= width) { rows += 1; x = 0; }
       x += widest + LEGEND.gap;
     }
     return rows * itemH + LEGEND.endPad;
@@ -544,7 +550,7 @@ function keepPlotArea(root, data, layout) {
     || (root.themeKey || themeKey(root)).split("|")[2];
   const size = (legend.font && legend.font.size) || (layout.font && layout.font.size) || 14;
   const h = legendHeight(data, legend, size, family, width);
-  const oneRow = Math.max(size * LEGEND.lineSpacing, 16) + 3 + LEGEND.endPad;
+  const oneRow = itemHeight(size) + LEGEND.endPad;
   const plot = layout.height - margin.t - margin.b;  // the plot area's height, as the figure sets it
   // the top margin a legend this tall needs: its height, its gap above the plot, and Plotly's 12 px pad
   // (plots.autoMargin: 12, or the smallest margin if less)
