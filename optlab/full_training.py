@@ -41,6 +41,7 @@ SCHEDULE_FREE = ("schedule_free_sgd", "schedule_free_adamw")  # judged at x, the
 ADAM_FAMILY = ("adam", "adamw", "amsgrad")  # state m, v (v_max), and step lr·m̂/(√v̂ + ε), as torch.optim.Adam's
 EVALUATE_ELEMENTS = 1 << 20  # networks × examples × widest layer per forward pass in evaluate
 MAX_BAND_STEPS = 40_000  # optimizers × seeds × steps of the bands together (a few seconds)
+MEDIAN_ELEMENTS = 1 << 18  # Adam's step sizes kept for their medians: steps × parameters × Adam runs (2 MB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,19 +143,22 @@ def train_many(source, members, *, steps: int, batch_size: int | None = None, sc
                         np.full((steps, layers), np.nan))
 
     bounds = list(zip(starts, [*starts[1:], net.size], strict=True))
-    sizes = np.empty((net.size, len(adams)))
+    # the step sizes of a block of steps, whose medians are taken together when it is full (and at the last step):
+    # one np.median per layer and block rather than per step (its overhead was most of their cost)
+    sizes = np.empty((max(1, min(steps, MEDIAN_ELEMENTS // max(1, net.size * len(adams)))), net.size, len(adams)))
 
     def observe(k, before, g, after, states):
+        row = (k - 1) % len(sizes)
         for a, (j, (adam, lrs, _)) in enumerate(adams.items()):  # bias-corrected: m̂ = m/(1 − β1ᵏ), v̂ = v/(1 − β2ᵏ)
             state = states[j]
             v = state.v_max if adam["amsgrad"] else state.v
             m_hat = state.m[:, 0] / (1 - adam["beta1"] ** k)
             v_hat = v[:, 0] / (1 - adam["beta2"] ** k)
-            sizes[:, a] = np.abs(lrs[k - 1] * m_hat / (np.sqrt(v_hat) + adam["eps"]))
-        if adams:  # the medians of every Adam run at once, layer by layer
-            medians = np.array([np.median(sizes[lo:hi], axis=0) for lo, hi in bounds])  # (layers, runs)
-            for a, (_, _, effective) in enumerate(adams.values()):
-                effective[k - 1] = medians[:, a]
+            sizes[row, :, a] = np.abs(lrs[k - 1] * m_hat / (np.sqrt(v_hat) + adam["eps"]))
+        if adams and (row == len(sizes) - 1 or k == steps):  # the medians of every Adam run at once, layer by layer
+            medians = np.stack([np.median(sizes[:row + 1, lo:hi], axis=1) for lo, hi in bounds], axis=1)
+            for a, (_, _, effective) in enumerate(adams.values()):  # (rows: steps k − row .. k; layers, runs)
+                effective[k - 1 - row:k] = medians[:, :, a]
         grad_norm[k - 1] = _layer_norms(starts, g)
         with np.errstate(all="ignore"):
             ratio[k - 1] = _layer_norms(starts, after - before) / _layer_norms(starts, before)

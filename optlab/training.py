@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optlab.models import minibatch_order
-from optlab.networks.mlp import MLP, one_blas_thread
+from optlab.networks.mlp import MLP, Work, one_blas_thread
 from optlab.optimizers import get_optimizer
 from optlab.schedules import get_schedule
 
@@ -123,12 +123,16 @@ def _loop(net, X, y, parts, theta, steps, batch_size, seeds, record_path, on_ste
         path[0] = theta
     states = [rule.opt.init(theta[:, cols], rule.hp, _ARRAY) for rule, cols, _ in parts]
     whole = len(parts) == 1
+    work = Work()  # the passes' arrays, reused at every step (the gradient g is a new array each step: states keep it)
+    X = np.asarray(X)
     with np.errstate(all="ignore"), one_blas_thread():
         for k in range(steps):
             if orders is None:
-                f, g = net.value_and_grad(theta, X, y)
+                f, g = net.value_and_grad(theta, X, y, work=work)
             else:  # one minibatch for every column (rows (b,)), or one per column ((R, b): X[idx] is (R, b, d))
-                f, g = net.value_and_grad(theta, X[orders[k]], y[orders[k]])
+                idx = orders[k]  # (X[idx], into a buffer: "clip" never clips these indices, and takes no copy)
+                batch = np.take(X, idx, axis=0, out=work("batch", idx.shape + X.shape[1:], X.dtype), mode="clip")
+                f, g = net.value_and_grad(theta, batch, y[idx], work=work)
             loss[k] = f
             before = theta
             theta = None if whole else np.empty_like(before)

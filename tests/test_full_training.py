@@ -272,3 +272,20 @@ def test_the_runs_trained_together_equal_each_trained_alone(iris):
         np.testing.assert_array_equal(run.minibatch_loss, alone.minibatch_loss)
         np.testing.assert_array_equal(run.grad_norm, alone.grad_norm)
         np.testing.assert_array_equal(run.train_loss, alone.train_loss)
+
+
+def test_adams_effective_steps_taken_in_blocks_of_steps_equal_those_taken_step_by_step(iris, monkeypatch):
+    from optlab import full_training
+
+    members = [("adam", {"lr": 0.02}, 3), ("sgd", {"lr": 0.2}, 3), ("amsgrad", {"lr": 0.05}, 4)]
+    runs = {}
+    for rows in (1, 7, None):  # a block per step (as the medians were taken), blocks of 7 with a tail, the default
+        if rows:
+            monkeypatch.setattr(full_training, "MEDIAN_ELEMENTS", rows * iris.net.size * 2)
+        runs[rows] = full_training.train_many(iris, members, steps=30, batch_size=16)
+        monkeypatch.undo()
+    for j in (0, 2):
+        assert np.isfinite(runs[1][j].effective_step).all()
+        np.testing.assert_array_equal(runs[7][j].effective_step, runs[1][j].effective_step)
+        np.testing.assert_array_equal(runs[None][j].effective_step, runs[1][j].effective_step)
+    assert runs[None][1].effective_step is None

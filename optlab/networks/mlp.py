@@ -64,31 +64,76 @@ def tanh_by_exp(a: np.ndarray) -> np.ndarray:
     return np.subtract(1.0, a, out=a)
 
 
-def activation_slope(h: np.ndarray, activation: str) -> np.ndarray:
-    """The activation's derivative, from its output h: 1 − h² (tanh), or [h > 0] (ReLU; 0 at the kink)."""
-    return 1.0 - h * h if activation == "tanh" else (h > 0.0).astype(float)
+def activation_slope(h: np.ndarray, activation: str, out: np.ndarray | None = None) -> np.ndarray:
+    """The activation's derivative, from its output h: 1 − h² (tanh), or [h > 0] (ReLU; 0 at the kink).
+    ``out``: an array of h's shape to write it into (the same numbers)."""
+    if out is None:
+        return 1.0 - h * h if activation == "tanh" else (h > 0.0).astype(float)
+    if activation == "tanh":
+        np.multiply(h, h, out=out)
+        return np.subtract(1.0, out, out=out)
+    return np.greater(h, 0.0, out=out)  # (True, False → 1.0, 0.0, as astype(float))
 
 
-def head(o: np.ndarray, y: np.ndarray, loss: str, grad: bool = True):
+class Work:
+    """Work buffers for the passes of :class:`MLP` (:meth:`MLP.forward`, :meth:`MLP.value_and_grad`, :func:`head`),
+    kept by name and shape and reused from call to call: a training loop keeps one, so that a step allocates
+    nothing large (each new array of a few hundred kB is a fresh mapping, or heap the allocator trims and the
+    kernel faults in again: with full batches, most of a step's time). The arrays computed into them are the same
+    numbers as without (the same operations, with ``out=``). What a pass returns that was computed in them is
+    overwritten by the next pass with the same Work: the gradient of :meth:`MLP.value_and_grad` and the loss are
+    new arrays each time; :meth:`MLP.forward`'s layer outputs are not. One Work per thread (and per loop): the
+    networks themselves are shared, by the app's threads too."""
+
+    def __init__(self):
+        self._arrays: dict = {}
+
+    def __call__(self, name, shape: tuple, dtype=float) -> np.ndarray:
+        """The buffer ``name`` of that shape and dtype (uninitialised the first time, then what was left in it)."""
+        key = (name, tuple(shape), np.dtype(dtype))
+        a = self._arrays.get(key)
+        if a is None:
+            a = self._arrays[key] = np.empty(shape, dtype)
+        return a
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._arrays.values())
+
+
+def _fresh(name, shape: tuple, dtype=float) -> np.ndarray:
+    """No Work: every buffer a new array (the passes of a single call, as before)."""
+    return np.empty(shape, dtype)
+
+
+def head(o: np.ndarray, y: np.ndarray, loss: str, grad: bool = True, work=None):
     """Mean loss over the examples (axis −2 of the outputs ``o``, shape (..., n, k)) and dloss/do.
 
     ``y``: integer labels, shape (..., n), for cross-entropy; targets (..., n, k) for squared error.
+    ``work`` (a :class:`Work`): where dloss/do and the large temporaries are computed (dloss/do is then one of its
+    buffers, overwritten by the next call); the loss is a new array.
     """
+    buf = _fresh if work is None else work
     n = o.shape[-2]
     if loss == "cross_entropy":
-        t = o - o.max(axis=-1, keepdims=True)
-        e = np.exp(t)
-        s = e.sum(axis=-1, keepdims=True)
+        t = np.subtract(o, o.max(axis=-1, keepdims=True), out=buf("head t", o.shape))
         onehot = np.asarray(y)[..., None] == np.arange(o.shape[-1])
-        picked = np.where(onehot, t, 0.0).sum(axis=-1)  # t at the label (the other terms are exact zeros)
+        terms = buf("head picked", np.broadcast_shapes(onehot.shape, t.shape))  # np.where(onehot, t, 0.0):
+        terms.fill(0.0)  # t at the label (the other terms are exact zeros)
+        np.copyto(terms, t, where=onehot)
+        picked = terms.sum(axis=-1)
+        e = np.exp(t, out=t)
+        s = e.sum(axis=-1, keepdims=True)
         value = (np.log(s[..., 0]) - picked).mean(axis=-1)
         if not grad:
             return value, None
-        return value, (e / s - onehot) * (1.0 / n)
-    r = o - y
+        d = np.divide(e, s, out=e)  # (e / s − onehot) · (1 / n)
+        np.subtract(d, onehot, out=d)
+        return value, np.multiply(d, 1.0 / n, out=d)
+    r = np.subtract(o, y, out=buf("head r", np.broadcast_shapes(np.shape(o), np.shape(y))))
     k = o.shape[-1]
-    value = (r * r).sum(axis=-1).mean(axis=-1) * (1.0 / k)
-    return value, (None if not grad else r * (2.0 / (n * k)))
+    value = np.multiply(r, r, out=buf("head r²", r.shape)).sum(axis=-1).mean(axis=-1) * (1.0 / k)
+    return value, (None if not grad else np.multiply(r, 2.0 / (n * k), out=r))
 
 
 @dataclass(frozen=True)
@@ -151,20 +196,26 @@ class MLP:
             parts += [rng.uniform(-bound, bound, o * i), rng.uniform(-bound, bound, o)]
         return np.concatenate(parts)
 
-    def forward(self, theta, X, quick: bool = False) -> list[np.ndarray]:
+    def forward(self, theta, X, quick: bool = False, work: Work | None = None) -> list[np.ndarray]:
         """Every layer's output: [h_0, h_1, ..., o]; X of shape (n, d) (or (B, n, d), one batch per θ).
-        ``quick``: tanh by :func:`tanh_by_exp` (to a few 1e-16, about twice as fast a pass)."""
+        ``quick``: tanh by :func:`tanh_by_exp` (to a few 1e-16, about twice as fast a pass).
+        ``work``: a :class:`Work` the outputs are computed in (overwritten by its next pass: copy what you keep)."""
+        buf = _fresh if work is None else work
         outs, h = [], X
         layers = self.unflatten(theta)
         for i, (W, b) in enumerate(layers):
-            a = np.matmul(h, np.swapaxes(W, -1, -2))
+            Wt = np.swapaxes(W, -1, -2)
+            shape = np.broadcast_shapes(h.shape[:-2], Wt.shape[:-2]) + (h.shape[-2], Wt.shape[-1])
+            a = np.matmul(h, Wt, out=buf(("layer", i), shape, np.result_type(h, Wt)))
             a += b[..., None, :]
             if i == len(layers) - 1:
                 h = a
             elif quick and self.activation == "tanh":
                 h = tanh_by_exp(a)
+            elif self.activation == "tanh":  # (in place: the pre-activations are not kept)
+                h = np.tanh(a, out=a)
             else:
-                h = activate(a, self.activation)
+                h = np.maximum(a, 0.0, out=a)
             outs.append(h)
         return outs
 
@@ -175,18 +226,28 @@ class MLP:
         """The mean loss: a number for θ of shape (P,), shape (B,) for (P, B)."""
         return head(self.forward(theta, X)[-1], self.targets(y), self.loss, grad=False)[0]
 
-    def value_and_grad(self, theta, X, y) -> tuple[np.ndarray, np.ndarray]:
-        """(loss, ∇θ loss) by a hand-written backward pass: shapes () and (P,), or (B,) and (P, B)."""
+    def value_and_grad(self, theta, X, y, work: Work | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(loss, ∇θ loss) by a hand-written backward pass: shapes () and (P,), or (B,) and (P, B).
+        ``work``: a :class:`Work` for the passes' arrays (a training loop's, reused at every step); the loss and
+        the gradient returned are new arrays either way."""
+        buf = _fresh if work is None else work
         layers = self.unflatten(theta)
-        outs = self.forward(theta, X)
-        value, delta = head(outs[-1], self.targets(y), self.loss)
+        outs = self.forward(theta, X, work=work)
+        value, delta = head(outs[-1], self.targets(y), self.loss, work=work)
         grads = [None] * len(layers)
         for i in range(len(layers) - 1, -1, -1):
             below = X if i == 0 else outs[i - 1]
-            dW = np.matmul(np.swapaxes(delta, -1, -2), np.broadcast_to(below, delta.shape[:-1] + below.shape[-1:]))
+            dT = np.swapaxes(delta, -1, -2)
+            below = np.broadcast_to(below, delta.shape[:-1] + below.shape[-1:])
+            dW = np.matmul(dT, below, out=buf(("dW", i), dT.shape[:-1] + below.shape[-1:],
+                                              np.result_type(dT, below)))
             grads[i] = (dW, delta.sum(axis=-2))
             if i:
-                delta = np.matmul(delta, layers[i][0]) * activation_slope(outs[i - 1], self.activation)
+                W = layers[i][0]
+                back = np.matmul(delta, W, out=buf(("delta", i - 1), delta.shape[:-1] + W.shape[-1:],
+                                                   np.result_type(delta, W)))
+                slope = activation_slope(outs[i - 1], self.activation, out=buf(("slope", i - 1), outs[i - 1].shape))
+                delta = np.multiply(back, slope, out=back)
         return value, self.flatten(grads)
 
     def predict(self, theta, X) -> np.ndarray:
