@@ -47,8 +47,9 @@ def one_blas_thread():
 LOSSES = ("cross_entropy", "squared")
 
 
-def activate(a: np.ndarray, activation: str) -> np.ndarray:
-    return np.tanh(a) if activation == "tanh" else np.maximum(a, 0.0)
+def activate(a: np.ndarray, activation: str, out: np.ndarray | None = None) -> np.ndarray:
+    """tanh(a) or max(a, 0); ``out``: where to write it (``a`` itself, in place, where a is not kept)."""
+    return np.tanh(a, out=out) if activation == "tanh" else np.maximum(a, 0.0, out=out)
 
 
 def tanh_by_exp(a: np.ndarray) -> np.ndarray:
@@ -212,10 +213,8 @@ class MLP:
                 h = a
             elif quick and self.activation == "tanh":
                 h = tanh_by_exp(a)
-            elif self.activation == "tanh":  # (in place: the pre-activations are not kept)
-                h = np.tanh(a, out=a)
-            else:
-                h = np.maximum(a, 0.0, out=a)
+            else:  # in place: the pre-activations are not kept
+                h = activate(a, self.activation, out=a)
             outs.append(h)
         return outs
 
