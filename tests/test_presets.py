@@ -350,9 +350,18 @@ def check_network_lr_too_large(r):
     assert 0.45 < _loss_rises(sgd) / sgd.steps < 0.55  # "its loss rising on half of its steps"
     settled = _with(sgd, lr=13.0)
     assert _distances(settled)[-1] < 1e-5  # "With lr 13 it settles on the minimum (within 1e-5)"
-    thrown = _with(sgd, lr=40.0)
-    assert 11.5 < _distances(thrown)[-1] < 12.5  # "with lr 40 ... 12 away after 300 steps"
-    assert 2.9 < thrown.loss[-1] / fmin < 3.5  # "a loss three times the minimum's"
+    # "with lr 40 ... wanders the plane: ... median distance from the minimum is about 9, ... median loss 2.5 times
+    # the minimum's", "chaotic: the last bits of a CPU's exp and tanh change its path, not those figures": checked
+    # from the start and from starts moved by rounding-sized amounts (AVX-512 NumPy's exp and tanh, a last bit
+    # apart from libm's, sent this run 2.5 instead of 12 from the minimum at its end)
+    paths = []
+    for nudge in (0.0, 1e-13, -1e-12, 1e-10, -1e-8):
+        thrown = _with(sgd, lr=40.0, start=sgd.path[0] + [nudge, 0.0])
+        far, ratio = _distances(thrown)[1:], thrown.loss[1:] / fmin
+        assert 8.0 < np.median(far) < 10.0 and 2.2 < np.median(ratio) < 3.0
+        assert np.mean(far[100:] > 1.0) > 0.95  # out of the valley, not settling
+        paths.append(thrown.path[-1])
+    assert np.ptp(np.array(paths), axis=0).max() > 1.0  # "chaotic": rounding-sized nudges end far apart
 
 
 def check_network_feature_scaling(r):

@@ -33,7 +33,7 @@ def init(params, hp, xp):
 
 
 def coefficients(t, hp):
-    return {"w": power(t, hp.beta2_decay), "inv_sqrt_t": 1.0 / np.power(t, 0.5)}
+    return {"w": power(t, hp.beta2_decay), "inv_sqrt_t": 1.0 / power(t, 0.5)}
 
 
 def update(g, state, params, step, hp, xp):

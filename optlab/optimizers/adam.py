@@ -21,6 +21,7 @@ from optlab.optimizers.base import (
     flag,
     l2,
     lr,
+    power,
     weight_decay,
 )
 from optlab.optimizers.worked import N
@@ -212,11 +213,11 @@ def nadam_init(params, hp, xp):
 
 
 def nadam_coefficients(t, hp):
-    mu = hp.beta1 * (1.0 - 0.5 * np.power(0.96, t * hp.momentum_decay))
-    mu_next = hp.beta1 * (1.0 - 0.5 * np.power(0.96, (t + 1.0) * hp.momentum_decay))
+    mu = hp.beta1 * (1.0 - 0.5 * power(0.96, t * hp.momentum_decay))
+    mu_next = hp.beta1 * (1.0 - 0.5 * power(0.96, (t + 1.0) * hp.momentum_decay))
     mu_product = np.cumprod(mu, axis=0)  # Π_t, multiplied step by step as torch does
     return {
-        "bc2": 1.0 - np.power(hp.beta2, t),
+        "bc2": 1.0 - power(hp.beta2, t),
         "mu": mu, "mu_next": mu_next, "mu_product": mu_product,
         "mu_product_next": mu_product * mu_next,
     }
@@ -276,16 +277,16 @@ class RAdamStep(NamedTuple):
 
 
 def radam_coefficients(t, hp):
-    bc1 = 1.0 - np.power(hp.beta1, t)
-    beta2_t = np.power(hp.beta2, t)
+    bc1 = 1.0 - power(hp.beta1, t)
+    beta2_t = power(hp.beta2, t)
     bc2 = 1.0 - beta2_t
     rho_inf = 2.0 / (1.0 - hp.beta2) - 1.0
     rho_t = rho_inf - 2.0 * t * beta2_t / bc2
     rectified = rho_t > 5.0
     with np.errstate(all="ignore"):
-        r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        r = power((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5)  # torch's ** 0.5
     return {
-        "bc1": bc1, "sqrt_bc2": np.sqrt(bc2), "rho_t": rho_t,
+        "bc1": bc1, "sqrt_bc2": power(bc2, 0.5), "rho_t": rho_t,
         "rectified": rectified, "r": np.where(rectified, r, 1.0),
     }
 

@@ -120,16 +120,38 @@ def nonzero(value):
     return bool(value != 0)
 
 
+def _pow(base: float, exponent: float) -> float:
+    """Python's ``base ** exponent`` (libm's pow), IEEE's inf or nan where Python raises."""
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, base) if exponent % 2 == 1 else math.inf
+    except ValueError:
+        return math.nan
+
+
+_POW = np.frompyfunc(_pow, 2, 1)
+
+
 def power(base, exponent) -> np.ndarray:
-    """base ** exponent by pow for every element, as Python floats compute it (torch's and the reference packages'
-    per-step scalars): NumPy's power squares, or takes the root, where the exponent is one value 2.0 or 0.5 (a
-    scalar, or a broadcast view of one) and calls pow where it is an array: a last bit apart (step 34 of a
-    Schedule-Free warmup), so a single run would not be its run in a batch. The exponent is made an array of
-    its own of the broadcast shape."""
+    """base ** exponent by libm's pow for every element, as Python floats compute it (torch's and the reference
+    packages' per-step scalars: ``1 - beta2 ** step``). NumPy's power is not that: with AVX-512 it runs its own
+    vectorised pow, a last bit apart from libm's in ~5 % of cases (measured: 0.999^k, k = 1…1000), and it squares
+    or takes the root where the exponent is one value 2.0 or 0.5; either way a run's bias correction would not
+    be torch's, nor a single run its run in a batch on another CPU. pow is called once per distinct
+    (base, exponent) pair of the few bases (one per run's hyperparameter) and exponents (one per step), when
+    that table is no larger than the result, else once per element."""
     base = np.asarray(base, dtype=float)
     exponent = np.asarray(exponent, dtype=float)
     shape = np.broadcast_shapes(base.shape, exponent.shape)
-    return np.power(base, np.ascontiguousarray(np.broadcast_to(exponent, shape)))
+    bases, b_at = np.unique(base, return_inverse=True)
+    exponents, e_at = np.unique(exponent, return_inverse=True)
+    with np.errstate(all="ignore"):  # pow's overflow and nan are the result, not an error
+        if bases.size * exponents.size <= max(math.prod(shape), 1):
+            table = _POW(bases[:, None], exponents[None, :]).astype(float)
+            return table[np.broadcast_to(b_at.reshape(base.shape), shape),
+                         np.broadcast_to(e_at.reshape(exponent.shape), shape)]
+        return _POW(np.broadcast_to(base, shape), np.broadcast_to(exponent, shape)).astype(float)
 
 
 def pick(on, when_on, when_off, xp):
@@ -431,6 +453,6 @@ def flag(name: str, default: bool, symbol: str, help: str) -> Param:
 
 def bias_corrections(t: np.ndarray, hp) -> dict:
     """1 - β^t for Adam-style optimizers, for every step at once."""
-    bc1 = 1.0 - np.power(hp.beta1, t)
-    bc2 = 1.0 - np.power(hp.beta2, t)
-    return {"bc1": bc1, "bc2": bc2, "sqrt_bc2": np.sqrt(bc2)}
+    bc1 = 1.0 - power(hp.beta1, t)
+    bc2 = 1.0 - power(hp.beta2, t)
+    return {"bc1": bc1, "bc2": bc2, "sqrt_bc2": power(bc2, 0.5)}  # torch: bias_correction2 ** 0.5

@@ -27,6 +27,7 @@ from optlab.optimizers.base import (
     fma,
     nonzero,
     pick,
+    power,
     split,
 )
 from optlab.optimizers.worked import N
@@ -61,7 +62,7 @@ def coefficients(t, hp):
     moving = np.broadcast_to(lr_t > 0, np.broadcast_shapes(lr_t.shape, np.shape(t)))
     k = np.maximum(np.cumsum(moving, axis=0), 1).astype(float)
     with np.errstate(all="ignore"):
-        corrected = np.sqrt(1 - np.power(hp.beta2, k)) / (1 - np.power(hp.beta1, k))
+        corrected = power(1 - power(hp.beta2, k), 0.5) / (1 - power(hp.beta1, k))  # the package's (1 - β2^k)**0.5
     return {"bc": np.where(hp.use_bias_correction, corrected, 1.0)}
 
 

@@ -88,7 +88,7 @@ def sgd_coefficients(t, hp):
 
 def adamw_coefficients(t, hp):
     out = _average_weights(t, hp)
-    out["bc2"] = 1.0 - np.power(hp.beta2, np.asarray(t, dtype=float))
+    out["bc2"] = 1.0 - power(hp.beta2, np.asarray(t, dtype=float))
     return out
 
 
